@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The FUSE device: opening and cloning it, the worker loop that reads
+ * requests, and the one function that writes replies.
+ */
+#define _GNU_SOURCE
+#include "fsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+int dev_open(void)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int dev_clone(int session_fd)
+{
+	uint32_t master = session_fd;
+	int fd = dev_open();
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, FUSE_DEV_IOC_CLONE, &master) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * Sends the one reply of a request: the header, then (on success) the
+ * handler's fixed struct and data.  An error that is not a real errno is a
+ * bug in a handler: the caller gets EIO and the log says which opcode.
+ * Returns 0, or -errno if the kernel refused the reply (-ENOENT: the request
+ * was interrupted and is gone).
+ */
+int dev_reply(struct request *req, int error)
+{
+	struct fuse_out_header out = { .unique = req->hdr->unique };
+	struct iovec iov[3] = { { &out, sizeof(out) } };
+	int n = 1;
+	ssize_t written;
+
+	if (error > 0 || error < -4095) {
+		fsd_log("%s handler returned %d, not 0 or -errno: replying EIO",
+			opcode_name(req->hdr->opcode), error);
+		error = -EIO;
+	}
+	if (!error) {
+		if (req->arg_len)
+			iov[n++] = (struct iovec){ &req->arg, req->arg_len };
+		if (req->out_len)
+			iov[n++] = (struct iovec){ (void *)req->out_data, req->out_len };
+	} else {
+		req->out_len = 0;
+	}
+	out.error = error;
+	for (int i = 0; i < n; i++)
+		out.len += iov[i].iov_len;
+	if (fsd_config.debug)
+		fsd_log("<- unique=%llu error=%d len=%u", (unsigned long long)out.unique, error,
+			out.len);
+	written = writev(req->worker->fd, iov, n);
+	if (written < 0) {
+		if (errno != ENOENT)
+			fsd_log("reply to %s unique=%llu: %s", opcode_name(req->hdr->opcode),
+				(unsigned long long)out.unique, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+extern void fsd_worker_exited(void);
+
+void *dev_worker(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		ssize_t n = read(w->fd, w->in_buf, FSD_REQ_BUF);
+
+		if (n < 0) {
+			/* ENOENT: the request was interrupted before we read it. */
+			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+				continue;
+			if (errno != ENODEV) /* ENODEV: unmounted */
+				fsd_log("reading /dev/fuse: %s", strerror(errno));
+			break;
+		}
+		request_process(w, w->in_buf, n);
+	}
+	fsd_worker_exited();
+	return NULL;
+}

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fsd internals shared between its files: configuration, the request being
+ * served, and the interfaces of the node, handle, backing-id, device and
+ * statistics modules.  Each module's file says what it owns.
+ *
+ * Lock order (outer first): handle->dir_lock, node_table lock, backing lock,
+ * handle table lock.  No lock is held across a call that can block on the
+ * FUSE device or on another request.
+ */
+#ifndef FSD_H
+#define FSD_H
+
+#include <fusebpf/fuse_ext.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define FSD_VERSION "0.1.0"
+
+/* Largest WRITE payload we accept and largest READ we serve: 1 MiB. */
+#define FSD_MAX_PAGES 256
+#define FSD_MAX_WRITE (FSD_MAX_PAGES * 4096u)
+/* Request buffer: header and fixed args of the largest request, plus data. */
+#define FSD_REQ_BUF (FSD_MAX_WRITE + 4096u)
+
+/* ---- configuration (options.c) ---- */
+
+enum cache_mode { CACHE_NEVER, CACHE_AUTO, CACHE_ALWAYS };
+
+struct config {
+	const char *backing_dir;
+	const char *mountpoint;
+	bool foreground;
+	bool debug;
+	unsigned threads;
+	enum cache_mode cache;
+	double entry_timeout; /* seconds; positive entries */
+	double negative_timeout; /* seconds; cached ENOENT */
+	double attr_timeout; /* seconds */
+	bool passthrough; /* use kernel passthrough when the kernel offers it */
+	bool allow_other;
+	bool default_permissions;
+	unsigned long mount_flags; /* MS_RDONLY, MS_NOSUID, ... */
+	unsigned fd_cache; /* O_PATH fds kept open for nodes; 0 = automatic */
+	bool show_help;
+	bool show_version;
+	const char *stats_mountpoint; /* --stats MOUNTPOINT: print its counters */
+};
+
+/* Fills *cfg from argv; 0, or -EINVAL with a one-line message in err. */
+int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
+void options_usage(const char *prog);
+
+extern struct config fsd_config;
+
+/* ---- nodes (node.c) ---- */
+
+/* Up to 128 bytes of file handle, as MAX_HANDLE_SZ. */
+#define NODE_HANDLE_MAX 128
+
+struct node {
+	/* Immutable after creation. */
+	uint64_t nodeid;
+	dev_t dev;
+	ino_t ino;
+	mode_t type; /* S_IFMT bits */
+	int mount_fd; /* fd on the backing mount, for open_by_handle_at */
+	int handle_type;
+	unsigned handle_bytes; /* 0: no file handle, fd is pinned */
+	unsigned char handle[NODE_HANDLE_MAX];
+
+	/* Guarded by the node table lock. */
+	uint64_t nlookup; /* kernel references (LOOKUP minus FORGET) */
+	unsigned refs; /* requests and handles using the node now */
+	int fd; /* O_PATH fd, or -1 when not cached */
+	bool hashed; /* reachable through the dev/ino index */
+	struct node *id_next, *key_next; /* hash chains */
+	struct node *lru_prev, *lru_next; /* cached fd, refs == 0 */
+
+	/* Guarded by the backing lock (backing.c). */
+	int backing_id; /* kernel passthrough id, 0 when none */
+	unsigned backing_opens; /* open handles sharing backing_id */
+	bool backing_failed; /* kernel refused this inode: serve data ourselves */
+};
+
+#define FSD_ROOT_ID 1
+
+int node_table_init(const char *backing_dir, unsigned fd_cache);
+void node_table_destroy(void);
+/* Takes a reference to the node with this id, or NULL. */
+struct node *node_get(uint64_t nodeid);
+void node_put(struct node *node);
+void node_ref(struct node *node);
+/* O_PATH fd of the node, valid while the caller holds a reference. */
+int node_fd(struct node *node);
+/* Opens the backing inode anew with these flags (regular files, dirs). */
+int node_open(struct node *node, int flags);
+/*
+ * Finds or creates the node for name in parent, adds one lookup and one
+ * reference.  Fills *st.  0 or -errno.
+ */
+int node_lookup(struct node *parent, const char *name, struct stat *st, struct node **out);
+/*
+ * The same for an inode known by an O_PATH fd (taken over).  Without
+ * by_handle the node keeps the fd for its lifetime (O_TMPFILE inodes).
+ */
+int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out);
+/* Drops nlookup kernel references. */
+void node_forget(uint64_t nodeid, uint64_t nlookup);
+/* Calls node_forget for a node the caller has a reference to. */
+void node_unlookup(struct node *node, uint64_t nlookup);
+/* Closes cached fds until one more can be opened (after EMFILE). */
+bool node_fd_reclaim(void);
+
+struct node_stats {
+	uint64_t nodes;
+	uint64_t fds_cached;
+	uint64_t fd_cache_max;
+};
+void node_stats(struct node_stats *out);
+
+/* ---- open handles (handle.c) ---- */
+
+struct handle {
+	uint64_t fh;
+	struct node *node; /* holds a reference */
+	int fd; /* the backing file or directory, opened with the caller's flags */
+	bool passthrough; /* backing_id registered for this open */
+	bool is_dir;
+
+	/* Directory reading state, guarded by dir_lock. */
+	pthread_mutex_t dir_lock;
+	char *dir_buf; /* raw getdents64 records not yet returned */
+	size_t dir_len, dir_pos;
+	uint64_t dir_next_off; /* offset the next READDIR continues at */
+	bool dir_eof;
+
+	/* Guarded by the handle table lock. */
+	struct handle *next; /* hash chain */
+	unsigned refs; /* the table's, plus requests using it */
+};
+
+/* Takes ownership of fd and of a node reference. */
+int handle_new(struct node *node, int fd, bool is_dir, struct handle **out);
+/* Takes a reference to the open handle fh, or NULL. */
+struct handle *handle_get(uint64_t fh);
+void handle_put(struct handle *h);
+/* Forgets fh (freed when its last user is done); 0 or -EBADF. */
+int handle_release(uint64_t fh);
+uint64_t handle_count(void);
+
+/* ---- kernel passthrough backing ids (backing.c) ---- */
+
+extern int fsd_passthrough; /* negotiated at INIT */
+extern int fsd_session_fd; /* receives the backing ioctls */
+/* Registers (or shares) the node's backing id; returns id > 0 or -errno. */
+int backing_get(struct node *node, int fd);
+void backing_put(struct node *node);
+uint64_t backing_count(void);
+
+/* ---- the FUSE device (dev.c) ---- */
+
+struct request;
+int dev_open(void);
+/* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd). */
+int dev_clone(int session_fd);
+int dev_reply(struct request *req, int error);
+/* Serves requests on fd until the connection ends. */
+void *dev_worker(void *arg);
+
+/* ---- the request (request.c) ---- */
+
+struct worker {
+	int fd;
+	unsigned index;
+	pthread_t thread;
+	char *in_buf; /* FSD_REQ_BUF bytes */
+	char *out_buf; /* FSD_MAX_WRITE bytes for READ, READDIR, xattr replies */
+};
+
+/* A reply carries at most a fixed struct and one data buffer. */
+union reply_arg {
+	struct fuse_entry_out entry;
+	struct fuse_attr_out attr;
+	struct fusebpf_open_out open;
+	struct {
+		struct fuse_entry_out entry;
+		struct fusebpf_open_out open;
+	} create;
+	struct fuse_write_out write;
+	struct fuse_statfs_out statfs;
+	struct fuse_getxattr_out getxattr;
+	struct fuse_lseek_out lseek;
+	struct fusebpf_init_out init;
+	struct fusebpf_statx_out statx;
+};
+
+struct request {
+	const struct fuse_in_header *hdr;
+	const void *in; /* the opcode's fixed input struct */
+	const char *name; /* first string argument, checked */
+	const char *name2; /* second string argument, checked */
+	const void *data; /* trailing payload: write data, xattr value */
+	size_t data_len;
+	struct node *node; /* hdr->nodeid, referenced, for ops that name a node */
+	struct worker *worker;
+
+	/* Reply payload, set by the handler. */
+	union reply_arg arg;
+	size_t arg_len;
+	const void *out_data;
+	size_t out_len;
+	/* Nodes whose lookup this reply hands to the kernel (undone on failure). */
+	struct node *new_node;
+};
+
+void request_process(struct worker *w, const char *buf, size_t len);
+
+static inline void reply_arg(struct request *req, size_t len)
+{
+	req->arg_len = len;
+}
+
+static inline void reply_data(struct request *req, const void *data, size_t len)
+{
+	req->out_data = data;
+	req->out_len = len;
+}
+
+/* ---- reply encoding (reply.c) ---- */
+
+void attr_from_stat(struct fuse_attr *attr, const struct stat *st);
+void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st);
+void entry_fill_negative(struct fuse_entry_out *e);
+void attr_out_fill(struct fuse_attr_out *a, const struct stat *st);
+/* Appends a dirent to buf; returns bytes used, 0 if it does not fit. */
+size_t dirent_add(char *buf, size_t size, const char *name, size_t namelen, uint64_t ino,
+		  uint32_t type, uint64_t off);
+size_t direntplus_add(char *buf, size_t size, const char *name, size_t namelen, uint64_t ino,
+		      const struct fuse_entry_out *e, uint32_t type, uint64_t off);
+void timeout_split(double seconds, uint64_t *sec, uint32_t *nsec);
+
+/* ---- opcode handlers (ops_*.c) ---- */
+
+#define OP_HANDLER(name) int name(struct request *req)
+/* ops_fs.c */
+OP_HANDLER(op_init);
+OP_HANDLER(op_destroy);
+OP_HANDLER(op_statfs);
+OP_HANDLER(op_interrupt);
+OP_HANDLER(op_forget);
+OP_HANDLER(op_batch_forget);
+/* ops_entry.c */
+OP_HANDLER(op_lookup);
+OP_HANDLER(op_getattr);
+OP_HANDLER(op_setattr);
+OP_HANDLER(op_statx);
+OP_HANDLER(op_readlink);
+OP_HANDLER(op_symlink);
+OP_HANDLER(op_mknod);
+OP_HANDLER(op_mkdir);
+OP_HANDLER(op_unlink);
+OP_HANDLER(op_rmdir);
+OP_HANDLER(op_rename);
+OP_HANDLER(op_rename2);
+OP_HANDLER(op_link);
+OP_HANDLER(op_access);
+/* ops_file.c */
+OP_HANDLER(op_open);
+OP_HANDLER(op_create);
+OP_HANDLER(op_tmpfile);
+OP_HANDLER(op_read);
+OP_HANDLER(op_write);
+OP_HANDLER(op_release);
+OP_HANDLER(op_flush);
+OP_HANDLER(op_fsync);
+OP_HANDLER(op_fallocate);
+OP_HANDLER(op_lseek);
+OP_HANDLER(op_copy_file_range);
+/* ops_dir.c */
+OP_HANDLER(op_opendir);
+OP_HANDLER(op_readdir);
+OP_HANDLER(op_readdirplus);
+OP_HANDLER(op_releasedir);
+OP_HANDLER(op_fsyncdir);
+/* ops_xattr.c */
+OP_HANDLER(op_setxattr);
+OP_HANDLER(op_getxattr);
+OP_HANDLER(op_listxattr);
+OP_HANDLER(op_removexattr);
+
+/* Shared by handlers: fill an entry reply for a node just looked up. */
+int entry_reply(struct request *req, struct node *node, const struct stat *st);
+
+/* ---- statistics (stats.c) ---- */
+
+#define FSD_OP_MAX 64
+extern _Atomic uint64_t stats_requests[FSD_OP_MAX];
+extern _Atomic uint64_t stats_errors[FSD_OP_MAX];
+/* Serves a "key value" snapshot on a unix socket named after the mount. */
+int stats_serve(dev_t mount_dev);
+void stats_stop(void);
+/* Prints the snapshot of the fsd serving mountpoint to stdout. */
+int stats_client(const char *mountpoint);
+const char *opcode_name(uint32_t opcode);
+
+/* ---- logging ---- */
+void fsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* FSD_H */

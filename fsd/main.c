@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fsd: checks its arguments, mounts, starts the workers and waits for a
+ * signal or for the mount to go away, then unmounts.
+ *
+ * fsd mounts with mount(2) itself and speaks the protocol on /dev/fuse
+ * itself: libfuse is not used (Debian 12's 3.14 cannot negotiate
+ * passthrough, and the mount plumbing a root daemon needs is one call).
+ */
+#define _GNU_SOURCE
+#include "fsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+struct config fsd_config;
+static bool log_to_syslog;
+
+void fsd_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (log_to_syslog) {
+		vsyslog(LOG_NOTICE, fmt, ap);
+	} else {
+		char line[1024];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "fsd: %s\n", line);
+	}
+	va_end(ap);
+}
+
+/* Workers tell the main thread that the connection has ended. */
+void fsd_worker_exited(void)
+{
+	kill(getpid(), SIGUSR2);
+}
+
+static bool has_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return geteuid() == 0;
+	return data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
+}
+
+static bool is_mount_root(const char *path)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, 0, 0, &sx) < 0)
+		return false;
+	return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+/* The checks whose failure deserves a clear message before mounting. */
+static int check_paths(const struct config *cfg, char *backing, char *mnt)
+{
+	struct stat st;
+	size_t blen;
+
+	if (stat(cfg->backing_dir, &st) < 0) {
+		fprintf(stderr, "fsd: backing directory '%s': %s\n", cfg->backing_dir,
+			strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "fsd: backing directory '%s' is not a directory\n",
+			cfg->backing_dir);
+		return -1;
+	}
+	if (stat(cfg->mountpoint, &st) < 0) {
+		fprintf(stderr, "fsd: mountpoint '%s': %s\n", cfg->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "fsd: mountpoint '%s' is not a directory\n", cfg->mountpoint);
+		return -1;
+	}
+	if (!realpath(cfg->backing_dir, backing) || !realpath(cfg->mountpoint, mnt)) {
+		fprintf(stderr, "fsd: resolving paths: %s\n", strerror(errno));
+		return -1;
+	}
+	if (is_mount_root(mnt) && strcmp(mnt, "/") != 0) {
+		fprintf(stderr, "fsd: mountpoint '%s' is busy: something is already mounted there\n",
+			cfg->mountpoint);
+		return -1;
+	}
+	/* The daemon would walk into its own mount and deadlock. */
+	blen = strlen(backing);
+	if (!strncmp(mnt, backing, blen) && (mnt[blen] == '/' || mnt[blen] == '\0' || blen == 1)) {
+		fprintf(stderr, "fsd: mountpoint '%s' is inside the backing directory '%s'\n",
+			cfg->mountpoint, cfg->backing_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int fuse_mount(const struct config *cfg, const char *backing, const char *mnt, int devfd)
+{
+	char opts[256];
+
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0%s%s", devfd,
+		 cfg->default_permissions ? ",default_permissions" : "",
+		 cfg->allow_other ? ",allow_other" : "");
+	if (mount(backing, mnt, "fuse.fsd", cfg->mount_flags, opts) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Forks; the parent waits for the child to report whether the mount came
+ * up and exits with that status, so errors reach the terminal.
+ */
+static int daemonize(int *status_fd)
+{
+	int pipefd[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pipefd[1]);
+		if (read(pipefd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(pipefd[0]);
+	setsid();
+	*status_fd = pipefd[1];
+	return 0;
+}
+
+static void daemon_ready(int status_fd, char status)
+{
+	int null;
+
+	if (status_fd < 0)
+		return;
+	if (status == 0 && (null = open("/dev/null", O_RDWR)) >= 0) {
+		log_to_syslog = true;
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+		if (chdir("/") < 0)
+			fsd_log("chdir /: %s", strerror(errno));
+	}
+	if (write(status_fd, &status, 1) < 0)
+		fsd_log("reporting startup: %s", strerror(errno));
+	close(status_fd);
+}
+
+static int workers_start(struct worker *w, unsigned n, int session_fd)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int err;
+
+		w[i].index = i;
+		w[i].fd = i == 0 ? session_fd : dev_clone(session_fd);
+		if (w[i].fd < 0) {
+			fsd_log("cloning /dev/fuse for worker %u: %s", i, strerror(-w[i].fd));
+			return w[i].fd;
+		}
+		w[i].in_buf = malloc(FSD_REQ_BUF);
+		w[i].out_buf = malloc(FSD_MAX_WRITE);
+		if (!w[i].in_buf || !w[i].out_buf)
+			return -ENOMEM;
+		err = pthread_create(&w[i].thread, NULL, dev_worker, &w[i]);
+		if (err)
+			return -err;
+	}
+	return 0;
+}
+
+/* Waits up to ms for every worker to finish; true if they all did. */
+static bool workers_join(struct worker *w, unsigned n, unsigned ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!w[i].thread)
+			continue;
+		if (pthread_timedjoin_np(w[i].thread, NULL, &deadline))
+			return false;
+		w[i].thread = 0;
+	}
+	return true;
+}
+
+static void workers_free(struct worker *w, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (w[i].fd >= 0)
+			close(w[i].fd);
+		free(w[i].in_buf);
+		free(w[i].out_buf);
+	}
+	free(w);
+}
+
+int main(int argc, char **argv)
+{
+	struct config *cfg = &fsd_config;
+	char err_msg[256], backing[PATH_MAX], mnt[PATH_MAX];
+	struct worker *workers = NULL;
+	int devfd = -1, status_fd = -1, err, sig;
+	bool unmounted_outside = false;
+	sigset_t sigs;
+	struct stat st;
+
+	if (options_parse(argc, argv, cfg, err_msg, sizeof(err_msg))) {
+		fprintf(stderr, "fsd: %s\n", err_msg);
+		return 2;
+	}
+	if (cfg->show_help) {
+		options_usage(argv[0]);
+		return 0;
+	}
+	if (cfg->show_version) {
+		printf("fsd %s (FUSE protocol 7.31 to 7.45)\n", FSD_VERSION);
+		return 0;
+	}
+	if (cfg->stats_mountpoint) {
+		err = stats_client(cfg->stats_mountpoint);
+		if (err)
+			fprintf(stderr, "fsd: no fsd statistics for '%s': %s\n",
+				cfg->stats_mountpoint, strerror(-err));
+		return err ? 1 : 0;
+	}
+	if (!has_cap_sys_admin()) {
+		fprintf(stderr, "fsd: must run as root: mounting and kernel passthrough need "
+				"CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	if (check_paths(cfg, backing, mnt))
+		return 1;
+	devfd = dev_open();
+	if (devfd < 0) {
+		fprintf(stderr, "fsd: cannot open /dev/fuse: %s\n", strerror(-devfd));
+		return 1;
+	}
+	err = node_table_init(backing, cfg->fd_cache);
+	if (err) {
+		fprintf(stderr, "fsd: backing directory '%s': %s\n", cfg->backing_dir,
+			strerror(-err));
+		return 1;
+	}
+	/* Modes arrive with the caller's umask applied: apply none of ours. */
+	umask(0);
+
+	if (!cfg->foreground && daemonize(&status_fd) < 0) {
+		fprintf(stderr, "fsd: cannot start in the background: %s\n", strerror(errno));
+		return 1;
+	}
+	/* Workers leave every signal to the main thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	err = fuse_mount(cfg, backing, mnt, devfd);
+	if (err) {
+		fprintf(stderr, "fsd: mounting '%s' on '%s': %s\n", cfg->backing_dir,
+			cfg->mountpoint, strerror(-err));
+		daemon_ready(status_fd, 1);
+		return 1;
+	}
+	fsd_session_fd = devfd;
+	workers = calloc(cfg->threads, sizeof(*workers));
+	if (!workers || workers_start(workers, cfg->threads, devfd)) {
+		fprintf(stderr, "fsd: cannot start %u workers\n", cfg->threads);
+		umount2(mnt, MNT_DETACH);
+		daemon_ready(status_fd, 1);
+		return 1;
+	}
+	/* Answered once INIT is: the workers are running. */
+	if (stat(mnt, &st) == 0) {
+		err = stats_serve(st.st_dev);
+		if (err)
+			fsd_log("statistics socket: %s (continuing without)", strerror(-err));
+	}
+	if (cfg->debug)
+		fsd_log("serving '%s' on '%s' with %u workers", backing, mnt, cfg->threads);
+	daemon_ready(status_fd, 0);
+
+	do {
+		if (sigwait(&sigs, &sig))
+			sig = SIGTERM;
+		unmounted_outside = sig == SIGUSR2;
+	} while (sig == SIGPIPE);
+
+	stats_stop();
+	if (!unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
+		fsd_log("unmounting '%s': %s", mnt, strerror(errno));
+	/*
+	 * With nothing open on it the connection ends now and the workers see
+	 * ENODEV; if files are still open, exiting closes the device, which
+	 * aborts the connection: their next access gets ENOTCONN.
+	 */
+	if (workers_join(workers, cfg->threads, 2000)) {
+		workers_free(workers, cfg->threads);
+		node_table_destroy();
+	}
+	return 0;
+}

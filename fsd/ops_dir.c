@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Directory opcodes: OPENDIR, READDIR, READDIRPLUS, RELEASEDIR, FSYNCDIR.
+ *
+ * Offsets are the backing filesystem's own getdents64 d_off cookies, so
+ * telldir/seekdir through the mount behave as on the backing directory.  A
+ * handle buffers the records of one getdents64 call; a READDIR at the offset
+ * where the previous one stopped continues from the buffer, any other
+ * offset seeks the backing directory.
+ */
+#define _GNU_SOURCE
+#include "fsd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DIR_BUF_SIZE (64 * 1024)
+/* dir_emit: the name vanished since getdents; no record is smaller. */
+#define DIR_SKIPPED 1
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+OP_HANDLER(op_opendir)
+{
+	struct fusebpf_open_out *out = &req->arg.open;
+	struct handle *h;
+	int fd, err;
+
+	fd = node_open(req->node, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	node_ref(req->node); /* the handle's */
+	err = handle_new(req->node, fd, true, &h);
+	if (err) {
+		close(fd);
+		node_put(req->node);
+		return err;
+	}
+	memset(out, 0, sizeof(*out));
+	out->fh = h->fh;
+	if (fsd_config.cache == CACHE_ALWAYS)
+		out->open_flags = FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE;
+	reply_arg(req, sizeof(*out));
+	return 0;
+}
+
+/* Makes the next buffered record the one at offset.  dir_lock held. */
+static int dir_seek(struct handle *h, uint64_t offset)
+{
+	if (offset == h->dir_next_off && h->dir_buf)
+		return 0;
+	if (lseek(h->fd, offset, SEEK_SET) < 0)
+		return -errno;
+	h->dir_len = h->dir_pos = 0;
+	h->dir_eof = false;
+	h->dir_next_off = offset;
+	return 0;
+}
+
+/* The next backing record, refilling the buffer; NULL at the end. */
+static int dir_next(struct handle *h, struct linux_dirent64 **out)
+{
+	if (h->dir_pos >= h->dir_len) {
+		long n;
+
+		if (h->dir_eof) {
+			*out = NULL;
+			return 0;
+		}
+		n = getdents64(h->fd, h->dir_buf, DIR_BUF_SIZE);
+		if (n < 0)
+			return -errno;
+		h->dir_len = n;
+		h->dir_pos = 0;
+		if (n == 0) {
+			h->dir_eof = true;
+			*out = NULL;
+			return 0;
+		}
+	}
+	*out = (struct linux_dirent64 *)(h->dir_buf + h->dir_pos);
+	return 0;
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/*
+ * Adds one record to the reply; for READDIRPLUS it also looks the name up,
+ * handing the kernel a lookup that the reply carries.  Returns the bytes
+ * used, 0 when the reply is full, DIR_SKIPPED, or -errno.
+ */
+static long dir_emit(struct request *req, char *buf, size_t size,
+		     const struct linux_dirent64 *d, bool plus)
+{
+	size_t namelen = strlen(d->d_name), used;
+	struct fuse_entry_out e;
+	struct node *child = NULL;
+	struct stat st;
+	int err;
+
+	if (!plus)
+		return dirent_add(buf, size, d->d_name, namelen, d->d_ino, d->d_type, d->d_off);
+
+	/* Check the size first: an entry must not be looked up in vain. */
+	if (FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + namelen) > size)
+		return 0;
+	if (is_dot_or_dotdot(d->d_name)) {
+		memset(&e, 0, sizeof(e)); /* nodeid 0: the kernel does not link it */
+		return direntplus_add(buf, size, d->d_name, namelen, d->d_ino, &e, d->d_type,
+				      d->d_off);
+	}
+	err = node_lookup(req->node, d->d_name, &st, &child);
+	if (err == -ENOENT)
+		return DIR_SKIPPED;
+	if (err)
+		return err;
+	entry_fill(&e, child->nodeid, &st);
+	used = direntplus_add(buf, size, d->d_name, namelen, st.st_ino, &e,
+			      (st.st_mode & S_IFMT) >> 12, d->d_off);
+	node_put(child); /* the lookup, now the kernel's, keeps it */
+	return used;
+}
+
+static int readdir_common(struct request *req, bool plus)
+{
+	const struct fuse_read_in *in = req->in;
+	size_t size = in->size < FSD_MAX_WRITE ? in->size : FSD_MAX_WRITE;
+	char *buf = req->worker->out_buf;
+	struct handle *h = handle_get(in->fh);
+	size_t len = 0;
+	int err;
+
+	if (!h)
+		return -EBADF;
+	pthread_mutex_lock(&h->dir_lock);
+	if (!h->dir_buf && !(h->dir_buf = malloc(DIR_BUF_SIZE))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = dir_seek(h, in->offset);
+	while (!err) {
+		struct linux_dirent64 *d = NULL;
+		long used;
+
+		err = dir_next(h, &d);
+		if (err || !d)
+			break;
+		used = dir_emit(req, buf + len, size - len, d, plus);
+		if (used < 0)
+			err = used;
+		if (used <= 0)
+			break;
+		if (used != DIR_SKIPPED)
+			len += used;
+		h->dir_pos += d->d_reclen;
+		h->dir_next_off = d->d_off;
+	}
+	/* An error after some entries: return those, the next call retries. */
+	if (len)
+		err = 0;
+	reply_data(req, buf, len);
+out:
+	pthread_mutex_unlock(&h->dir_lock);
+	handle_put(h);
+	return err;
+}
+
+OP_HANDLER(op_readdir)
+{
+	return readdir_common(req, false);
+}
+
+OP_HANDLER(op_readdirplus)
+{
+	return readdir_common(req, true);
+}
+
+OP_HANDLER(op_releasedir)
+{
+	const struct fuse_release_in *in = req->in;
+
+	return handle_release(in->fh);
+}
+
+OP_HANDLER(op_fsyncdir)
+{
+	const struct fuse_fsync_in *in = req->in;
+	struct handle *h = handle_get(in->fh);
+	int err = 0;
+
+	if (!h)
+		return -EBADF;
+	if ((in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd))
+		err = -errno;
+	handle_put(h);
+	return err;
+}

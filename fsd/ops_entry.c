@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Opcodes on names and inodes: LOOKUP, GETATTR, SETATTR, STATX, READLINK,
+ * the creating opcodes (SYMLINK, MKNOD, MKDIR, LINK), UNLINK, RMDIR, RENAME,
+ * RENAME2 and ACCESS.  Every name is one checked path component resolved
+ * against the parent's backing fd, never followed if it is a symlink.
+ */
+#define _GNU_SOURCE
+#include "fsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <unistd.h>
+
+int entry_reply(struct request *req, struct node *node, const struct stat *st)
+{
+	entry_fill(&req->arg.entry, node->nodeid, st);
+	req->new_node = node;
+	reply_arg(req, sizeof(req->arg.entry));
+	return 0;
+}
+
+OP_HANDLER(op_lookup)
+{
+	struct node *child;
+	struct stat st;
+	int err;
+
+	err = node_lookup(req->node, req->name, &st, &child);
+	if (err == -ENOENT && fsd_config.negative_timeout > 0) {
+		entry_fill_negative(&req->arg.entry);
+		reply_arg(req, sizeof(req->arg.entry));
+		return 0;
+	}
+	if (err)
+		return err;
+	return entry_reply(req, child, &st);
+}
+
+/* "/proc/self/fd/N": reaches the inode of an O_PATH fd for calls that take paths. */
+static void fd_path(char *buf, size_t size, int fd)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+OP_HANDLER(op_getattr)
+{
+	const struct fuse_getattr_in *in = req->in;
+	struct handle *h = NULL;
+	struct stat st;
+	int fd, err = 0;
+
+	if (in->getattr_flags & FUSE_GETATTR_FH)
+		h = handle_get(in->fh);
+	fd = h ? h->fd : node_fd(req->node);
+	if (fd < 0)
+		err = fd;
+	else if (fstat(fd, &st) < 0)
+		err = -errno;
+	handle_put(h);
+	if (err)
+		return err;
+	attr_out_fill(&req->arg.attr, &st);
+	reply_arg(req, sizeof(req->arg.attr));
+	return 0;
+}
+
+static struct timespec setattr_time(uint32_t valid, uint32_t set_bit, uint32_t now_bit,
+				    uint64_t sec, uint32_t nsec)
+{
+	if (valid & now_bit)
+		return (struct timespec){ .tv_nsec = UTIME_NOW };
+	if (valid & set_bit)
+		return (struct timespec){ .tv_sec = sec, .tv_nsec = nsec };
+	return (struct timespec){ .tv_nsec = UTIME_OMIT };
+}
+
+/*
+ * Each attribute through the open handle when the kernel names one (the
+ * file may be unlinked), else through the node's O_PATH fd.
+ */
+OP_HANDLER(op_setattr)
+{
+	const struct fuse_setattr_in *in = req->in;
+	struct node *node = req->node;
+	struct handle *h = NULL;
+	char path[64];
+	struct stat st;
+	int fd, err = 0;
+
+	if (in->valid & FATTR_FH)
+		h = handle_get(in->fh);
+	fd = node_fd(node);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	fd_path(path, sizeof(path), fd);
+
+	if (in->valid & FATTR_MODE) {
+		if (S_ISLNK(node->type))
+			err = -EOPNOTSUPP;
+		else if (h ? fchmod(h->fd, in->mode) : chmod(path, in->mode))
+			err = -errno;
+		if (err)
+			goto out;
+	}
+	if (in->valid & (FATTR_UID | FATTR_GID)) {
+		uid_t uid = in->valid & FATTR_UID ? in->uid : (uid_t)-1;
+		gid_t gid = in->valid & FATTR_GID ? in->gid : (gid_t)-1;
+
+		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (in->valid & FATTR_SIZE) {
+		if (h ? ftruncate(h->fd, in->size) : truncate(path, in->size)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (in->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) {
+		struct timespec ts[2] = {
+			setattr_time(in->valid, FATTR_ATIME, FATTR_ATIME_NOW, in->atime,
+				     in->atimensec),
+			setattr_time(in->valid, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime,
+				     in->mtimensec),
+		};
+
+		if (h ? futimens(h->fd, ts) : utimensat(fd, "", ts, AT_EMPTY_PATH)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (fstat(h ? h->fd : fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	attr_out_fill(&req->arg.attr, &st);
+	reply_arg(req, sizeof(req->arg.attr));
+out:
+	handle_put(h);
+	return err;
+}
+
+static void sx_time(struct fusebpf_sx_time *t, const struct statx_timestamp *s)
+{
+	t->tv_sec = s->tv_sec;
+	t->tv_nsec = s->tv_nsec;
+}
+
+OP_HANDLER(op_statx)
+{
+	const struct fusebpf_statx_in *in = req->in;
+	struct fusebpf_statx_out *out = &req->arg.statx;
+	struct fusebpf_statx *o = &out->stat;
+	struct handle *h = NULL;
+	struct statx sx;
+	int fd, err = 0;
+	/* Only the sync-type bits of the caller's flags mean anything here. */
+	int flags = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | (in->sx_flags & AT_STATX_SYNC_TYPE);
+
+	if (in->getattr_flags & FUSE_GETATTR_FH)
+		h = handle_get(in->fh);
+	fd = h ? h->fd : node_fd(req->node);
+	if (fd < 0)
+		err = fd;
+	else if (statx(fd, "", flags, in->sx_mask | STATX_BASIC_STATS, &sx) < 0)
+		err = -errno;
+	handle_put(h);
+	if (err)
+		return err;
+
+	memset(out, 0, sizeof(*out));
+	timeout_split(fsd_config.attr_timeout, &out->attr_valid, &out->attr_valid_nsec);
+	o->mask = sx.stx_mask;
+	o->blksize = sx.stx_blksize;
+	o->attributes = sx.stx_attributes;
+	o->nlink = sx.stx_nlink;
+	o->uid = sx.stx_uid;
+	o->gid = sx.stx_gid;
+	o->mode = sx.stx_mode;
+	o->ino = sx.stx_ino;
+	o->size = sx.stx_size;
+	o->blocks = sx.stx_blocks;
+	o->attributes_mask = sx.stx_attributes_mask;
+	sx_time(&o->atime, &sx.stx_atime);
+	sx_time(&o->btime, &sx.stx_btime);
+	sx_time(&o->ctime, &sx.stx_ctime);
+	sx_time(&o->mtime, &sx.stx_mtime);
+	o->rdev_major = sx.stx_rdev_major;
+	o->rdev_minor = sx.stx_rdev_minor;
+	o->dev_major = sx.stx_dev_major;
+	o->dev_minor = sx.stx_dev_minor;
+	reply_arg(req, sizeof(*out));
+	return 0;
+}
+
+OP_HANDLER(op_readlink)
+{
+	char *buf = req->worker->out_buf;
+	ssize_t n;
+	int fd = node_fd(req->node);
+
+	if (fd < 0)
+		return fd;
+	n = readlinkat(fd, "", buf, PATH_MAX);
+	if (n < 0)
+		return -errno;
+	reply_data(req, buf, n);
+	return 0;
+}
+
+/*
+ * The daemon creates as root, so that the backing filesystem's own checks
+ * do not stand in for the kernel's (default_permissions already checked
+ * the caller, supplementary groups included), but with the caller's fsgid
+ * so that the group is the caller's or, in a setgid directory, the
+ * directory's, as on a local filesystem.  The uid is given afterwards.
+ */
+static void create_begin(const struct fuse_in_header *hdr)
+{
+	if (hdr->gid)
+		setfsgid(hdr->gid);
+}
+
+static void create_end(const struct fuse_in_header *hdr)
+{
+	if (hdr->gid)
+		setfsgid(0);
+}
+
+/*
+ * Gives a new inode (looked up as node, *st filled) to the caller's uid.
+ * chown clears setuid and setgid bits on non-directories, so they are set
+ * again when the caller asked for them.
+ */
+static int owner_give(struct node *node, const struct fuse_in_header *hdr, mode_t mode,
+		      struct stat *st)
+{
+	char path[64];
+	int fd;
+
+	if (hdr->uid == 0 || st->st_uid == hdr->uid)
+		return 0;
+	fd = node_fd(node);
+	if (fd < 0)
+		return fd;
+	if (fchownat(fd, "", hdr->uid, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((mode & (S_ISUID | S_ISGID)) && !S_ISDIR(node->type) && !S_ISLNK(node->type)) {
+		fd_path(path, sizeof(path), fd);
+		if (chmod(path, mode & 07777) < 0)
+			return -errno;
+	}
+	return fstat(fd, st) < 0 ? -errno : 0;
+}
+
+/*
+ * After a successful create or link of name: look it up, give a new inode
+ * to the caller (give_owner), reply with its entry.
+ */
+static int created_reply(struct request *req, const char *name, bool give_owner, mode_t mode)
+{
+	struct node *child;
+	struct stat st;
+	int err;
+
+	err = node_lookup(req->node, name, &st, &child);
+	if (err)
+		return err;
+	if (give_owner) {
+		err = owner_give(child, req->hdr, mode, &st);
+		if (err) {
+			node_unlookup(child, 1);
+			node_put(child);
+			return err;
+		}
+	}
+	return entry_reply(req, child, &st);
+}
+
+OP_HANDLER(op_symlink)
+{
+	int dirfd = node_fd(req->node), err = 0;
+
+	if (dirfd < 0)
+		return dirfd;
+	create_begin(req->hdr);
+	if (symlinkat(req->name2, dirfd, req->name) < 0)
+		err = -errno;
+	create_end(req->hdr);
+	return err ? err : created_reply(req, req->name, true, 0);
+}
+
+OP_HANDLER(op_mknod)
+{
+	const struct fuse_mknod_in *in = req->in;
+	int dirfd = node_fd(req->node), err = 0;
+
+	if (dirfd < 0)
+		return dirfd;
+	create_begin(req->hdr);
+	if (mknodat(dirfd, req->name, in->mode, in->rdev) < 0)
+		err = -errno;
+	create_end(req->hdr);
+	return err ? err : created_reply(req, req->name, true, in->mode);
+}
+
+OP_HANDLER(op_mkdir)
+{
+	const struct fuse_mkdir_in *in = req->in;
+	int dirfd = node_fd(req->node), err = 0;
+
+	if (dirfd < 0)
+		return dirfd;
+	create_begin(req->hdr);
+	if (mkdirat(dirfd, req->name, in->mode) < 0)
+		err = -errno;
+	create_end(req->hdr);
+	return err ? err : created_reply(req, req->name, true, in->mode | S_IFDIR);
+}
+
+/* LINK: hdr->nodeid is the new parent, in->oldnodeid the inode. */
+OP_HANDLER(op_link)
+{
+	const struct fuse_link_in *in = req->in;
+	struct node *old = node_get(in->oldnodeid);
+	int oldfd, dirfd, err = 0;
+
+	if (!old)
+		return -ESTALE;
+	oldfd = node_fd(old);
+	dirfd = node_fd(req->node);
+	if (oldfd < 0 || dirfd < 0)
+		err = oldfd < 0 ? oldfd : dirfd;
+	else if (linkat(oldfd, "", dirfd, req->name, AT_EMPTY_PATH) < 0)
+		err = -errno;
+	node_put(old);
+	return err ? err : created_reply(req, req->name, false, 0);
+}
+
+static int remove_entry(struct request *req, int flags)
+{
+	int dirfd = node_fd(req->node);
+
+	if (dirfd < 0)
+		return dirfd;
+	return unlinkat(dirfd, req->name, flags) < 0 ? -errno : 0;
+}
+
+OP_HANDLER(op_unlink)
+{
+	return remove_entry(req, 0);
+}
+
+OP_HANDLER(op_rmdir)
+{
+	return remove_entry(req, AT_REMOVEDIR);
+}
+
+static int rename_entry(struct request *req, uint64_t newdir, uint32_t flags)
+{
+	struct node *dst = node_get(newdir);
+	int olddirfd, newdirfd, err = 0;
+
+	if (!dst)
+		return -ESTALE;
+	olddirfd = node_fd(req->node);
+	newdirfd = node_fd(dst);
+	if (olddirfd < 0 || newdirfd < 0)
+		err = olddirfd < 0 ? olddirfd : newdirfd;
+	else if (renameat2(olddirfd, req->name, newdirfd, req->name2, flags) < 0)
+		err = -errno;
+	node_put(dst);
+	return err;
+}
+
+OP_HANDLER(op_rename)
+{
+	const struct fuse_rename_in *in = req->in;
+
+	return rename_entry(req, in->newdir, 0);
+}
+
+OP_HANDLER(op_rename2)
+{
+	const struct fuse_rename2_in *in = req->in;
+
+	return rename_entry(req, in->newdir, in->flags);
+}
+
+/*
+ * Sent only without default_permissions: the check a local filesystem makes,
+ * from the inode's mode and the caller's uid and gid (supplementary groups
+ * are not on the wire).
+ */
+OP_HANDLER(op_access)
+{
+	const struct fuse_access_in *in = req->in;
+	uint32_t want = in->mask & (R_OK | W_OK | X_OK), have;
+	struct stat st;
+	int fd = node_fd(req->node);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (req->hdr->uid == 0) {
+		/* root may execute only what someone may execute */
+		if ((want & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	if (st.st_uid == req->hdr->uid)
+		have = (st.st_mode >> 6) & 7;
+	else if (st.st_gid == req->hdr->gid)
+		have = (st.st_mode >> 3) & 7;
+	else
+		have = st.st_mode & 7;
+	return (want & ~have) ? -EACCES : 0;
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Opcodes on open files: OPEN, CREATE, TMPFILE, READ, WRITE, RELEASE, FLUSH,
+ * FSYNC, FALLOCATE, LSEEK and COPY_FILE_RANGE.
+ *
+ * Each open gets its own backing fd, opened with the caller's flags.  With
+ * kernel passthrough the inode's backing id is shared by its opens and the
+ * kernel serves read, write and mmap itself: READ and WRITE then never get
+ * here.
+ */
+#define _GNU_SOURCE
+#include "fsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <unistd.h>
+
+/* Flags the backing open must not see: creation is done by name, elsewhere. */
+#define OPEN_FLAGS_DROPPED (O_CREAT | O_EXCL | O_NOCTTY)
+
+/*
+ * Turns an open backing fd into a handle and the reply's open_out: a
+ * passthrough backing id when the kernel and the inode allow it, else the
+ * page cache as the cache mode says.  Takes ownership of fd.
+ */
+static int open_reply(struct node *node, int fd, struct fusebpf_open_out *out)
+{
+	struct handle *h;
+	int err, id;
+
+	node_ref(node); /* the handle's */
+	err = handle_new(node, fd, false, &h);
+	if (err) {
+		close(fd);
+		node_put(node);
+		return err;
+	}
+	memset(out, 0, sizeof(*out));
+	out->fh = h->fh;
+	id = fsd_passthrough ? backing_get(node, fd) : -EOPNOTSUPP;
+	if (id > 0) {
+		h->passthrough = true;
+		out->backing_id = id;
+		/*
+		 * FLUSH would reach our fd, not the backing file the kernel
+		 * writes through: it has nothing to flush.
+		 */
+		out->open_flags = FUSEBPF_FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
+	} else if (fsd_config.cache == CACHE_ALWAYS) {
+		out->open_flags = FOPEN_KEEP_CACHE;
+	} else if (fsd_config.cache == CACHE_NEVER) {
+		out->open_flags = FOPEN_DIRECT_IO;
+	}
+	return 0;
+}
+
+OP_HANDLER(op_open)
+{
+	const struct fuse_open_in *in = req->in;
+	int fd;
+
+	fd = node_open(req->node, in->flags & ~OPEN_FLAGS_DROPPED);
+	if (fd < 0)
+		return fd;
+	reply_arg(req, sizeof(req->arg.open));
+	return open_reply(req->node, fd, &req->arg.open);
+}
+
+/* Created as root with the caller's fsgid, then given the caller's uid. */
+static int create_fd(struct request *req, int dirfd, const char *name, int flags, mode_t mode)
+{
+	const struct fuse_in_header *hdr = req->hdr;
+	int fd, err = 0;
+
+	if (hdr->gid)
+		setfsgid(hdr->gid);
+	fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
+	if (fd < 0)
+		err = -errno;
+	if (hdr->gid)
+		setfsgid(0);
+	if (err)
+		return err;
+	if (hdr->uid) {
+		/* chown drops setuid/setgid: set them again if asked for. */
+		if (fchown(fd, hdr->uid, -1) < 0 ||
+		    ((mode & (S_ISUID | S_ISGID)) && fchmod(fd, mode & 07777) < 0)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
+}
+
+OP_HANDLER(op_create)
+{
+	const struct fuse_create_in *in = req->in;
+	struct node *child;
+	struct stat st;
+	int dirfd, fd, err;
+
+	dirfd = node_fd(req->node);
+	if (dirfd < 0)
+		return dirfd;
+	fd = create_fd(req, dirfd, req->name, (in->flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW,
+		       in->mode);
+	if (fd < 0)
+		return fd;
+	err = node_lookup(req->node, req->name, &st, &child);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	entry_reply(req, child, &st);
+	err = open_reply(child, fd, &req->arg.create.open);
+	if (err)
+		return err; /* the dispatcher takes the lookup back */
+	reply_arg(req, sizeof(req->arg.create));
+	return 0;
+}
+
+/*
+ * An O_TMPFILE inode has no name to look up and may never have one: its
+ * node keeps an O_PATH fd for its lifetime instead of a file handle.
+ */
+OP_HANDLER(op_tmpfile)
+{
+	const struct fuse_create_in *in = req->in;
+	struct node *child;
+	struct stat st;
+	char path[64];
+	int dirfd, fd, pathfd, err;
+
+	dirfd = node_fd(req->node);
+	if (dirfd < 0)
+		return dirfd;
+	fd = create_fd(req, dirfd, ".", (in->flags & ~(O_NOCTTY | O_CREAT)) | O_TMPFILE,
+		       in->mode);
+	if (fd < 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	pathfd = open(path, O_PATH | O_CLOEXEC);
+	if (pathfd < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = node_from_fd(pathfd, false, &st, &child);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	entry_reply(req, child, &st);
+	err = open_reply(child, fd, &req->arg.create.open);
+	if (err)
+		return err;
+	reply_arg(req, sizeof(req->arg.create));
+	return 0;
+}
+
+OP_HANDLER(op_read)
+{
+	const struct fuse_read_in *in = req->in;
+	struct handle *h = handle_get(in->fh);
+	size_t size = in->size < FSD_MAX_WRITE ? in->size : FSD_MAX_WRITE;
+	ssize_t n;
+
+	if (!h)
+		return -EBADF;
+	n = pread(h->fd, req->worker->out_buf, size, in->offset);
+	handle_put(h);
+	if (n < 0)
+		return -errno;
+	reply_data(req, req->worker->out_buf, n);
+	return 0;
+}
+
+OP_HANDLER(op_write)
+{
+	const struct fuse_write_in *in = req->in;
+	struct handle *h;
+	ssize_t n;
+
+	if (in->size > req->data_len)
+		return -EINVAL;
+	h = handle_get(in->fh);
+	if (!h)
+		return -EBADF;
+	n = pwrite(h->fd, req->data, in->size, in->offset);
+	handle_put(h);
+	if (n < 0)
+		return -errno;
+	memset(&req->arg.write, 0, sizeof(req->arg.write));
+	req->arg.write.size = n;
+	reply_arg(req, sizeof(req->arg.write));
+	return 0;
+}
+
+OP_HANDLER(op_release)
+{
+	const struct fuse_release_in *in = req->in;
+
+	return handle_release(in->fh);
+}
+
+/* close() of a duplicate: what a close on the backing file would report. */
+OP_HANDLER(op_flush)
+{
+	const struct fuse_flush_in *in = req->in;
+	struct handle *h = handle_get(in->fh);
+	int fd, err = 0;
+
+	if (!h)
+		return -EBADF;
+	fd = dup(h->fd);
+	if (fd < 0 || close(fd) < 0)
+		err = -errno;
+	handle_put(h);
+	return err;
+}
+
+OP_HANDLER(op_fsync)
+{
+	const struct fuse_fsync_in *in = req->in;
+	struct handle *h = handle_get(in->fh);
+	int err = 0;
+
+	if (!h)
+		return -EBADF;
+	if ((in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd))
+		err = -errno;
+	handle_put(h);
+	return err;
+}
+
+OP_HANDLER(op_fallocate)
+{
+	const struct fuse_fallocate_in *in = req->in;
+	struct handle *h = handle_get(in->fh);
+	int err = 0;
+
+	if (!h)
+		return -EBADF;
+	if (fallocate(h->fd, in->mode, in->offset, in->length) < 0)
+		err = -errno;
+	handle_put(h);
+	return err;
+}
+
+OP_HANDLER(op_lseek)
+{
+	const struct fuse_lseek_in *in = req->in;
+	struct handle *h = handle_get(in->fh);
+	off_t off;
+
+	if (!h)
+		return -EBADF;
+	off = lseek(h->fd, in->offset, in->whence);
+	handle_put(h);
+	if (off < 0)
+		return -errno;
+	memset(&req->arg.lseek, 0, sizeof(req->arg.lseek));
+	req->arg.lseek.offset = off;
+	reply_arg(req, sizeof(req->arg.lseek));
+	return 0;
+}
+
+OP_HANDLER(op_copy_file_range)
+{
+	const struct fuse_copy_file_range_in *in = req->in;
+	struct handle *src = handle_get(in->fh_in), *dst = handle_get(in->fh_out);
+	loff_t off_in = in->off_in, off_out = in->off_out;
+	ssize_t n = -1;
+	int err = 0;
+
+	if (!src || !dst)
+		err = -EBADF;
+	else if ((n = copy_file_range(src->fd, &off_in, dst->fd, &off_out, in->len,
+				      in->flags)) < 0)
+		err = -errno;
+	handle_put(src);
+	handle_put(dst);
+	if (err)
+		return err;
+	memset(&req->arg.write, 0, sizeof(req->arg.write));
+	req->arg.write.size = n;
+	reply_arg(req, sizeof(req->arg.write));
+	return 0;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Command line: fsd [options] BACKING_DIR MOUNTPOINT, in the style of other
+ * FUSE filesystems.  Parsing only; nothing here touches the system, so it is
+ * unit tested as it is.
+ */
+#define _GNU_SOURCE
+#include "fsd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#define FSD_THREADS_DEFAULT 4
+#define FSD_THREADS_MAX 64
+/* cache=always: the mount owns its backing directory; see docs/operations.md. */
+#define TIMEOUT_ALWAYS 86400.0
+#define TIMEOUT_AUTO 1.0
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void cache_set(struct config *cfg, enum cache_mode mode)
+{
+	double t = mode == CACHE_ALWAYS ? TIMEOUT_ALWAYS : mode == CACHE_AUTO ? TIMEOUT_AUTO : 0;
+
+	cfg->entry_timeout = cfg->negative_timeout = cfg->attr_timeout = t;
+}
+
+static const struct {
+	const char *name;
+	unsigned long flag;
+} mount_flags[] = {
+	{ "ro", MS_RDONLY },	 { "nosuid", MS_NOSUID },     { "nodev", MS_NODEV },
+	{ "noexec", MS_NOEXEC }, { "noatime", MS_NOATIME },   { "nodiratime", MS_NODIRATIME },
+	{ "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC },
+};
+
+/*
+ * One -o item.  Timeouts are collected in explicit[] (-1: not given) so that
+ * they win over cache=, in whatever order the two come.
+ */
+static int option_one(struct config *cfg, const char *opt, char *err, size_t errlen,
+		      double explicit[3])
+{
+	const char *eq = strchr(opt, '=');
+	size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+	const char *val = eq ? eq + 1 : NULL;
+	static const char *const timeout_names[3] = { "entry_timeout", "negative_timeout",
+						      "attr_timeout" };
+
+#define KEY(k) (klen == strlen(k) && !strncmp(opt, k, klen))
+	if (!*opt)
+		return 0; /* "-o a,,b" */
+	for (size_t i = 0; i < sizeof(mount_flags) / sizeof(mount_flags[0]); i++) {
+		if (KEY(mount_flags[i].name) && !val) {
+			cfg->mount_flags |= mount_flags[i].flag;
+			return 0;
+		}
+	}
+	if (KEY("rw") && !val) {
+		cfg->mount_flags &= ~MS_RDONLY;
+		return 0;
+	}
+	if (KEY("cache") && val) {
+		if (!strcmp(val, "always"))
+			cfg->cache = CACHE_ALWAYS;
+		else if (!strcmp(val, "auto"))
+			cfg->cache = CACHE_AUTO;
+		else if (!strcmp(val, "never"))
+			cfg->cache = CACHE_NEVER;
+		else
+			return fail(err, errlen, "option cache=%s: expected always, auto or never", val);
+		return 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (KEY(timeout_names[i]) && val) {
+			if (parse_seconds(val, &explicit[i]))
+				return fail(err, errlen,
+					    "option %s=%s: expected seconds, 0 to 1e9",
+					    timeout_names[i], val);
+			return 0;
+		}
+	}
+	if (KEY("passthrough") && val) {
+		if (!strcmp(val, "on"))
+			cfg->passthrough = true;
+		else if (!strcmp(val, "off"))
+			cfg->passthrough = false;
+		else
+			return fail(err, errlen, "option passthrough=%s: expected on or off", val);
+		return 0;
+	}
+	if (KEY("fd_cache") && val) {
+		if (parse_uint(val, 16, 1u << 30, &cfg->fd_cache))
+			return fail(err, errlen, "option fd_cache=%s: expected a number of fds >= 16",
+				    val);
+		return 0;
+	}
+	if (KEY("allow_other") && !val) {
+		cfg->allow_other = true;
+		return 0;
+	}
+	if (KEY("no_allow_other") && !val) {
+		cfg->allow_other = false;
+		return 0;
+	}
+	if (KEY("default_permissions") && !val) {
+		cfg->default_permissions = true;
+		return 0;
+	}
+	if (KEY("no_default_permissions") && !val) {
+		cfg->default_permissions = false;
+		return 0;
+	}
+#undef KEY
+	return fail(err, errlen, "unknown option '%s' (see --help)", opt);
+}
+
+static int options_list(struct config *cfg, const char *list, char *err, size_t errlen,
+			double explicit[3])
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int ret = 0;
+
+	if (!copy)
+		return fail(err, errlen, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save))
+		ret = option_one(cfg, tok, err, errlen, explicit);
+	free(copy);
+	return ret;
+}
+
+int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *positional[2];
+	double explicit[3] = { -1, -1, -1 };
+	int npos = 0, ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->threads = FSD_THREADS_DEFAULT;
+	cfg->passthrough = true;
+	cfg->allow_other = true;
+	cfg->default_permissions = true;
+	cfg->cache = CACHE_ALWAYS;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			cfg->show_help = true;
+			return 0;
+		}
+		if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+			cfg->show_version = true;
+			return 0;
+		}
+		if (!strcmp(a, "--stats")) {
+			if (i + 1 >= argc)
+				return fail(err, errlen, "--stats needs a MOUNTPOINT");
+			cfg->stats_mountpoint = argv[++i];
+			return 0;
+		}
+		if (!strcmp(a, "-f")) {
+			cfg->foreground = true;
+		} else if (!strcmp(a, "-d")) {
+			cfg->debug = cfg->foreground = true;
+		} else if (!strcmp(a, "-s")) {
+			cfg->threads = 1;
+		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
+			const char *list = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!list)
+				return fail(err, errlen, "option -o needs a value");
+			ret = options_list(cfg, list, err, errlen, explicit);
+			if (ret)
+				return ret;
+		} else if (!strcmp(a, "--threads") || !strncmp(a, "--threads=", 10)) {
+			const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!v || parse_uint(v, 1, FSD_THREADS_MAX, &cfg->threads))
+				return fail(err, errlen, "--threads: expected a number from 1 to %d",
+					    FSD_THREADS_MAX);
+		} else if (a[0] == '-' && a[1]) {
+			return fail(err, errlen, "unknown option '%s' (see --help)", a);
+		} else if (npos < 2) {
+			positional[npos++] = a;
+		} else {
+			return fail(err, errlen, "unexpected argument '%s': expected BACKING_DIR MOUNTPOINT", a);
+		}
+	}
+	if (npos < 2)
+		return fail(err, errlen, "missing %s: usage: fsd [options] BACKING_DIR MOUNTPOINT",
+			    npos ? "MOUNTPOINT" : "BACKING_DIR and MOUNTPOINT");
+	cfg->backing_dir = positional[0];
+	cfg->mountpoint = positional[1];
+	cache_set(cfg, cfg->cache);
+	if (explicit[0] >= 0)
+		cfg->entry_timeout = explicit[0];
+	if (explicit[1] >= 0)
+		cfg->negative_timeout = explicit[1];
+	if (explicit[2] >= 0)
+		cfg->attr_timeout = explicit[2];
+	return 0;
+}
+
+void options_usage(const char *prog)
+{
+	printf("usage: %s [options] BACKING_DIR MOUNTPOINT\n"
+	       "\n"
+	       "Mirrors BACKING_DIR at MOUNTPOINT through FUSE, with file data served by\n"
+	       "kernel passthrough when the kernel offers it.\n"
+	       "\n"
+	       "  -f                    stay in the foreground\n"
+	       "  -d                    debug: log every request and reply (implies -f)\n"
+	       "  -s                    one worker thread (same as --threads 1)\n"
+	       "  --threads N           worker threads, each on its own device fd (default %d)\n"
+	       "  --stats MOUNTPOINT    print the counters of the fsd serving MOUNTPOINT\n"
+	       "  -h, --help            this help\n"
+	       "  -V, --version         version\n"
+	       "  -o OPT[,OPT...]       mount options:\n"
+	       "     cache=always|auto|never  kernel caching of entries, attributes and data\n"
+	       "                              (default always: the mount owns BACKING_DIR)\n"
+	       "     entry_timeout=S          seconds a name stays cached (always: %g, auto: %g)\n"
+	       "     negative_timeout=S       seconds a missing name stays cached\n"
+	       "     attr_timeout=S           seconds attributes stay cached\n"
+	       "     passthrough=on|off       kernel passthrough of file data (default on)\n"
+	       "     fd_cache=N               O_PATH fds kept open for idle inodes\n"
+	       "                              (default: half the open-file limit)\n"
+	       "     allow_other, no_allow_other\n"
+	       "                              let every user use the mount (default on)\n"
+	       "     default_permissions, no_default_permissions\n"
+	       "                              the kernel checks permissions from the modes (default on)\n"
+	       "     ro, rw, nosuid, nodev, noexec, noatime, nodiratime, sync, dirsync\n"
+	       "                              the usual mount flags\n",
+	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO);
+}

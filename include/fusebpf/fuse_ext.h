@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * FUSE wire definitions that Debian 12's <linux/fuse.h> (protocol 7.38)
+ * lacks, up to protocol 7.45.  Only what fsd uses is here; every value is
+ * the kernel's, checked against the uapi header of the version named.
+ *
+ * Changelog of what this header adds over 7.38:
+ *   7.39  FUSE_STATX and its structs, FUSE_DIRECT_IO_ALLOW_MMAP
+ *   7.40  FUSE_PASSTHROUGH, max_stack_depth in fuse_init_out, backing_id in
+ *         fuse_open_out, FOPEN_PASSTHROUGH, backing ioctls,
+ *         FUSE_NO_EXPORT_SUPPORT, FUSE_HAS_RESEND
+ *   7.41  FUSE_ALLOW_IDMAP
+ *   7.42  FUSE_OVER_IO_URING
+ *   7.43  FUSE_REQUEST_TIMEOUT, request_timeout in fuse_init_out
+ */
+#ifndef FUSEBPF_FUSE_EXT_H
+#define FUSEBPF_FUSE_EXT_H
+
+#ifdef __bpf__
+#error "fuse_ext.h is a userspace header"
+#endif
+
+#include <linux/fuse.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+/* INIT flags (flags2 is bits 32..63, sent only with FUSE_INIT_EXT). */
+#define FUSEBPF_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#define FUSEBPF_PASSTHROUGH	     (1ULL << 37)
+#define FUSEBPF_NO_EXPORT_SUPPORT    (1ULL << 38)
+#define FUSEBPF_HAS_RESEND	     (1ULL << 39)
+#define FUSEBPF_ALLOW_IDMAP	     (1ULL << 40)
+#define FUSEBPF_OVER_IO_URING	     (1ULL << 41)
+#define FUSEBPF_REQUEST_TIMEOUT	     (1ULL << 42)
+
+/* The first minor version that carries each feature. */
+#define FUSEBPF_MINOR_STATX	  39
+#define FUSEBPF_MINOR_PASSTHROUGH 40
+
+/* Open reply flag: read/write/mmap go to the backing file (7.40). */
+#define FUSEBPF_FOPEN_PASSTHROUGH (1 << 7)
+
+/* Opcodes after 7.38. */
+#define FUSEBPF_OP_STATX 52
+
+/*
+ * fuse_init_out as of 7.43: the 7.38 unused[7] became max_stack_depth,
+ * request_timeout and padding.  Same 64-byte size.
+ */
+struct fusebpf_init_out {
+	uint32_t major;
+	uint32_t minor;
+	uint32_t max_readahead;
+	uint32_t flags;
+	uint16_t max_background;
+	uint16_t congestion_threshold;
+	uint32_t max_write;
+	uint32_t time_gran;
+	uint16_t max_pages;
+	uint16_t map_alignment;
+	uint32_t flags2;
+	uint32_t max_stack_depth;
+	uint16_t request_timeout;
+	uint16_t unused[11];
+};
+_Static_assert(sizeof(struct fusebpf_init_out) == 64, "fuse_init_out is 64 bytes");
+_Static_assert(sizeof(struct fusebpf_init_out) == sizeof(struct fuse_init_out),
+	       "same size as the 7.38 layout");
+
+/* fuse_open_out as of 7.40: padding became backing_id. */
+struct fusebpf_open_out {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t backing_id;
+};
+_Static_assert(sizeof(struct fusebpf_open_out) == sizeof(struct fuse_open_out),
+	       "same size as the 7.38 layout");
+
+/* FUSE_DEV_IOC_BACKING_OPEN argument (7.40). */
+struct fusebpf_backing_map {
+	int32_t fd;
+	uint32_t flags; /* must be 0 */
+	uint64_t padding; /* must be 0 */
+};
+_Static_assert(sizeof(struct fusebpf_backing_map) == 16, "fuse_backing_map is 16 bytes");
+
+#define FUSEBPF_DEV_IOC_MAGIC 229
+#ifndef FUSE_DEV_IOC_CLONE
+#define FUSE_DEV_IOC_CLONE _IOR(FUSEBPF_DEV_IOC_MAGIC, 0, uint32_t)
+#endif
+#define FUSEBPF_DEV_IOC_BACKING_OPEN  _IOW(FUSEBPF_DEV_IOC_MAGIC, 1, struct fusebpf_backing_map)
+#define FUSEBPF_DEV_IOC_BACKING_CLOSE _IOW(FUSEBPF_DEV_IOC_MAGIC, 2, uint32_t)
+
+/* FUSE_STATX (7.39). */
+struct fusebpf_sx_time {
+	int64_t tv_sec;
+	uint32_t tv_nsec;
+	int32_t reserved;
+};
+
+struct fusebpf_statx {
+	uint32_t mask;
+	uint32_t blksize;
+	uint64_t attributes;
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint16_t mode;
+	uint16_t spare0;
+	uint64_t ino;
+	uint64_t size;
+	uint64_t blocks;
+	uint64_t attributes_mask;
+	struct fusebpf_sx_time atime;
+	struct fusebpf_sx_time btime;
+	struct fusebpf_sx_time ctime;
+	struct fusebpf_sx_time mtime;
+	uint32_t rdev_major;
+	uint32_t rdev_minor;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint64_t spare2[14];
+};
+_Static_assert(sizeof(struct fusebpf_statx) == 256, "fuse_statx is 256 bytes");
+
+struct fusebpf_statx_in {
+	uint32_t getattr_flags;
+	uint32_t reserved;
+	uint64_t fh;
+	uint32_t sx_flags;
+	uint32_t sx_mask;
+};
+_Static_assert(sizeof(struct fusebpf_statx_in) == 24, "fuse_statx_in is 24 bytes");
+
+struct fusebpf_statx_out {
+	uint64_t attr_valid;
+	uint32_t attr_valid_nsec;
+	uint32_t flags;
+	uint64_t spare[2];
+	struct fusebpf_statx stat;
+};
+_Static_assert(sizeof(struct fusebpf_statx_out) == 288, "fuse_statx_out is 288 bytes");
+
+#endif /* FUSEBPF_FUSE_EXT_H */
