@@ -1,0 +1,25 @@
+#!/bin/bash
+# Runs the test binary of a build (unit and integration tests) with a scratch
+# directory of its own, and makes sure nothing stays mounted afterwards,
+# whatever happened.  Usage: scripts/run-tests.sh BUILD_DIR [criterion args]
+set -u
+build=${1:-build}
+shift || true
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+export FSD_BIN=$top/$build/fsd
+export FSD_TEST_TMP=$(mktemp -d /tmp/fsd-test.XXXXXX)
+chmod 755 "$FSD_TEST_TMP"
+
+cleanup() {
+	grep -o " $FSD_TEST_TMP/[^ ]*" /proc/mounts | while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done
+	pkill -f "$FSD_TEST_TMP" 2>/dev/null
+	rm -rf "$FSD_TEST_TMP"
+}
+trap cleanup EXIT
+
+# Criterion's own per-test timeouts and the fixture's watchdog come first;
+# this is the last line of defence for the whole run.
+timeout --kill-after=30 4800 "$top/$build/fsd-tests" --jobs=2 "$@"

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The integration-test fixture; see fixture.h.
+ */
+#define _GNU_SOURCE
+#include "fixture.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mnt M;
+
+/* The watchdog gives up on a test after this long (Criterion's own timeout is shorter). */
+#define WATCHDOG_SECONDS 600
+
+static const char *fsd_bin(void)
+{
+	const char *b = getenv("FSD_BIN");
+
+	return b ? b : "build/fsd";
+}
+
+static bool is_mounted(const char *dir)
+{
+	char line[PATH_MAX * 2];
+	size_t len = strlen(dir);
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ' ');
+
+		found = p && !strncmp(p + 1, dir, len) && p[1 + len] == ' ';
+	}
+	fclose(f);
+	return found;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Waits for the test process to close its end of the pipe (done or dead)
+ * or for the time limit, then makes sure nothing stays mounted or running.
+ */
+static void watchdog(int fd, const char *dir, pid_t fsd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, WATCHDOG_SECONDS * 1000) < 0 && errno == EINTR)
+		;
+	if (is_mounted(dir))
+		umount2(dir, MNT_DETACH);
+	kill(fsd, SIGTERM);
+	for (int i = 0; i < 20 && kill(fsd, 0) == 0; i++)
+		sleep_ms(100);
+	kill(fsd, SIGKILL);
+	_exit(0);
+}
+
+void mnt_start(struct mnt *m, const char *opts)
+{
+	const char *tmp = getenv("FSD_TEST_TMP");
+	int pipefd[2], logfd;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", tmp ? tmp : "/tmp");
+	cr_assert(mkdtemp(m->root), "mkdtemp %s: %s", m->root, strerror(errno));
+	cr_assert(snprintf(m->backing, sizeof(m->backing), "%s/backing", m->root) <
+			  (int)sizeof(m->backing) &&
+		  snprintf(m->dir, sizeof(m->dir), "%s/mnt", m->root) < (int)sizeof(m->dir) &&
+		  snprintf(m->log, sizeof(m->log), "%s/fsd.log", m->root) < (int)sizeof(m->log));
+	cr_assert(mkdir(m->backing, 0755) == 0 && mkdir(m->dir, 0755) == 0);
+	/* Tests create as other uids: let them in, as /tmp would. */
+	chmod(m->backing, 01777);
+
+	m->fsd = fork();
+	cr_assert(m->fsd >= 0);
+	if (m->fsd == 0) {
+		const char *argv[8];
+		int n = 0;
+
+		logfd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (logfd >= 0) {
+			dup2(logfd, 2);
+			dup2(logfd, 1);
+		}
+		argv[n++] = fsd_bin();
+		argv[n++] = "-f";
+		if (opts && *opts) {
+			argv[n++] = "-o";
+			argv[n++] = opts;
+		}
+		argv[n++] = m->backing;
+		argv[n++] = m->dir;
+		argv[n] = NULL;
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+
+	cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+	m->watchdog = fork();
+	cr_assert(m->watchdog >= 0);
+	if (m->watchdog == 0) {
+		close(pipefd[1]);
+		watchdog(pipefd[0], m->dir, m->fsd);
+	}
+	close(pipefd[0]);
+	m->watchdog_fd = pipefd[1];
+
+	for (int i = 0; i < 100 && !is_mounted(m->dir); i++) {
+		int status;
+
+		if (waitpid(m->fsd, &status, WNOHANG) == m->fsd) {
+			char log[1024] = "";
+			ssize_t n = -1;
+			int fd = open(m->log, O_RDONLY);
+
+			if (fd >= 0) {
+				n = read(fd, log, sizeof(log) - 1);
+				close(fd);
+			}
+			log[n > 0 ? n : 0] = '\0';
+			m->fsd = 0;
+			cr_assert_fail("fsd exited before mounting (status %d): %s", status, log);
+		}
+		sleep_ms(50);
+	}
+	cr_assert(is_mounted(m->dir), "fsd did not mount %s within 5 s", m->dir);
+}
+
+bool mnt_stop(struct mnt *m)
+{
+	int status = -1;
+	bool clean = false;
+
+	if (!m->dir[0])
+		return false;
+	if (m->fsd > 0) {
+		if (is_mounted(m->dir) && umount2(m->dir, 0) < 0)
+			umount2(m->dir, MNT_DETACH);
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(m->fsd, &status, WNOHANG) == m->fsd) {
+				clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+				break;
+			}
+			sleep_ms(50);
+		}
+	}
+	if (m->watchdog_fd > 0) {
+		close(m->watchdog_fd); /* the watchdog cleans up whatever is left */
+		waitpid(m->watchdog, NULL, 0);
+	}
+	if (!getenv("FSD_TEST_KEEP"))
+		sh("rm -rf '%s'", m->root);
+	m->dir[0] = '\0';
+	return clean;
+}
+
+void mnt_setup(void)
+{
+	mnt_start(&M, NULL);
+}
+
+void mnt_teardown(void)
+{
+	mnt_stop(&M);
+}
+
+static const char *join(const char *base, const char *rel)
+{
+	static char bufs[4][PATH_MAX];
+	static int next;
+	char *b = bufs[next++ & 3];
+
+	if (snprintf(b, PATH_MAX, "%s%s%s", base, rel && *rel ? "/" : "", rel ? rel : "") >=
+	    PATH_MAX)
+		cr_assert_fail("path too long: %s/%s", base, rel);
+	return b;
+}
+
+const char *mp(const struct mnt *m, const char *rel)
+{
+	return join(m->dir, rel);
+}
+
+const char *bp(const struct mnt *m, const char *rel)
+{
+	return join(m->backing, rel);
+}
+
+uint64_t mnt_stat(const struct mnt *m, const char *key)
+{
+	char cmd[PATH_MAX * 2], line[256];
+	size_t klen = strlen(key);
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --stats '%s'", fsd_bin(), m->dir);
+	f = popen(cmd, "r");
+	cr_assert(f, "running fsd --stats");
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			v = strtoull(line + klen + 1, NULL, 10);
+	cr_assert(pclose(f) == 0, "fsd --stats %s failed", m->dir);
+	return v;
+}
+
+int mnt_fd_count(const struct mnt *m)
+{
+	char cmd[128], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)m->fsd);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = '\0';
+	pclose(f);
+	return out[0] ? atoi(out) : -1;
+}
+
+int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+			_exit(126);
+		_exit(fn(arg));
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	if (n < 0 || (size_t)n != len) {
+		int err = n < 0 ? -errno : -EIO;
+
+		close(fd);
+		return err;
+	}
+	return close(fd) < 0 ? -errno : 0;
+}
+
+ssize_t read_file(const char *path, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
+int sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	status = system(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The integration-test fixture: a fresh backing directory, fsd mounted
+ * over it in the foreground, and a watchdog process that unmounts and
+ * kills the daemon if the test dies or runs past its time, so that a hung
+ * daemon can never hang the suite.
+ */
+#ifndef FSD_TEST_FIXTURE_H
+#define FSD_TEST_FIXTURE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mnt {
+	char root[PATH_MAX]; /* the test's scratch dir, holds the two below */
+	char backing[PATH_MAX];
+	char dir[PATH_MAX]; /* the mountpoint */
+	char log[PATH_MAX]; /* fsd's stderr */
+	pid_t fsd;
+	pid_t watchdog;
+	int watchdog_fd; /* closing it tells the watchdog we are done */
+};
+
+/* The one mount of the running test (Criterion runs each test in a process). */
+extern struct mnt M;
+
+/*
+ * Makes a scratch dir, runs `fsd -f OPTS BACKING MNT` and waits until the
+ * mount answers.  opts may be NULL.  Aborts the test on failure.
+ */
+void mnt_start(struct mnt *m, const char *opts);
+/* Unmounts, waits for fsd to exit, removes the scratch dir; true if fsd exited 0. */
+bool mnt_stop(struct mnt *m);
+
+/* Paths: in the mount and in the backing dir (static buffers, 4 rotating). */
+const char *mp(const struct mnt *m, const char *rel);
+const char *bp(const struct mnt *m, const char *rel);
+
+/* A counter from `fsd --stats`: nodes, handles, backing_ids, requests.READ... (0 if absent). */
+uint64_t mnt_stat(const struct mnt *m, const char *key);
+/* Number of open fds of the daemon process. */
+int mnt_fd_count(const struct mnt *m);
+
+/* Runs fn(arg) in a child as uid/gid (no supplementary groups); its exit status. */
+int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+
+/* Criterion fixture callbacks: mount with default options, and tear down. */
+void mnt_setup(void);
+void mnt_teardown(void);
+
+/* Writes len bytes of content to path (creating it); 0 or -errno. */
+int write_file(const char *path, const void *buf, size_t len);
+/* Reads up to len bytes of path; bytes read or -errno. */
+ssize_t read_file(const char *path, void *buf, size_t len);
+/* Runs a shell command; its exit status. */
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
