@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,4 +122,69 @@ Test(mount, refuses_without_cap_sys_admin)
 	char out[512] = "";
 
 	cr_assert_eq(run_as(65534, 65534, run_fsd_unprivileged, out), 0, "got: %s", out);
+}
+
+static const char *fsd_bin(void)
+{
+	return getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
+}
+
+static const char *test_tmp(void)
+{
+	return getenv("FSD_TEST_TMP") ? getenv("FSD_TEST_TMP") : "/tmp";
+}
+
+Test(mount, no_dev_fuse_is_one_clear_line)
+{
+	char cmd[4096], out[512] = "";
+	FILE *f;
+
+	/* A private mount namespace whose /dev has no fuse node. */
+	snprintf(cmd, sizeof(cmd),
+		 "unshare -m sh -c 'mount -t tmpfs none /dev && exec \"$0\" -f %s /mnt' '%s' 2>&1",
+		 test_tmp(), fsd_bin());
+	f = popen(cmd, "r");
+	cr_assert(f);
+	if (!fgets(out, sizeof(out), f))
+		out[0] = '\0';
+	cr_assert_neq(pclose(f), 0);
+	cr_assert(strstr(out, "cannot open /dev/fuse"), "got: %s", out);
+}
+
+Test(mount, help_and_version)
+{
+	char out[512];
+
+	cr_assert_eq(fsd_run(out, sizeof(out), "--help"), 0);
+	cr_assert(strstr(out, "usage:"), "got: %s", out);
+	cr_assert_eq(fsd_run(out, sizeof(out), "--version"), 0);
+	cr_assert(strstr(out, "fsd "), "got: %s", out);
+}
+
+Test(mount, debug_logs_every_request_and_reply)
+{
+	char dir[1024], log[1 << 16];
+	ssize_t n;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/dbg.XXXXXX", test_tmp());
+	cr_assert(mkdtemp(dir));
+	/* fsd -d stays in the foreground; timeout is its watchdog, umount -l the fixture's. */
+	cr_assert_eq(sh("cd '%s' && mkdir b m && touch b/file && "
+			"{ timeout 20 '%s' -d b m 2>log & } && "
+			"for i in $(seq 50); do grep -q ' %s/m ' /proc/mounts && break; sleep 0.1; done; "
+			"stat m/file >/dev/null; umount m || umount -l m; wait",
+			dir, fsd_bin(), dir),
+		     0);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	fd = open(log, O_RDONLY);
+	cr_assert(fd >= 0);
+	n = read(fd, log, sizeof(log) - 1);
+	close(fd);
+	sh("rm -rf '%s'", dir);
+	cr_assert(n > 0);
+	log[n] = '\0';
+	cr_assert(strstr(log, "op=INIT"), "no INIT in the debug log: %s", log);
+	cr_assert(strstr(log, "op=LOOKUP") && strstr(log, "name=file"), "no LOOKUP of file: %s", log);
+	cr_assert(strstr(log, "<- unique="), "no replies logged: %s", log);
 }
