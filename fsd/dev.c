@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,9 @@ void *dev_worker(void *arg)
 {
 	struct worker *w = arg;
 
+	/* A umask of its own: create_begin sets the caller's. */
+	if (unshare(CLONE_FS) < 0)
+		fsd_log("worker %u: unshare(CLONE_FS): %s", w->index, strerror(errno));
 	for (;;) {
 		ssize_t n = read(w->fd, w->in_buf, FSD_REQ_BUF);
 

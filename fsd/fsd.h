@@ -159,6 +159,7 @@ uint64_t handle_count(void);
 /* ---- kernel passthrough backing ids (backing.c) ---- */
 
 extern int fsd_passthrough; /* negotiated at INIT */
+extern int fsd_posix_acl; /* negotiated at INIT: the kernel enforces and caches ACLs */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /* Registers (or shares) the node's backing id; returns id > 0 or -errno. */
 int backing_get(struct node *node, int fd);
@@ -296,6 +297,9 @@ OP_HANDLER(op_getxattr);
 OP_HANDLER(op_listxattr);
 OP_HANDLER(op_removexattr);
 
+/* Around a creating syscall: the caller's fsgid and umask (ops_entry.c). */
+void create_begin(const struct request *req, uint32_t umask_bits);
+void create_end(const struct request *req);
 /* Shared by handlers: fill an entry reply for a node just looked up. */
 int entry_reply(struct request *req, struct node *node, const struct stat *st);
 

@@ -222,17 +222,25 @@ OP_HANDLER(op_readlink)
  * the caller, supplementary groups included), but with the caller's fsgid
  * so that the group is the caller's or, in a setgid directory, the
  * directory's, as on a local filesystem.  The uid is given afterwards.
+ *
+ * With POSIX ACLs negotiated the kernel leaves the umask to us: the worker's
+ * own umask (each worker has its own fs_struct) becomes the caller's, and
+ * the backing filesystem applies it or the directory's default ACL.
  */
-static void create_begin(const struct fuse_in_header *hdr)
+void create_begin(const struct request *req, uint32_t umask_bits)
 {
-	if (hdr->gid)
-		setfsgid(hdr->gid);
+	if (req->hdr->gid)
+		setfsgid(req->hdr->gid);
+	if (fsd_posix_acl)
+		umask(umask_bits & 0777);
 }
 
-static void create_end(const struct fuse_in_header *hdr)
+void create_end(const struct request *req)
 {
-	if (hdr->gid)
+	if (req->hdr->gid)
 		setfsgid(0);
+	if (fsd_posix_acl)
+		umask(0);
 }
 
 /*
@@ -291,10 +299,10 @@ OP_HANDLER(op_symlink)
 
 	if (dirfd < 0)
 		return dirfd;
-	create_begin(req->hdr);
+	create_begin(req, 0);
 	if (symlinkat(req->name2, dirfd, req->name) < 0)
 		err = -errno;
-	create_end(req->hdr);
+	create_end(req);
 	return err ? err : created_reply(req, req->name, true, 0);
 }
 
@@ -305,10 +313,10 @@ OP_HANDLER(op_mknod)
 
 	if (dirfd < 0)
 		return dirfd;
-	create_begin(req->hdr);
+	create_begin(req, in->umask);
 	if (mknodat(dirfd, req->name, in->mode, in->rdev) < 0)
 		err = -errno;
-	create_end(req->hdr);
+	create_end(req);
 	return err ? err : created_reply(req, req->name, true, in->mode);
 }
 
@@ -319,10 +327,10 @@ OP_HANDLER(op_mkdir)
 
 	if (dirfd < 0)
 		return dirfd;
-	create_begin(req->hdr);
+	create_begin(req, in->umask);
 	if (mkdirat(dirfd, req->name, in->mode) < 0)
 		err = -errno;
-	create_end(req->hdr);
+	create_end(req);
 	return err ? err : created_reply(req, req->name, true, in->mode | S_IFDIR);
 }
 

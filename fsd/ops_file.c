@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <unistd.h>
 
 /* Flags the backing open must not see: creation is done by name, elsewhere. */
@@ -69,19 +68,18 @@ OP_HANDLER(op_open)
 	return open_reply(req->node, fd, &req->arg.open);
 }
 
-/* Created as root with the caller's fsgid, then given the caller's uid. */
-static int create_fd(struct request *req, int dirfd, const char *name, int flags, mode_t mode)
+/* Created as the caller would (create_begin), then given the caller's uid. */
+static int create_fd(struct request *req, int dirfd, const char *name, int flags, mode_t mode,
+		     uint32_t umask_bits)
 {
 	const struct fuse_in_header *hdr = req->hdr;
 	int fd, err = 0;
 
-	if (hdr->gid)
-		setfsgid(hdr->gid);
+	create_begin(req, umask_bits);
 	fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
 	if (fd < 0)
 		err = -errno;
-	if (hdr->gid)
-		setfsgid(0);
+	create_end(req);
 	if (err)
 		return err;
 	if (hdr->uid) {
@@ -107,7 +105,7 @@ OP_HANDLER(op_create)
 	if (dirfd < 0)
 		return dirfd;
 	fd = create_fd(req, dirfd, req->name, (in->flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW,
-		       in->mode);
+		       in->mode, in->umask);
 	if (fd < 0)
 		return fd;
 	err = node_lookup(req->node, req->name, &st, &child);
@@ -139,7 +137,7 @@ OP_HANDLER(op_tmpfile)
 	if (dirfd < 0)
 		return dirfd;
 	fd = create_fd(req, dirfd, ".", (in->flags & ~(O_NOCTTY | O_CREAT)) | O_TMPFILE,
-		       in->mode);
+		       in->mode, in->umask);
 	if (fd < 0)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

@@ -13,6 +13,8 @@
 #define FSD_MINOR_OLDEST 31 /* the oldest kernel protocol we serve */
 #define FSD_MINOR 45 /* the protocol we speak */
 
+int fsd_posix_acl;
+
 /* INIT features we ask for when the kernel offers them. */
 static uint64_t init_wanted(void)
 {
@@ -24,6 +26,9 @@ static uint64_t init_wanted(void)
 		want |= FUSE_CACHE_SYMLINKS;
 	if (fsd_config.passthrough)
 		want |= FUSEBPF_PASSTHROUGH;
+	/* The kernel then checks ACLs as a local fs does, and caches them. */
+	if (fsd_config.default_permissions)
+		want |= FUSE_POSIX_ACL;
 	return want;
 }
 
@@ -68,6 +73,7 @@ OP_HANDLER(op_init)
 	out->max_write = FSD_MAX_WRITE;
 	out->time_gran = 1;
 	out->max_pages = FSD_MAX_PAGES;
+	fsd_posix_acl = !!(granted & FUSE_POSIX_ACL);
 	if (granted & FUSEBPF_PASSTHROUGH) {
 		/* Depth 1: backing files on a plain fs; we may sit under overlayfs. */
 		out->max_stack_depth = 1;

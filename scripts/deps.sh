@@ -8,7 +8,7 @@ packages=(
 	clang llvm
 	libcriterion-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	attr
+	attr acl
 	fio
 	linux-source-6.1
 	libpython3.11-testsuite
