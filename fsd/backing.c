@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * Kernel passthrough backing ids: one per inode, registered with
- * FUSE_DEV_IOC_BACKING_OPEN on the first passthrough open and closed with
- * FUSE_DEV_IOC_BACKING_CLOSE when the last one is released.  The kernel keeps
- * its own reference to the backing file while FUSE files use it.
+ * The I/O mode of each inode's opens, and kernel passthrough backing ids.
+ *
+ * The kernel requires all opens of an inode to agree: either every one is
+ * passthrough (FOPEN_PASSTHROUGH, sharing one backing file) or none is (the
+ * daemon serves READ and WRITE).  A new open joins the mode of the opens
+ * that exist; only an inode with no opens chooses.  Its backing id is
+ * registered with FUSE_DEV_IOC_BACKING_OPEN on the first passthrough open
+ * and closed with FUSE_DEV_IOC_BACKING_CLOSE when the last one is released;
+ * the kernel keeps its own reference to the backing file while FUSE files
+ * use it.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 int fsd_passthrough; /* set by INIT when the kernel accepted FUSE_PASSTHROUGH */
@@ -17,47 +24,56 @@ int fsd_session_fd = -1; /* the device fd the ioctls go to */
 static pthread_mutex_t backing_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t backing_ids; /* registered now, guarded by backing_lock */
 
-int backing_get(struct node *node, int fd)
+/* Registers fd as the node's backing file.  backing_lock held. */
+static int backing_register(struct node *node, int fd)
 {
 	struct fusebpf_backing_map map = { .fd = fd };
-	int id;
+	int id = ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_OPEN, &map);
+
+	if (id > 0) {
+		node->backing_id = id;
+		backing_ids++;
+		return id;
+	}
+	/*
+	 * Refused for this inode (a backing fs stacked too deep, say): its
+	 * opens are served by the daemon.  Other inodes keep passthrough.
+	 */
+	node->backing_failed = true;
+	fsd_log("passthrough refused for inode %llu: %s; the daemon serves its data",
+		(unsigned long long)node->ino, id < 0 ? strerror(errno) : "no id");
+	return 0;
+}
+
+int backing_open(struct node *node, int fd, bool want_passthrough)
+{
+	int id = 0;
 
 	pthread_mutex_lock(&backing_lock);
-	if (node->backing_failed) {
-		id = -EOPNOTSUPP;
-	} else if (node->backing_opens) {
-		node->backing_opens++;
-		id = node->backing_id;
-	} else {
-		id = ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_OPEN, &map);
-		if (id > 0) {
-			node->backing_id = id;
-			node->backing_opens = 1;
-			backing_ids++;
-		} else {
-			/*
-			 * Refused for this inode (a backing fs stacked too
-			 * deep, say): its opens are served by the daemon.
-			 * Other inodes keep passthrough.
-			 */
-			id = id < 0 ? -errno : -EIO;
-			node->backing_failed = true;
-			fsd_log("passthrough refused for inode %llu: %d, serving it in the daemon",
-				(unsigned long long)node->ino, id);
-		}
+	if (node->backing_opens) {
+		id = node->backing_id; /* the kernel requires the inode's mode */
+	} else if (!node->cached_opens && want_passthrough && fsd_passthrough &&
+		   !node->backing_failed) {
+		id = backing_register(node, fd);
 	}
+	if (id > 0)
+		node->backing_opens++;
+	else
+		node->cached_opens++;
 	pthread_mutex_unlock(&backing_lock);
 	return id;
 }
 
-void backing_put(struct node *node)
+void backing_release(struct node *node, bool passthrough)
 {
 	pthread_mutex_lock(&backing_lock);
-	if (node->backing_opens && --node->backing_opens == 0) {
+	if (!passthrough) {
+		node->cached_opens--;
+	} else if (--node->backing_opens == 0) {
 		uint32_t id = node->backing_id;
 
 		if (ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_CLOSE, &id) < 0)
-			fsd_log("closing backing id %u: errno %d", id, errno);
+			fsd_log("closing backing id %u: %s", id, strerror(errno));
 		node->backing_id = 0;
 		backing_ids--;
 	}

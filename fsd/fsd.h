@@ -86,7 +86,8 @@ struct node {
 
 	/* Guarded by the backing lock (backing.c). */
 	int backing_id; /* kernel passthrough id, 0 when none */
-	unsigned backing_opens; /* open handles sharing backing_id */
+	unsigned backing_opens; /* passthrough opens, sharing backing_id */
+	unsigned cached_opens; /* opens whose data the daemon serves */
 	bool backing_failed; /* kernel refused this inode: serve data ourselves */
 };
 
@@ -132,7 +133,8 @@ struct handle {
 	uint64_t fh;
 	struct node *node; /* holds a reference */
 	int fd; /* the backing file or directory, opened with the caller's flags */
-	bool passthrough; /* backing_id registered for this open */
+	bool passthrough; /* a passthrough open (else the daemon serves its data) */
+	bool is_file; /* counted by backing_open */
 	bool is_dir;
 
 	/* Directory reading state, guarded by dir_lock. */
@@ -156,14 +158,19 @@ void handle_put(struct handle *h);
 int handle_release(uint64_t fh);
 uint64_t handle_count(void);
 
-/* ---- kernel passthrough backing ids (backing.c) ---- */
+/* ---- I/O modes of opens, kernel passthrough backing ids (backing.c) ---- */
 
 extern int fsd_passthrough; /* negotiated at INIT */
 extern int fsd_posix_acl; /* negotiated at INIT: the kernel enforces and caches ACLs */
 extern int fsd_session_fd; /* receives the backing ioctls */
-/* Registers (or shares) the node's backing id; returns id > 0 or -errno. */
-int backing_get(struct node *node, int fd);
-void backing_put(struct node *node);
+/*
+ * Counts a new open of node, opened as fd, and chooses its I/O mode: the
+ * mode of the inode's other opens if it has any, else passthrough if wanted
+ * and possible.  Returns the backing id (> 0) for passthrough, 0 when the
+ * daemon serves the open's data.
+ */
+int backing_open(struct node *node, int fd, bool want_passthrough);
+void backing_release(struct node *node, bool passthrough);
 uint64_t backing_count(void);
 
 /* ---- the FUSE device (dev.c) ---- */
@@ -297,6 +304,8 @@ OP_HANDLER(op_getxattr);
 OP_HANDLER(op_listxattr);
 OP_HANDLER(op_removexattr);
 
+/* Clears setuid/setgid/capabilities as an unprivileged write would (ops_file.c). */
+int privs_kill(int fd);
 /* Around a creating syscall: the caller's fsgid and umask (ops_entry.c). */
 void create_begin(const struct request *req, uint32_t umask_bits);
 void create_end(const struct request *req);

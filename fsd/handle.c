@@ -76,8 +76,8 @@ void handle_put(struct handle *h)
 	pthread_mutex_unlock(&handles.lock);
 	if (!last)
 		return;
-	if (h->passthrough)
-		backing_put(h->node);
+	if (h->is_file)
+		backing_release(h->node, h->passthrough);
 	close(h->fd);
 	node_put(h->node);
 	pthread_mutex_destroy(&h->dir_lock);

@@ -493,7 +493,11 @@ int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out)
 
 	pthread_mutex_lock(&table.lock);
 	found = key_find(st->st_dev, st->st_ino);
-	if (found && (!have_handle || same_handle(found, &h.fh))) {
+	/*
+	 * A node that pins its fd keeps its inode alive: the number cannot
+	 * have been reused.  Otherwise the handle tells a reused number.
+	 */
+	if (found && (!have_handle || !found->handle_bytes || same_handle(found, &h.fh))) {
 		/* Known inode (a hard link, or looked up again). */
 		node_hold(found);
 		if (found->fd < 0) {

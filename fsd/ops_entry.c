@@ -124,6 +124,9 @@ OP_HANDLER(op_setattr)
 			goto out;
 		}
 	}
+	/* After a truncate, or alone for a write the kernel passed through. */
+	if ((in->valid & FATTR_KILL_SUIDGID) && (err = privs_kill(h ? h->fd : fd)))
+		goto out;
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) {
 		struct timespec ts[2] = {
 			setattr_time(in->valid, FATTR_ATIME, FATTR_ATIME_NOW, in->atime,

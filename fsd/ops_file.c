@@ -15,18 +15,66 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+/*
+ * What a write or truncate by an unprivileged caller does on a local
+ * filesystem: clear setuid, setgid-if-group-executable, and file
+ * capabilities.  The kernel asks for it (FUSE_HANDLE_KILLPRIV_V2) because
+ * the daemon's own writes, as root, would not.  fd may be O_PATH.
+ */
+int privs_kill(int fd)
+{
+	mode_t kill = S_ISUID;
+	char path[64];
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_mode & S_IXGRP)
+		kill |= S_ISGID;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if ((st.st_mode & kill) && chmod(path, st.st_mode & ~kill & 07777) < 0)
+		return -errno;
+	if (removexattr(path, "security.capability") < 0 && errno != ENODATA &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
+}
 
 /* Flags the backing open must not see: creation is done by name, elsewhere. */
 #define OPEN_FLAGS_DROPPED (O_CREAT | O_EXCL | O_NOCTTY)
 
 /*
- * Turns an open backing fd into a handle and the reply's open_out: a
- * passthrough backing id when the kernel and the inode allow it, else the
- * page cache as the cache mode says.  Takes ownership of fd.
+ * Whether the daemon must see this open's writes: an unprivileged caller's
+ * write must clear setuid, setgid and file capabilities (privs_kill), and
+ * passthrough writes never reach the daemon.
  */
-static int open_reply(struct node *node, int fd, struct fusebpf_open_out *out)
+static bool writes_kill_privs(const struct request *req, int fd, int flags)
 {
+	struct stat st;
+
+	if (req->hdr->uid == 0 || (flags & O_ACCMODE) == O_RDONLY)
+		return false;
+	if (fstat(fd, &st) < 0)
+		return true;
+	if ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		return true;
+	return fgetxattr(fd, "security.capability", NULL, 0) >= 0;
+}
+
+/*
+ * Turns an open backing fd into a handle and the reply's open_out: kernel
+ * passthrough when the inode's mode allows it, else the daemon serves data,
+ * with the page cache as the cache mode says.  Takes ownership of fd.
+ */
+static int open_reply(struct request *req, struct node *node, int fd, int flags,
+		      struct fusebpf_open_out *out)
+{
+	bool want_passthrough = !writes_kill_privs(req, fd, flags);
 	struct handle *h;
 	int err, id;
 
@@ -39,7 +87,8 @@ static int open_reply(struct node *node, int fd, struct fusebpf_open_out *out)
 	}
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
-	id = fsd_passthrough ? backing_get(node, fd) : -EOPNOTSUPP;
+	id = backing_open(node, fd, want_passthrough);
+	h->is_file = true;
 	if (id > 0) {
 		h->passthrough = true;
 		out->backing_id = id;
@@ -64,8 +113,16 @@ OP_HANDLER(op_open)
 	fd = node_open(req->node, in->flags & ~OPEN_FLAGS_DROPPED);
 	if (fd < 0)
 		return fd;
+	if (in->open_flags & FUSE_OPEN_KILL_SUIDGID) {
+		int err = privs_kill(fd);
+
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
 	reply_arg(req, sizeof(req->arg.open));
-	return open_reply(req->node, fd, &req->arg.open);
+	return open_reply(req, req->node, fd, in->flags, &req->arg.open);
 }
 
 /* Created as the caller would (create_begin), then given the caller's uid. */
@@ -108,13 +165,18 @@ OP_HANDLER(op_create)
 		       in->mode, in->umask);
 	if (fd < 0)
 		return fd;
+	/* O_TRUNC of a file that already existed. */
+	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (err = privs_kill(fd))) {
+		close(fd);
+		return err;
+	}
 	err = node_lookup(req->node, req->name, &st, &child);
 	if (err) {
 		close(fd);
 		return err;
 	}
 	entry_reply(req, child, &st);
-	err = open_reply(child, fd, &req->arg.create.open);
+	err = open_reply(req, child, fd, in->flags, &req->arg.create.open);
 	if (err)
 		return err; /* the dispatcher takes the lookup back */
 	reply_arg(req, sizeof(req->arg.create));
@@ -153,7 +215,7 @@ OP_HANDLER(op_tmpfile)
 		return err;
 	}
 	entry_reply(req, child, &st);
-	err = open_reply(child, fd, &req->arg.create.open);
+	err = open_reply(req, child, fd, in->flags, &req->arg.create.open);
 	if (err)
 		return err;
 	reply_arg(req, sizeof(req->arg.create));
@@ -182,6 +244,7 @@ OP_HANDLER(op_write)
 	const struct fuse_write_in *in = req->in;
 	struct handle *h;
 	ssize_t n;
+	int err = 0;
 
 	if (in->size > req->data_len)
 		return -EINVAL;
@@ -189,9 +252,15 @@ OP_HANDLER(op_write)
 	if (!h)
 		return -EBADF;
 	n = pwrite(h->fd, req->data, in->size, in->offset);
+	if (n < 0)
+		n = -errno;
+	else if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
+		err = privs_kill(h->fd);
 	handle_put(h);
 	if (n < 0)
-		return -errno;
+		return n;
+	if (err)
+		return err;
 	memset(&req->arg.write, 0, sizeof(req->arg.write));
 	req->arg.write.size = n;
 	reply_arg(req, sizeof(req->arg.write));

@@ -26,6 +26,11 @@ static uint64_t init_wanted(void)
 		want |= FUSE_CACHE_SYMLINKS;
 	if (fsd_config.passthrough)
 		want |= FUSEBPF_PASSTHROUGH;
+	/*
+	 * The daemon clears setuid/setgid/capabilities on unprivileged writes:
+	 * the kernel then stops asking for security.capability on every write.
+	 */
+	want |= FUSE_HANDLE_KILLPRIV_V2;
 	/* The kernel then checks ACLs as a local fs does, and caches them. */
 	if (fsd_config.default_permissions)
 		want |= FUSE_POSIX_ACL;

@@ -37,7 +37,7 @@ static int parse_seconds(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 1e9)
+	if (errno || end == s || *end || !(v >= 0 && v <= 1e9)) /* NaN fails too */
 		return -EINVAL;
 	*out = v;
 	return 0;

@@ -146,6 +146,20 @@ void mnt_start(struct mnt *m, const char *opts)
 		sleep_ms(50);
 	}
 	cr_assert(is_mounted(m->dir), "fsd did not mount %s within 5 s", m->dir);
+	/* Ready when INIT is answered and the statistics socket is up. */
+	for (int i = 0; i < 100; i++) {
+		struct stat st;
+		char sock[128];
+
+		if (stat(m->dir, &st) == 0) {
+			snprintf(sock, sizeof(sock), "/run/fusebpf/fsd-%llu.sock",
+				 (unsigned long long)st.st_dev);
+			if (access(sock, F_OK) == 0)
+				return;
+		}
+		sleep_ms(50);
+	}
+	cr_assert_fail("fsd on %s did not serve statistics within 5 s", m->dir);
 }
 
 bool mnt_stop(struct mnt *m)

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fsd's command line (fsd/options.c): options_parse() on argv vectors.
+ * Defaults, -f/-d/-s, --threads in both spellings and its bounds, -o lists
+ * (several items, repeated -o, empty items), cache= and the timeouts it
+ * sets, explicit timeouts winning over cache= in either order,
+ * passthrough=, fd_cache= bounds, mount flags, the error messages of
+ * unknown options and bad arguments, and --help / --version / --stats.
+ */
+#define _GNU_SOURCE
+#include "../../fsd/fsd.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mount.h>
+
+static struct config cfg;
+static char err[256];
+
+static int parse_vec(char **argv)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	memset(err, 0, sizeof(err));
+	return options_parse(argc, argv, &cfg, err, sizeof(err));
+}
+
+/* PARSE("-f", "/b", "/m"): argv[0] is "fsd", as the daemon sees it. */
+#define PARSE(...) parse_vec((char *[]){ "fsd", ##__VA_ARGS__, NULL })
+
+/* Parses and expects -EINVAL with a message that contains want. */
+#define PARSE_FAILS(want, ...)                                                             \
+	do {                                                                               \
+		int ret_ = PARSE(__VA_ARGS__);                                              \
+		cr_assert_eq(ret_, -EINVAL, "expected -EINVAL, got %d", ret_);              \
+		cr_assert(strstr(err, want), "error message '%s' does not name '%s'", err, \
+			  want);                                                           \
+	} while (0)
+
+static void assert_timeouts(double entry, double negative, double attr)
+{
+	cr_assert_float_eq(cfg.entry_timeout, entry, 1e-9, "entry_timeout %g", cfg.entry_timeout);
+	cr_assert_float_eq(cfg.negative_timeout, negative, 1e-9, "negative_timeout %g",
+			   cfg.negative_timeout);
+	cr_assert_float_eq(cfg.attr_timeout, attr, 1e-9, "attr_timeout %g", cfg.attr_timeout);
+}
+
+TestSuite(options, .timeout = 10);
+
+Test(options, defaults)
+{
+	cr_assert_eq(PARSE("/backing", "/mnt"), 0, "%s", err);
+	cr_assert_str_eq(cfg.backing_dir, "/backing");
+	cr_assert_str_eq(cfg.mountpoint, "/mnt");
+	cr_assert_eq(cfg.threads, 4);
+	cr_assert_eq(cfg.cache, CACHE_ALWAYS);
+	assert_timeouts(86400, 86400, 86400);
+	cr_assert(cfg.passthrough);
+	cr_assert(cfg.allow_other);
+	cr_assert(cfg.default_permissions);
+	cr_assert_not(cfg.foreground);
+	cr_assert_not(cfg.debug);
+	cr_assert_eq(cfg.mount_flags, 0);
+	cr_assert_eq(cfg.fd_cache, 0, "fd_cache defaults to automatic (0)");
+	cr_assert_not(cfg.show_help);
+	cr_assert_not(cfg.show_version);
+	cr_assert_null(cfg.stats_mountpoint);
+}
+
+/* The struct is filled anew on every call, not merged with the last one. */
+Test(options, every_call_starts_from_defaults)
+{
+	cr_assert_eq(PARSE("-d", "-s", "-o", "ro,cache=never", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(PARSE("/b", "/m"), 0, "%s", err);
+	cr_assert_not(cfg.foreground);
+	cr_assert_not(cfg.debug);
+	cr_assert_eq(cfg.threads, 4);
+	cr_assert_eq(cfg.mount_flags, 0);
+	cr_assert_eq(cfg.cache, CACHE_ALWAYS);
+	assert_timeouts(86400, 86400, 86400);
+}
+
+Test(options, foreground)
+{
+	cr_assert_eq(PARSE("-f", "/b", "/m"), 0, "%s", err);
+	cr_assert(cfg.foreground);
+	cr_assert_not(cfg.debug);
+}
+
+Test(options, debug_implies_foreground)
+{
+	cr_assert_eq(PARSE("-d", "/b", "/m"), 0, "%s", err);
+	cr_assert(cfg.debug);
+	cr_assert(cfg.foreground);
+}
+
+Test(options, single_thread)
+{
+	cr_assert_eq(PARSE("-s", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 1);
+}
+
+/* Options may come after the positional arguments too. */
+Test(options, options_after_positionals)
+{
+	cr_assert_eq(PARSE("/b", "/m", "-f", "-o", "ro"), 0, "%s", err);
+	cr_assert_str_eq(cfg.backing_dir, "/b");
+	cr_assert_str_eq(cfg.mountpoint, "/m");
+	cr_assert(cfg.foreground);
+	cr_assert_eq(cfg.mount_flags, MS_RDONLY);
+}
+
+Test(options, threads_both_spellings)
+{
+	cr_assert_eq(PARSE("--threads", "8", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 8);
+	cr_assert_str_eq(cfg.backing_dir, "/b", "the value must not be taken as BACKING_DIR");
+	cr_assert_eq(PARSE("--threads=12", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 12);
+	/* The last one given wins, as with -s. */
+	cr_assert_eq(PARSE("-s", "--threads=3", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 3);
+	cr_assert_eq(PARSE("--threads=3", "-s", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 1);
+}
+
+Test(options, threads_bounds)
+{
+	cr_assert_eq(PARSE("--threads", "1", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 1);
+	cr_assert_eq(PARSE("--threads=64", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 64);
+
+	PARSE_FAILS("--threads", "--threads", "0", "/b", "/m");
+	PARSE_FAILS("--threads", "--threads=65", "/b", "/m");
+	PARSE_FAILS("--threads", "--threads=-1", "/b", "/m");
+	PARSE_FAILS("--threads", "--threads=", "/b", "/m");
+	PARSE_FAILS("--threads", "--threads=abc", "/b", "/m");
+	PARSE_FAILS("--threads", "--threads=8x", "/b", "/m");
+	PARSE_FAILS("--threads", "--threads=18446744073709551617", "/b", "/m");
+	/* The value is missing: it is the last argument. */
+	PARSE_FAILS("--threads", "/b", "/m", "--threads");
+}
+
+Test(options, threads_misspelled_is_unknown)
+{
+	PARSE_FAILS("--threadsX", "--threadsX", "/b", "/m");
+}
+
+Test(options, o_list_with_several_items)
+{
+	cr_assert_eq(PARSE("-o", "ro,nosuid,cache=auto,fd_cache=32,passthrough=off", "/b", "/m"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, MS_RDONLY | MS_NOSUID);
+	cr_assert_eq(cfg.cache, CACHE_AUTO);
+	assert_timeouts(1, 1, 1);
+	cr_assert_eq(cfg.fd_cache, 32);
+	cr_assert_not(cfg.passthrough);
+}
+
+Test(options, o_repeated_accumulates)
+{
+	cr_assert_eq(PARSE("-o", "ro", "/b", "-o", "nodev", "/m", "-onoexec"), 0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, MS_RDONLY | MS_NODEV | MS_NOEXEC);
+	cr_assert_str_eq(cfg.backing_dir, "/b");
+	cr_assert_str_eq(cfg.mountpoint, "/m");
+}
+
+Test(options, o_attached_value)
+{
+	cr_assert_eq(PARSE("-ocache=never,nosuid", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.cache, CACHE_NEVER);
+	cr_assert_eq(cfg.mount_flags, MS_NOSUID);
+}
+
+Test(options, o_empty_items_ignored)
+{
+	cr_assert_eq(PARSE("-o", ",ro,,nodev,", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, MS_RDONLY | MS_NODEV);
+}
+
+Test(options, o_without_value)
+{
+	PARSE_FAILS("-o", "/b", "/m", "-o");
+}
+
+Test(options, cache_modes)
+{
+	cr_assert_eq(PARSE("-o", "cache=auto", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.cache, CACHE_AUTO);
+	assert_timeouts(1, 1, 1);
+
+	cr_assert_eq(PARSE("-o", "cache=never", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.cache, CACHE_NEVER);
+	assert_timeouts(0, 0, 0);
+
+	cr_assert_eq(PARSE("-o", "cache=always", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.cache, CACHE_ALWAYS);
+	assert_timeouts(86400, 86400, 86400);
+
+	/* The last cache= wins. */
+	cr_assert_eq(PARSE("-o", "cache=never", "-o", "cache=auto", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.cache, CACHE_AUTO);
+	assert_timeouts(1, 1, 1);
+
+	PARSE_FAILS("cache=sometimes", "-o", "cache=sometimes", "/b", "/m");
+	PARSE_FAILS("cache=", "-o", "cache=", "/b", "/m");
+	PARSE_FAILS("cache", "-o", "cache", "/b", "/m");
+}
+
+Test(options, explicit_timeouts_win_over_cache_in_either_order)
+{
+	cr_assert_eq(PARSE("-o", "entry_timeout=5,cache=never", "/b", "/m"), 0, "%s", err);
+	assert_timeouts(5, 0, 0);
+
+	cr_assert_eq(PARSE("-o", "cache=never,entry_timeout=5", "/b", "/m"), 0, "%s", err);
+	assert_timeouts(5, 0, 0);
+
+	/* Across separate -o arguments as well. */
+	cr_assert_eq(PARSE("-o", "attr_timeout=0.25", "-o", "cache=auto", "/b", "/m"), 0, "%s",
+		     err);
+	assert_timeouts(1, 1, 0.25);
+
+	cr_assert_eq(PARSE("-o", "negative_timeout=0", "/b", "/m"), 0, "%s", err);
+	assert_timeouts(86400, 0, 86400);
+
+	cr_assert_eq(PARSE("-o", "entry_timeout=2,negative_timeout=3,attr_timeout=4,cache=always",
+			   "/b", "/m"),
+		     0, "%s", err);
+	assert_timeouts(2, 3, 4);
+	cr_assert_eq(cfg.cache, CACHE_ALWAYS);
+
+	/* The last value of one timeout wins. */
+	cr_assert_eq(PARSE("-o", "entry_timeout=2,entry_timeout=7", "/b", "/m"), 0, "%s", err);
+	assert_timeouts(7, 86400, 86400);
+
+	cr_assert_eq(PARSE("-o", "entry_timeout=1e9", "/b", "/m"), 0, "%s", err);
+	assert_timeouts(1e9, 86400, 86400);
+}
+
+Test(options, bad_timeouts)
+{
+	PARSE_FAILS("entry_timeout=-1", "-o", "entry_timeout=-1", "/b", "/m");
+	PARSE_FAILS("negative_timeout=abc", "-o", "negative_timeout=abc", "/b", "/m");
+	PARSE_FAILS("attr_timeout=", "-o", "attr_timeout=", "/b", "/m");
+	PARSE_FAILS("attr_timeout=5s", "-o", "attr_timeout=5s", "/b", "/m");
+	PARSE_FAILS("entry_timeout=1e10", "-o", "entry_timeout=1e10", "/b", "/m");
+	PARSE_FAILS("entry_timeout=inf", "-o", "entry_timeout=inf", "/b", "/m");
+	/* A timeout needs its value. */
+	PARSE_FAILS("entry_timeout", "-o", "entry_timeout", "/b", "/m");
+}
+
+/*
+ * NaN compares false with both bounds of the range check; a NaN timeout
+ * would reach timeout_split(), whose float to integer conversion of NaN is
+ * undefined.
+ */
+Test(options, nan_timeout_rejected)
+{
+	PARSE_FAILS("entry_timeout=nan", "-o", "entry_timeout=nan", "/b", "/m");
+	PARSE_FAILS("attr_timeout=NaN", "-o", "attr_timeout=NaN", "/b", "/m");
+}
+
+Test(options, passthrough)
+{
+	cr_assert_eq(PARSE("-o", "passthrough=off", "/b", "/m"), 0, "%s", err);
+	cr_assert_not(cfg.passthrough);
+	cr_assert_eq(PARSE("-o", "passthrough=off,passthrough=on", "/b", "/m"), 0, "%s", err);
+	cr_assert(cfg.passthrough);
+	PARSE_FAILS("passthrough=maybe", "-o", "passthrough=maybe", "/b", "/m");
+	PARSE_FAILS("passthrough", "-o", "passthrough", "/b", "/m");
+}
+
+Test(options, fd_cache_bounds)
+{
+	cr_assert_eq(PARSE("-o", "fd_cache=16", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.fd_cache, 16);
+	cr_assert_eq(PARSE("-o", "fd_cache=1073741824", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.fd_cache, 1u << 30);
+
+	PARSE_FAILS("fd_cache=15", "-o", "fd_cache=15", "/b", "/m");
+	PARSE_FAILS("fd_cache=0", "-o", "fd_cache=0", "/b", "/m");
+	PARSE_FAILS("fd_cache=1073741825", "-o", "fd_cache=1073741825", "/b", "/m");
+	PARSE_FAILS("fd_cache=-16", "-o", "fd_cache=-16", "/b", "/m");
+	PARSE_FAILS("fd_cache=lots", "-o", "fd_cache=lots", "/b", "/m");
+	PARSE_FAILS("fd_cache=", "-o", "fd_cache=", "/b", "/m");
+}
+
+Test(options, mount_flags)
+{
+	static const struct {
+		const char *name;
+		unsigned long flag;
+	} flags[] = {
+		{ "ro", MS_RDONLY },
+		{ "nosuid", MS_NOSUID },
+		{ "nodev", MS_NODEV },
+		{ "noexec", MS_NOEXEC },
+		{ "noatime", MS_NOATIME },
+		{ "nodiratime", MS_NODIRATIME },
+		{ "sync", MS_SYNCHRONOUS },
+		{ "dirsync", MS_DIRSYNC },
+	};
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		cr_assert_eq(PARSE("-o", (char *)flags[i].name, "/b", "/m"), 0, "%s: %s",
+			     flags[i].name, err);
+		cr_assert_eq(cfg.mount_flags, flags[i].flag, "-o %s gave flags %#lx", flags[i].name,
+			     cfg.mount_flags);
+	}
+}
+
+Test(options, rw_clears_ro)
+{
+	cr_assert_eq(PARSE("-o", "ro,nosuid,rw", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, MS_NOSUID, "flags %#lx", cfg.mount_flags);
+	cr_assert_eq(PARSE("-o", "rw,ro", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, MS_RDONLY);
+	cr_assert_eq(PARSE("-o", "rw", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, 0);
+}
+
+/* A flag option given a value is not that flag. */
+Test(options, mount_flag_with_value_is_unknown)
+{
+	PARSE_FAILS("ro=1", "-o", "ro=1", "/b", "/m");
+	PARSE_FAILS("allow_other=yes", "-o", "allow_other=yes", "/b", "/m");
+}
+
+Test(options, allow_other_and_default_permissions)
+{
+	cr_assert_eq(PARSE("-o", "no_allow_other,no_default_permissions", "/b", "/m"), 0, "%s",
+		     err);
+	cr_assert_not(cfg.allow_other);
+	cr_assert_not(cfg.default_permissions);
+	cr_assert_eq(PARSE("-o", "no_allow_other,allow_other,no_default_permissions",
+			   "-o", "default_permissions", "/b", "/m"),
+		     0, "%s", err);
+	cr_assert(cfg.allow_other);
+	cr_assert(cfg.default_permissions);
+}
+
+Test(options, unknown_option_named_in_message)
+{
+	PARSE_FAILS("'frobnicate'", "-o", "frobnicate", "/b", "/m");
+	/* The bad one is named, not its neighbours in the list. */
+	PARSE_FAILS("'bogus=3'", "-o", "ro,bogus=3,nodev", "/b", "/m");
+	cr_assert_null(strstr(err, "nodev"), "message '%s'", err);
+	PARSE_FAILS("'-x'", "-x", "/b", "/m");
+	PARSE_FAILS("'--frobnicate'", "--frobnicate", "/b", "/m");
+}
+
+Test(options, missing_positionals)
+{
+	PARSE_FAILS("BACKING_DIR and MOUNTPOINT");
+	PARSE_FAILS("BACKING_DIR and MOUNTPOINT", "-f", "-o", "ro");
+	PARSE_FAILS("MOUNTPOINT", "/b");
+	cr_assert_null(strstr(err, "BACKING_DIR and"), "one argument was given: '%s'", err);
+}
+
+Test(options, extra_argument)
+{
+	PARSE_FAILS("'/extra'", "/b", "/m", "/extra");
+}
+
+/* The message is cut to the buffer, never written past it. */
+Test(options, error_message_fits_small_buffer)
+{
+	char small[12];
+
+	memset(small, 'X', sizeof(small));
+	cr_assert_eq(options_parse(3, (char *[]){ "fsd", "-o", "a_very_long_unknown_option", NULL },
+				   &cfg, small, 8),
+		     -EINVAL);
+	cr_assert_eq(strlen(small), 7, "'%.8s'", small);
+	cr_assert_eq(small[8], 'X', "wrote past errlen");
+}
+
+Test(options, help_and_version)
+{
+	cr_assert_eq(PARSE("--help"), 0, "%s", err);
+	cr_assert(cfg.show_help);
+	cr_assert_eq(PARSE("-h"), 0, "%s", err);
+	cr_assert(cfg.show_help);
+	/* --help wins over what follows it, even bad arguments. */
+	cr_assert_eq(PARSE("--help", "--bogus"), 0, "%s", err);
+	cr_assert(cfg.show_help);
+
+	cr_assert_eq(PARSE("--version"), 0, "%s", err);
+	cr_assert(cfg.show_version);
+	cr_assert_not(cfg.show_help);
+	cr_assert_eq(PARSE("-V"), 0, "%s", err);
+	cr_assert(cfg.show_version);
+}
+
+Test(options, stats)
+{
+	cr_assert_eq(PARSE("--stats", "/some/mnt"), 0, "%s", err);
+	cr_assert_not_null(cfg.stats_mountpoint);
+	cr_assert_str_eq(cfg.stats_mountpoint, "/some/mnt");
+	cr_assert_not(cfg.show_help);
+	PARSE_FAILS("--stats", "--stats");
+}
