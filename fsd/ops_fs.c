@@ -18,9 +18,11 @@ int fsd_posix_acl;
 /* INIT features we ask for when the kernel offers them. */
 static uint64_t init_wanted(void)
 {
+	/* DIRECT_IO_ALLOW_MMAP: cache=never files (FOPEN_DIRECT_IO) can be mmapped. */
 	uint64_t want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
 			FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS |
-			FUSE_MAX_PAGES | FUSE_ASYNC_DIO | FUSE_INIT_EXT;
+			FUSE_MAX_PAGES | FUSE_ASYNC_DIO | FUSE_INIT_EXT |
+			FUSEBPF_DIRECT_IO_ALLOW_MMAP;
 
 	if (fsd_config.cache != CACHE_NEVER)
 		want |= FUSE_CACHE_SYMLINKS;
