@@ -305,7 +305,7 @@ OP_HANDLER(op_listxattr);
 OP_HANDLER(op_removexattr);
 
 /* Clears setuid/setgid/capabilities as an unprivileged write would (ops_file.c). */
-int privs_kill(int fd);
+int privs_kill(int fd, const struct fuse_in_header *hdr);
 /* Around a creating syscall: the caller's fsgid and umask (ops_entry.c). */
 void create_begin(const struct request *req, uint32_t umask_bits);
 void create_end(const struct request *req);

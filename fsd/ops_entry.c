@@ -125,7 +125,7 @@ OP_HANDLER(op_setattr)
 		}
 	}
 	/* After a truncate, or alone for a write the kernel passed through. */
-	if ((in->valid & FATTR_KILL_SUIDGID) && (err = privs_kill(h ? h->fd : fd)))
+	if ((in->valid & FATTR_KILL_SUIDGID) && (err = privs_kill(h ? h->fd : fd, req->hdr)))
 		goto out;
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) {
 		struct timespec ts[2] = {

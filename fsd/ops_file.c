@@ -14,17 +14,58 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 /*
- * What a write or truncate by an unprivileged caller does on a local
- * filesystem: clear setuid, setgid-if-group-executable, and file
- * capabilities.  The kernel asks for it (FUSE_HANDLE_KILLPRIV_V2) because
- * the daemon's own writes, as root, would not.  fd may be O_PATH.
+ * Whether the caller is in group gid: its gid, or one of its supplementary
+ * groups, which only /proc/PID/status tells.  Used on the rare paths that
+ * clear privileges, never per request.
  */
-int privs_kill(int fd)
+static bool caller_in_group(const struct fuse_in_header *hdr, gid_t gid)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	if (hdr->gid == gid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/status", hdr->pid);
+	f = hdr->pid ? fopen(path, "re") : NULL;
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = line + 7, *end;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (;;) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (g == gid) {
+				found = true;
+				break;
+			}
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * What a write or truncate by an unprivileged caller does on a local
+ * filesystem: clear setuid; clear setgid if the file is group-executable or
+ * the caller is not in its group; clear file capabilities.  The kernel asks
+ * for it (FUSE_HANDLE_KILLPRIV_V2) because the daemon's own writes, as root,
+ * would not.  fd may be O_PATH.
+ */
+int privs_kill(int fd, const struct fuse_in_header *hdr)
 {
 	mode_t kill = S_ISUID;
 	char path[64];
@@ -34,7 +75,7 @@ int privs_kill(int fd)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return 0;
-	if (st.st_mode & S_IXGRP)
+	if ((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !caller_in_group(hdr, st.st_gid)))
 		kill |= S_ISGID;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if ((st.st_mode & kill) && chmod(path, st.st_mode & ~kill & 07777) < 0)
@@ -61,7 +102,8 @@ static bool writes_kill_privs(const struct request *req, int fd, int flags)
 		return false;
 	if (fstat(fd, &st) < 0)
 		return true;
-	if ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	/* Any setgid file: whether to clear it depends on the caller, per write. */
+	if (st.st_mode & (S_ISUID | S_ISGID))
 		return true;
 	return fgetxattr(fd, "security.capability", NULL, 0) >= 0;
 }
@@ -114,7 +156,7 @@ OP_HANDLER(op_open)
 	if (fd < 0)
 		return fd;
 	if (in->open_flags & FUSE_OPEN_KILL_SUIDGID) {
-		int err = privs_kill(fd);
+		int err = privs_kill(fd, req->hdr);
 
 		if (err) {
 			close(fd);
@@ -166,7 +208,7 @@ OP_HANDLER(op_create)
 	if (fd < 0)
 		return fd;
 	/* O_TRUNC of a file that already existed. */
-	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (err = privs_kill(fd))) {
+	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (err = privs_kill(fd, req->hdr))) {
 		close(fd);
 		return err;
 	}
@@ -255,7 +297,7 @@ OP_HANDLER(op_write)
 	if (n < 0)
 		n = -errno;
 	else if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
-		err = privs_kill(h->fd);
+		err = privs_kill(h->fd, req->hdr);
 	handle_put(h);
 	if (n < 0)
 		return n;

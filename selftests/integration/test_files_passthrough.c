@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * File data paths and their bookkeeping: with kernel passthrough READ and
+ * WRITE never reach the daemon, without it they do; many open/close cycles
+ * leave no handle, backing id or fd behind once the asynchronous RELEASEs
+ * have arrived; and what each cache mode promises about seeing changes.
+ */
+#define _GNU_SOURCE
+#include "fixture.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+TestSuite(files_passthrough, .fini = mnt_teardown, .timeout = 180);
+TestSuite(files_cache, .fini = mnt_teardown, .timeout = 60);
+
+#define ERRNO_OF(call) ((call) < 0 ? errno : 0)
+#define MIB (1024 * 1024)
+#define BIG_FILE (64 * MIB)
+
+/*
+ * mnt_start, then wait for `fsd --stats` to answer: fsd binds its stats
+ * socket only after INIT, a moment after the mount appears (reported; the
+ * fixture will wait for it itself).
+ */
+static void start(const char *opts)
+{
+	const char *bin = getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
+
+	mnt_start(&M, opts);
+	for (int i = 0; i < 500 && sh("'%s' --stats '%s' >/dev/null 2>&1", bin, M.dir); i++)
+		usleep(10000);
+}
+
+static uint64_t requests(const char *op)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "requests.%s", op);
+	return mnt_stat(&M, key);
+}
+
+static void put(const char *path, const char *text)
+{
+	cr_assert_eq(write_file(path, text, strlen(text)), 0, "writing %s", path);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Writes BIG_FILE bytes through the mount in 1 MiB writes and reads them back. */
+static void big_file_round_trip(void)
+{
+	unsigned int *buf = malloc(MIB);
+	int fd;
+
+	cr_assert(buf);
+	fd = open(mp(&M, "big"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	for (unsigned int chunk = 0; chunk < BIG_FILE / MIB; chunk++) {
+		for (size_t i = 0; i < MIB / sizeof(*buf); i++)
+			buf[i] = chunk * (MIB / sizeof(*buf)) + i;
+		cr_assert_eq(write(fd, buf, MIB), MIB);
+	}
+	/* Reads must not be served from pages the writes left in the cache. */
+	cr_assert_eq(fsync(fd), 0);
+	cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	for (unsigned int chunk = 0; chunk < BIG_FILE / MIB; chunk++) {
+		cr_assert_eq(read(fd, buf, MIB), MIB);
+		for (size_t i = 0; i < MIB / sizeof(*buf); i++)
+			cr_assert_eq(buf[i], chunk * (MIB / sizeof(*buf)) + i, "chunk %u word %zu",
+				     chunk, i);
+	}
+	close(fd);
+	free(buf);
+}
+
+Test(files_passthrough, big_file_io_bypasses_daemon)
+{
+	struct stat st;
+
+	start(NULL);
+	if (mnt_stat(&M, "passthrough") != 1)
+		cr_skip_test("the kernel does not offer FUSE passthrough");
+	big_file_round_trip();
+	cr_assert_eq(stat(bp(&M, "big"), &st), 0);
+	cr_assert_eq(st.st_size, BIG_FILE);
+	cr_assert_eq(requests("READ"), 0);
+	cr_assert_eq(requests("WRITE"), 0);
+}
+
+Test(files_passthrough, big_file_io_reaches_daemon_when_off)
+{
+	struct stat st;
+
+	start("passthrough=off");
+	cr_assert_eq(mnt_stat(&M, "passthrough"), 0);
+	big_file_round_trip();
+	cr_assert_eq(stat(bp(&M, "big"), &st), 0);
+	cr_assert_eq(st.st_size, BIG_FILE);
+	cr_assert_gt(requests("WRITE"), 0);
+	cr_assert_gt(requests("READ"), 0);
+}
+
+Test(files_passthrough, reads_reach_daemon_when_off)
+{
+	char buf[16] = "";
+
+	start("passthrough=off,cache=never");
+	put(bp(&M, "f"), "from backing");
+	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 12);
+	cr_assert_str_eq(buf, "from backing");
+	cr_assert_gt(requests("READ"), 0);
+}
+
+/* Polls until the daemon holds no handle and no backing id: RELEASE is asynchronous. */
+static bool wait_for_releases(void)
+{
+	for (int i = 0; i < 100; i++) {
+		if (mnt_stat(&M, "handles") == 0 && mnt_stat(&M, "backing_ids") == 0)
+			return true;
+		sleep_ms(100);
+	}
+	return false;
+}
+
+/* The daemon's fds other than its O_PATH cache, which may grow with new inodes. */
+static int fds_beyond_cache(void)
+{
+	return mnt_fd_count(&M) - (int)mnt_stat(&M, "fds_cached");
+}
+
+static void open_close_cycles(int nfiles, int cycles)
+{
+	char name[32];
+	int before, fd;
+
+	for (int i = 0; i < nfiles; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		put(mp(&M, name), "x");
+	}
+	cr_assert(wait_for_releases());
+	before = fds_beyond_cache();
+	for (int i = 0; i < cycles; i++) {
+		snprintf(name, sizeof(name), "f%d", i % nfiles);
+		fd = open(mp(&M, name), i & 1 ? O_RDONLY : O_RDWR);
+		cr_assert_geq(fd, 0, "cycle %d: %s", i, strerror(errno));
+		cr_assert_eq(close(fd), 0);
+	}
+	cr_assert(wait_for_releases(), "after %d cycles: handles %llu backing_ids %llu", cycles,
+		  (unsigned long long)mnt_stat(&M, "handles"),
+		  (unsigned long long)mnt_stat(&M, "backing_ids"));
+	cr_assert_eq(fds_beyond_cache(), before, "daemon fds (beyond its cache) before %d",
+		     before);
+	cr_assert_geq(requests("OPEN"), (uint64_t)cycles);
+}
+
+Test(files_passthrough, open_close_100k_cycles_of_one_file_leave_nothing_open)
+{
+	start(NULL);
+	open_close_cycles(1, 100000);
+}
+
+Test(files_passthrough, open_close_100k_cycles_over_1000_files_leave_nothing_open)
+{
+	start(NULL);
+	open_close_cycles(1000, 100000);
+}
+
+Test(files_passthrough, open_close_cycles_without_passthrough_leave_nothing_open)
+{
+	start("passthrough=off");
+	open_close_cycles(100, 20000);
+}
+
+/* Whether name is in the directory at path, by readdir. */
+static bool listed(const char *path, const char *name)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool found = false;
+
+	cr_assert(d, "opendir %s: %s", path, strerror(errno));
+	while (!found && (e = readdir(d)))
+		found = !strcmp(e->d_name, name);
+	closedir(d);
+	return found;
+}
+
+Test(files_cache, never_shows_backing_changes_at_once)
+{
+	struct stat st;
+	char buf[32] = "";
+
+	start("cache=never");
+	put(bp(&M, "f"), "short");
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_size, 5);
+	cr_assert(!listed(mp(&M, ""), "new"));
+	cr_assert_eq(ERRNO_OF(stat(mp(&M, "new"), &st)), ENOENT);
+
+	put(bp(&M, "f"), "a longer content");
+	put(bp(&M, "new"), "appeared");
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_size, 16);
+	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 16);
+	cr_assert_str_eq(buf, "a longer content");
+	cr_assert(listed(mp(&M, ""), "new"));
+	cr_assert_eq(stat(mp(&M, "new"), &st), 0);
+	cr_assert_eq(st.st_size, 8);
+
+	cr_assert_eq(unlink(bp(&M, "new")), 0);
+	cr_assert_eq(ERRNO_OF(stat(mp(&M, "new"), &st)), ENOENT);
+	cr_assert(!listed(mp(&M, ""), "new"));
+	cr_assert_eq(rename(bp(&M, "f"), bp(&M, "g")), 0);
+	cr_assert_eq(ERRNO_OF(stat(mp(&M, "f"), &st)), ENOENT);
+	cr_assert_eq(stat(mp(&M, "g"), &st), 0);
+}
+
+/* cache=always keeps what it saw for a day, but the mount's own changes show at once. */
+Test(files_cache, always_shows_the_mounts_own_changes)
+{
+	struct stat st;
+	char buf[32] = "";
+
+	start(NULL);
+	put(mp(&M, "f"), "short");
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_size, 5);
+	cr_assert(!listed(mp(&M, ""), "new"));
+	cr_assert_eq(ERRNO_OF(stat(mp(&M, "new"), &st)), ENOENT);
+
+	put(mp(&M, "f"), "a longer content");
+	put(mp(&M, "new"), "appeared");
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_size, 16);
+	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 16);
+	cr_assert_str_eq(buf, "a longer content");
+	cr_assert(listed(mp(&M, ""), "new"));
+	cr_assert_eq(stat(mp(&M, "new"), &st), 0);
+	cr_assert_eq(st.st_size, 8);
+
+	cr_assert_eq(unlink(mp(&M, "new")), 0);
+	cr_assert_eq(ERRNO_OF(stat(mp(&M, "new"), &st)), ENOENT);
+	cr_assert(!listed(mp(&M, ""), "new"));
+	cr_assert_eq(rename(mp(&M, "f"), mp(&M, "g")), 0);
+	cr_assert_eq(ERRNO_OF(stat(mp(&M, "f"), &st)), ENOENT);
+	cr_assert_eq(stat(mp(&M, "g"), &st), 0);
+	cr_assert_eq(truncate(mp(&M, "g"), 3), 0);
+	cr_assert_eq(stat(mp(&M, "g"), &st), 0);
+	cr_assert_eq(st.st_size, 3);
+	cr_assert_eq(chmod(mp(&M, "g"), 0600), 0);
+	cr_assert_eq(stat(mp(&M, "g"), &st), 0);
+	cr_assert_eq(st.st_mode, S_IFREG | 0600);
+}
