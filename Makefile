@@ -35,7 +35,7 @@ TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 .DELETE_ON_ERROR:
 .PHONY: all test asan demo bench deps clean
 
-all: $(BUILD)/fsd $(BUILD)/fsd-tests
+all: $(BUILD)/fsd $(BUILD)/fsd-tests $(BUILD)/metabench
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -50,6 +50,11 @@ $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS)
 $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
+
+# The metadata workload of the benchmark.
+$(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 deps:
 	$(Q)scripts/deps.sh
