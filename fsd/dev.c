@@ -41,10 +41,11 @@ int dev_clone(int session_fd)
 
 /*
  * Sends the one reply of a request: the header, then (on success) the
- * handler's fixed struct and data.  An error that is not a real errno is a
+ * handler's fixed struct and data.  An error that is not a real errno (the
+ * kernel refuses -512 and beyond, and the caller would wait forever) is a
  * bug in a handler: the caller gets EIO and the log says which opcode.
- * Returns 0, or -errno if the kernel refused the reply (-ENOENT: the request
- * was interrupted and is gone).
+ * Returns 0, or -errno if the kernel refused the reply (the connection was
+ * aborted; -ENOENT: it no longer knows the request).
  */
 int dev_reply(struct request *req, int error)
 {
@@ -53,7 +54,7 @@ int dev_reply(struct request *req, int error)
 	int n = 1;
 	ssize_t written;
 
-	if (error > 0 || error < -4095) {
+	if (error > 0 || error <= -512) {
 		fsd_log("%s handler returned %d, not 0 or -errno: replying EIO",
 			opcode_name(req->hdr->opcode), error);
 		error = -EIO;
@@ -82,11 +83,10 @@ int dev_reply(struct request *req, int error)
 	return 0;
 }
 
-extern void fsd_worker_exited(void);
-
 void *dev_worker(void *arg)
 {
 	struct worker *w = arg;
+	int err;
 
 	/* A umask of its own: create_begin sets the caller's. */
 	if (unshare(CLONE_FS) < 0)
@@ -98,12 +98,13 @@ void *dev_worker(void *arg)
 			/* ENOENT: the request was interrupted before we read it. */
 			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
 				continue;
-			if (errno != ENODEV) /* ENODEV: unmounted */
-				fsd_log("reading /dev/fuse: %s", strerror(errno));
+			err = -errno;
 			break;
 		}
 		request_process(w, w->in_buf, n);
 	}
-	fsd_worker_exited();
+	if (err != -ENODEV) /* ENODEV: unmounted */
+		fsd_log("worker %u: reading /dev/fuse: %s", w->index, strerror(-err));
+	fsd_worker_exited(err);
 	return NULL;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -134,8 +135,7 @@ struct handle {
 	struct node *node; /* holds a reference */
 	int fd; /* the backing file or directory, opened with the caller's flags */
 	bool passthrough; /* a passthrough open (else the daemon serves its data) */
-	bool is_file; /* counted by backing_open */
-	bool is_dir;
+	bool is_file; /* a file open, counted by backing_open (else a directory) */
 
 	/* Directory reading state, guarded by dir_lock. */
 	pthread_mutex_t dir_lock;
@@ -150,7 +150,7 @@ struct handle {
 };
 
 /* Takes ownership of fd and of a node reference. */
-int handle_new(struct node *node, int fd, bool is_dir, struct handle **out);
+int handle_new(struct node *node, int fd, struct handle **out);
 /* Takes a reference to the open handle fh, or NULL. */
 struct handle *handle_get(uint64_t fh);
 void handle_put(struct handle *h);
@@ -161,7 +161,7 @@ uint64_t handle_count(void);
 /* ---- I/O modes of opens, kernel passthrough backing ids (backing.c) ---- */
 
 extern int fsd_passthrough; /* negotiated at INIT */
-extern int fsd_posix_acl; /* negotiated at INIT: the kernel enforces and caches ACLs */
+extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's umask */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /*
  * Counts a new open of node, opened as fd, and chooses its I/O mode: the
@@ -182,6 +182,8 @@ int dev_clone(int session_fd);
 int dev_reply(struct request *req, int error);
 /* Serves requests on fd until the connection ends. */
 void *dev_worker(void *arg);
+/* main.c: a worker's read failed with err (-ENODEV: the mount is gone). */
+void fsd_worker_exited(int err);
 
 /* ---- the request (request.c) ---- */
 
@@ -225,8 +227,13 @@ struct request {
 	size_t arg_len;
 	const void *out_data;
 	size_t out_len;
-	/* Nodes whose lookup this reply hands to the kernel (undone on failure). */
+	/*
+	 * What this reply hands to the kernel, taken back if the handler fails
+	 * after making it or the reply cannot be delivered (the connection
+	 * was aborted): a lookup of new_node, the open handle new_fh.
+	 */
 	struct node *new_node;
+	uint64_t new_fh;
 };
 
 void request_process(struct worker *w, const char *buf, size_t len);
@@ -310,7 +317,7 @@ int privs_kill(int fd, const struct fuse_in_header *hdr);
 void create_begin(const struct request *req, uint32_t umask_bits);
 void create_end(const struct request *req);
 /* Shared by handlers: fill an entry reply for a node just looked up. */
-int entry_reply(struct request *req, struct node *node, const struct stat *st);
+void entry_reply(struct request *req, struct node *node, const struct stat *st);
 
 /* ---- statistics (stats.c) ---- */
 
@@ -323,6 +330,16 @@ void stats_stop(void);
 /* Prints the snapshot of the fsd serving mountpoint to stdout. */
 int stats_client(const char *mountpoint);
 const char *opcode_name(uint32_t opcode);
+
+/*
+ * "/proc/self/fd/N": names the inode of fd (an O_PATH fd too) for the calls
+ * that take only paths (chmod, truncate, the *xattr calls, reopening).
+ */
+#define PROC_FD_PATH_MAX 32
+static inline void proc_fd_path(char buf[PROC_FD_PATH_MAX], int fd)
+{
+	snprintf(buf, PROC_FD_PATH_MAX, "/proc/self/fd/%d", fd);
+}
 
 /* ---- logging ---- */
 void fsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -26,7 +26,7 @@ static struct handle **bucket(uint64_t fh)
 	return &handles.buckets[fh & (HANDLE_BUCKETS - 1)];
 }
 
-int handle_new(struct node *node, int fd, bool is_dir, struct handle **out)
+int handle_new(struct node *node, int fd, struct handle **out)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
@@ -34,7 +34,6 @@ int handle_new(struct node *node, int fd, bool is_dir, struct handle **out)
 		return -ENOMEM;
 	h->node = node;
 	h->fd = fd;
-	h->is_dir = is_dir;
 	h->refs = 1; /* the table's */
 	pthread_mutex_init(&h->dir_lock, NULL);
 	pthread_mutex_lock(&handles.lock);

@@ -19,12 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 
 struct config fsd_config;
 static bool log_to_syslog;
@@ -45,10 +48,35 @@ void fsd_log(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The first worker to stop says why: -ENODEV when the mount went away. */
+static _Atomic int worker_exit_err;
+
 /* Workers tell the main thread that the connection has ended. */
-void fsd_worker_exited(void)
+void fsd_worker_exited(int err)
 {
+	int none = 0;
+
+	atomic_compare_exchange_strong(&worker_exit_err, &none, err);
 	kill(getpid(), SIGUSR2);
+}
+
+/*
+ * Workers create files with the caller's fsuid (create_begin) but must keep
+ * root's capabilities meanwhile: without SECBIT_NO_SETUID_FIXUP, a fsuid
+ * other than 0 drops CAP_DAC_OVERRIDE and friends.  Set here, inherited by
+ * every thread.  Also raise the soft fd limit: idle nodes cache fds.
+ */
+static int creds_setup(void)
+{
+	struct rlimit rl;
+
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
+		return -errno;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return 0;
 }
 
 static bool has_cap_sys_admin(void)
@@ -265,6 +293,12 @@ int main(int argc, char **argv)
 	}
 	if (check_paths(cfg, backing, mnt))
 		return 1;
+	err = creds_setup();
+	if (err) {
+		fprintf(stderr, "fsd: cannot keep capabilities across fsuid changes: %s\n",
+			strerror(-err));
+		return 1;
+	}
 	devfd = dev_open();
 	if (devfd < 0) {
 		fprintf(stderr, "fsd: cannot open /dev/fuse: %s\n", strerror(-devfd));
@@ -320,8 +354,8 @@ int main(int argc, char **argv)
 	do {
 		if (sigwait(&sigs, &sig))
 			sig = SIGTERM;
-		unmounted_outside = sig == SIGUSR2;
 	} while (sig == SIGPIPE);
+	unmounted_outside = sig == SIGUSR2 && atomic_load(&worker_exit_err) == -ENODEV;
 
 	stats_stop();
 	if (!unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
@@ -335,5 +369,6 @@ int main(int argc, char **argv)
 		workers_free(workers, cfg->threads);
 		node_table_destroy();
 	}
-	return 0;
+	/* A worker that stopped for another reason than the unmount failed. */
+	return sig == SIGUSR2 && !unmounted_outside ? 1 : 0;
 }

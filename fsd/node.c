@@ -45,15 +45,24 @@ static struct {
 	unsigned nmounts;
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+static size_t id_hash_in(uint64_t id, size_t nbuckets)
+{
+	return (size_t)(id * 0x9e3779b97f4a7c15ull) & (nbuckets - 1);
+}
+
+static size_t key_hash_in(dev_t dev, ino_t ino, size_t nbuckets)
+{
+	return (size_t)((ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ull) & (nbuckets - 1);
+}
+
 static size_t id_hash(uint64_t id)
 {
-	return (size_t)(id * 0x9e3779b97f4a7c15ull) & (table.nbuckets - 1);
+	return id_hash_in(id, table.nbuckets);
 }
 
 static size_t key_hash(dev_t dev, ino_t ino)
 {
-	return (size_t)((ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ull) &
-	       (table.nbuckets - 1);
+	return key_hash_in(dev, ino, table.nbuckets);
 }
 
 static void lru_remove(struct node *n)
@@ -112,14 +121,15 @@ static void table_grow(void)
 
 		for (n = table.by_id[i]; n; n = next) {
 			next = n->id_next;
-			size_t h = (size_t)(n->nodeid * 0x9e3779b97f4a7c15ull) & (nb - 1);
+			size_t h = id_hash_in(n->nodeid, nb);
+
 			n->id_next = by_id[h];
 			by_id[h] = n;
 		}
 		for (n = table.by_key[i]; n; n = next) {
 			next = n->key_next;
-			size_t h = (size_t)((n->ino ^ ((uint64_t)n->dev << 32)) *
-					    0x9e3779b97f4a7c15ull) & (nb - 1);
+			size_t h = key_hash_in(n->dev, n->ino, nb);
+
 			n->key_next = by_key[h];
 			by_key[h] = n;
 		}
@@ -192,12 +202,12 @@ static int mount_fd_find(int mount_id)
  */
 static int mount_fd_add(int mount_id, int dir_path_fd)
 {
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	int fd;
 
 	if (table.nmounts == sizeof(table.mounts) / sizeof(table.mounts[0]))
 		return -1;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", dir_path_fd);
+	proc_fd_path(path, dir_path_fd);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -382,21 +392,21 @@ int node_fd(struct node *n)
 
 int node_open(struct node *n, int flags)
 {
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	int fd;
 
 	/* Only regular files and directories are ever reopened. */
 	if (!S_ISREG(n->type) && !S_ISDIR(n->type))
 		return -ELOOP;
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
 	if (n->handle_bytes)
-		return handle_open(n, flags | O_NOFOLLOW);
+		return handle_open(n, flags);
 	fd = node_fd(n);
 	if (fd < 0)
 		return fd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* O_NOFOLLOW would refuse the magic link itself; the type is checked above. */
+	proc_fd_path(path, fd);
 	for (;;) {
-		int nfd = open(path, flags | O_CLOEXEC);
+		int nfd = open(path, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 
 		if (nfd >= 0)
 			return nfd;
@@ -495,9 +505,10 @@ int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out)
 	found = key_find(st->st_dev, st->st_ino);
 	/*
 	 * A node that pins its fd keeps its inode alive: the number cannot
-	 * have been reused.  Otherwise the handle tells a reused number.
+	 * have been reused.  Otherwise the handle tells a reused number; with
+	 * no handle to compare (an O_TMPFILE), it is a new inode.
 	 */
-	if (found && (!have_handle || !found->handle_bytes || same_handle(found, &h.fh))) {
+	if (found && (!found->handle_bytes || (have_handle && same_handle(found, &h.fh)))) {
 		/* Known inode (a hard link, or looked up again). */
 		node_hold(found);
 		if (found->fd < 0) {

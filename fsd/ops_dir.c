@@ -40,7 +40,7 @@ OP_HANDLER(op_opendir)
 	if (fd < 0)
 		return fd;
 	node_ref(req->node); /* the handle's */
-	err = handle_new(req->node, fd, true, &h);
+	err = handle_new(req->node, fd, &h);
 	if (err) {
 		close(fd);
 		node_put(req->node);
@@ -99,7 +99,8 @@ static bool is_dot_or_dotdot(const char *name)
 
 /*
  * Adds one record to the reply; for READDIRPLUS it also looks the name up,
- * handing the kernel a lookup that the reply carries.  Returns the bytes
+ * handing the kernel a lookup that the reply carries (an entry that cannot
+ * be looked up goes without, nodeid 0, rather than stopping the listing).  Returns the bytes
  * used, 0 when the reply is full, DIR_SKIPPED, or -errno.
  */
 static long dir_emit(struct request *req, char *buf, size_t size,
@@ -125,8 +126,12 @@ static long dir_emit(struct request *req, char *buf, size_t size,
 	err = node_lookup(req->node, d->d_name, &st, &child);
 	if (err == -ENOENT)
 		return DIR_SKIPPED;
-	if (err)
-		return err;
+	if (err) {
+		/* Listed without attributes: the kernel looks it up itself. */
+		memset(&e, 0, sizeof(e));
+		return direntplus_add(buf, size, d->d_name, namelen, d->d_ino, &e, d->d_type,
+				      d->d_off);
+	}
 	entry_fill(&e, child->nodeid, &st);
 	used = direntplus_add(buf, size, d->d_name, namelen, st.st_ino, &e,
 			      (st.st_mode & S_IFMT) >> 12, d->d_off);

@@ -16,12 +16,11 @@
 #include <sys/fsuid.h>
 #include <unistd.h>
 
-int entry_reply(struct request *req, struct node *node, const struct stat *st)
+void entry_reply(struct request *req, struct node *node, const struct stat *st)
 {
 	entry_fill(&req->arg.entry, node->nodeid, st);
 	req->new_node = node;
 	reply_arg(req, sizeof(req->arg.entry));
-	return 0;
 }
 
 OP_HANDLER(op_lookup)
@@ -38,13 +37,8 @@ OP_HANDLER(op_lookup)
 	}
 	if (err)
 		return err;
-	return entry_reply(req, child, &st);
-}
-
-/* "/proc/self/fd/N": reaches the inode of an O_PATH fd for calls that take paths. */
-static void fd_path(char *buf, size_t size, int fd)
-{
-	snprintf(buf, size, "/proc/self/fd/%d", fd);
+	entry_reply(req, child, &st);
+	return 0;
 }
 
 OP_HANDLER(op_getattr)
@@ -88,7 +82,7 @@ OP_HANDLER(op_setattr)
 	const struct fuse_setattr_in *in = req->in;
 	struct node *node = req->node;
 	struct handle *h = NULL;
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	struct stat st;
 	int fd, err = 0;
 
@@ -99,7 +93,7 @@ OP_HANDLER(op_setattr)
 		err = fd;
 		goto out;
 	}
-	fd_path(path, sizeof(path), fd);
+	proc_fd_path(path, fd);
 
 	if (in->valid & FATTR_MODE) {
 		if (S_ISLNK(node->type))
@@ -220,63 +214,34 @@ OP_HANDLER(op_readlink)
 }
 
 /*
- * The daemon creates as root, so that the backing filesystem's own checks
- * do not stand in for the kernel's (default_permissions already checked
- * the caller, supplementary groups included), but with the caller's fsgid
- * so that the group is the caller's or, in a setgid directory, the
- * directory's, as on a local filesystem.  The uid is given afterwards.
- *
- * With POSIX ACLs negotiated the kernel leaves the umask to us: the worker's
- * own umask (each worker has its own fs_struct) becomes the caller's, and
- * the backing filesystem applies it or the directory's default ACL.
+ * Creating calls run with the caller's fsuid and fsgid, so that the inode is
+ * born the caller's (and, in a setgid directory, the directory's group), as
+ * on a local filesystem.  The workers keep root's capabilities meanwhile
+ * (SECBIT_NO_SETUID_FIXUP, set in main), so the backing filesystem does not
+ * redo the permission checks the kernel already made with the caller's
+ * supplementary groups.  Each worker has its own umask (CLONE_FS): the
+ * caller's, so that the backing filesystem applies it or the directory's
+ * default ACL (FUSE_DONT_MASK: the kernel left both to us).
  */
 void create_begin(const struct request *req, uint32_t umask_bits)
 {
-	if (req->hdr->gid)
-		setfsgid(req->hdr->gid);
-	if (fsd_posix_acl)
+	setfsgid(req->hdr->gid);
+	setfsuid(req->hdr->uid);
+	if (fsd_dont_mask)
 		umask(umask_bits & 0777);
 }
 
 void create_end(const struct request *req)
 {
-	if (req->hdr->gid)
-		setfsgid(0);
-	if (fsd_posix_acl)
+	(void)req;
+	setfsuid(0);
+	setfsgid(0);
+	if (fsd_dont_mask)
 		umask(0);
 }
 
-/*
- * Gives a new inode (looked up as node, *st filled) to the caller's uid.
- * chown clears setuid and setgid bits on non-directories, so they are set
- * again when the caller asked for them.
- */
-static int owner_give(struct node *node, const struct fuse_in_header *hdr, mode_t mode,
-		      struct stat *st)
-{
-	char path[64];
-	int fd;
-
-	if (hdr->uid == 0 || st->st_uid == hdr->uid)
-		return 0;
-	fd = node_fd(node);
-	if (fd < 0)
-		return fd;
-	if (fchownat(fd, "", hdr->uid, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if ((mode & (S_ISUID | S_ISGID)) && !S_ISDIR(node->type) && !S_ISLNK(node->type)) {
-		fd_path(path, sizeof(path), fd);
-		if (chmod(path, mode & 07777) < 0)
-			return -errno;
-	}
-	return fstat(fd, st) < 0 ? -errno : 0;
-}
-
-/*
- * After a successful create or link of name: look it up, give a new inode
- * to the caller (give_owner), reply with its entry.
- */
-static int created_reply(struct request *req, const char *name, bool give_owner, mode_t mode)
+/* After a successful create or link of name: look it up, reply with its entry. */
+static int entry_reply_for(struct request *req, const char *name)
 {
 	struct node *child;
 	struct stat st;
@@ -285,15 +250,8 @@ static int created_reply(struct request *req, const char *name, bool give_owner,
 	err = node_lookup(req->node, name, &st, &child);
 	if (err)
 		return err;
-	if (give_owner) {
-		err = owner_give(child, req->hdr, mode, &st);
-		if (err) {
-			node_unlookup(child, 1);
-			node_put(child);
-			return err;
-		}
-	}
-	return entry_reply(req, child, &st);
+	entry_reply(req, child, &st);
+	return 0;
 }
 
 OP_HANDLER(op_symlink)
@@ -306,7 +264,7 @@ OP_HANDLER(op_symlink)
 	if (symlinkat(req->name2, dirfd, req->name) < 0)
 		err = -errno;
 	create_end(req);
-	return err ? err : created_reply(req, req->name, true, 0);
+	return err ? err : entry_reply_for(req, req->name);
 }
 
 OP_HANDLER(op_mknod)
@@ -320,7 +278,7 @@ OP_HANDLER(op_mknod)
 	if (mknodat(dirfd, req->name, in->mode, in->rdev) < 0)
 		err = -errno;
 	create_end(req);
-	return err ? err : created_reply(req, req->name, true, in->mode);
+	return err ? err : entry_reply_for(req, req->name);
 }
 
 OP_HANDLER(op_mkdir)
@@ -334,7 +292,7 @@ OP_HANDLER(op_mkdir)
 	if (mkdirat(dirfd, req->name, in->mode) < 0)
 		err = -errno;
 	create_end(req);
-	return err ? err : created_reply(req, req->name, true, in->mode | S_IFDIR);
+	return err ? err : entry_reply_for(req, req->name);
 }
 
 /* LINK: hdr->nodeid is the new parent, in->oldnodeid the inode. */
@@ -353,7 +311,7 @@ OP_HANDLER(op_link)
 	else if (linkat(oldfd, "", dirfd, req->name, AT_EMPTY_PATH) < 0)
 		err = -errno;
 	node_put(old);
-	return err ? err : created_reply(req, req->name, false, 0);
+	return err ? err : entry_reply_for(req, req->name);
 }
 
 static int remove_entry(struct request *req, int flags)

@@ -68,7 +68,7 @@ static bool caller_in_group(const struct fuse_in_header *hdr, gid_t gid)
 int privs_kill(int fd, const struct fuse_in_header *hdr)
 {
 	mode_t kill = S_ISUID;
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
@@ -77,7 +77,7 @@ int privs_kill(int fd, const struct fuse_in_header *hdr)
 		return 0;
 	if ((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !caller_in_group(hdr, st.st_gid)))
 		kill |= S_ISGID;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	proc_fd_path(path, fd);
 	if ((st.st_mode & kill) && chmod(path, st.st_mode & ~kill & 07777) < 0)
 		return -errno;
 	if (removexattr(path, "security.capability") < 0 && errno != ENODATA &&
@@ -86,8 +86,12 @@ int privs_kill(int fd, const struct fuse_in_header *hdr)
 	return 0;
 }
 
-/* Flags the backing open must not see: creation is done by name, elsewhere. */
-#define OPEN_FLAGS_DROPPED (O_CREAT | O_EXCL | O_NOCTTY)
+/*
+ * Flags the daemon's own fd must not carry: creation is done by CREATE, and
+ * O_DIRECT would need aligned buffers (a passthrough open still gets
+ * O_DIRECT: the kernel opens its backing file with the caller's flags).
+ */
+#define OPEN_FLAGS_DROPPED (O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
 
 /*
  * Whether the daemon must see this open's writes: an unprivileged caller's
@@ -121,16 +125,27 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	int err, id;
 
 	node_ref(node); /* the handle's */
-	err = handle_new(node, fd, false, &h);
+	err = handle_new(node, fd, &h);
 	if (err) {
 		close(fd);
 		node_put(node);
 		return err;
 	}
+	req->new_fh = h->fh;
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
 	id = backing_open(node, fd, want_passthrough);
 	h->is_file = true;
+	if (id > 0 && !want_passthrough) {
+		/*
+		 * The inode is already open in passthrough, which this open
+		 * must join: its writes will not reach us, so clear the
+		 * privileges now, as the first write would.
+		 */
+		err = privs_kill(fd, req->hdr);
+		if (err)
+			return err; /* the dispatcher releases the handle */
+	}
 	if (id > 0) {
 		h->passthrough = true;
 		out->backing_id = id;
@@ -139,10 +154,10 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		 * writes through: it has nothing to flush.
 		 */
 		out->open_flags = FUSEBPF_FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
+	} else if (fsd_config.cache == CACHE_NEVER || (flags & O_DIRECT)) {
+		out->open_flags = FOPEN_DIRECT_IO;
 	} else if (fsd_config.cache == CACHE_ALWAYS) {
 		out->open_flags = FOPEN_KEEP_CACHE;
-	} else if (fsd_config.cache == CACHE_NEVER) {
-		out->open_flags = FOPEN_DIRECT_IO;
 	}
 	return 0;
 }
@@ -150,69 +165,70 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 OP_HANDLER(op_open)
 {
 	const struct fuse_open_in *in = req->in;
-	int fd;
+	int fd, err;
 
 	fd = node_open(req->node, in->flags & ~OPEN_FLAGS_DROPPED);
 	if (fd < 0)
 		return fd;
-	if (in->open_flags & FUSE_OPEN_KILL_SUIDGID) {
-		int err = privs_kill(fd, req->hdr);
-
-		if (err) {
-			close(fd);
-			return err;
-		}
+	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (err = privs_kill(fd, req->hdr))) {
+		close(fd);
+		return err;
 	}
 	reply_arg(req, sizeof(req->arg.open));
 	return open_reply(req, req->node, fd, in->flags, &req->arg.open);
 }
 
-/* Created as the caller would (create_begin), then given the caller's uid. */
+/*
+ * Creates with the caller's ids (create_begin).  Returns the open fd and,
+ * in *pathfd, an O_PATH fd of the same inode for its node.
+ */
 static int create_fd(struct request *req, int dirfd, const char *name, int flags, mode_t mode,
-		     uint32_t umask_bits)
+		     uint32_t umask_bits, int *pathfd)
 {
-	const struct fuse_in_header *hdr = req->hdr;
+	char path[PROC_FD_PATH_MAX];
 	int fd, err = 0;
 
 	create_begin(req, umask_bits);
-	fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
+	fd = openat(dirfd, name, (flags & ~O_DIRECT) | O_NOCTTY | O_CLOEXEC, mode);
 	if (fd < 0)
 		err = -errno;
 	create_end(req);
 	if (err)
 		return err;
-	if (hdr->uid) {
-		/* chown drops setuid/setgid: set them again if asked for. */
-		if (fchown(fd, hdr->uid, -1) < 0 ||
-		    ((mode & (S_ISUID | S_ISGID)) && fchmod(fd, mode & 07777) < 0)) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
+	proc_fd_path(path, fd);
+	*pathfd = open(path, O_PATH | O_CLOEXEC);
+	if (*pathfd < 0) {
+		err = -errno;
+		close(fd);
+		return err;
 	}
 	return fd;
 }
 
+/*
+ * The kernel sends CREATE for a name it believes missing.  The name is
+ * created with O_EXCL: if it exists after all (made in the backing
+ * directory behind a cached negative entry), ESTALE makes the kernel redo
+ * the open with a fresh lookup instead of the daemon opening, as root, a
+ * file that may not be the caller's to open.
+ */
 OP_HANDLER(op_create)
 {
 	const struct fuse_create_in *in = req->in;
 	struct node *child;
 	struct stat st;
-	int dirfd, fd, err;
+	int dirfd, fd, pathfd, err;
 
 	dirfd = node_fd(req->node);
 	if (dirfd < 0)
 		return dirfd;
-	fd = create_fd(req, dirfd, req->name, (in->flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW,
-		       in->mode, in->umask);
+	fd = create_fd(req, dirfd, req->name, in->flags | O_CREAT | O_EXCL | O_NOFOLLOW, in->mode,
+		       in->umask, &pathfd);
+	if (fd == -EEXIST && !(in->flags & O_EXCL))
+		return -ESTALE;
 	if (fd < 0)
 		return fd;
-	/* O_TRUNC of a file that already existed. */
-	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (err = privs_kill(fd, req->hdr))) {
-		close(fd);
-		return err;
-	}
-	err = node_lookup(req->node, req->name, &st, &child);
+	err = node_from_fd(pathfd, true, &st, &child);
 	if (err) {
 		close(fd);
 		return err;
@@ -234,23 +250,15 @@ OP_HANDLER(op_tmpfile)
 	const struct fuse_create_in *in = req->in;
 	struct node *child;
 	struct stat st;
-	char path[64];
 	int dirfd, fd, pathfd, err;
 
 	dirfd = node_fd(req->node);
 	if (dirfd < 0)
 		return dirfd;
-	fd = create_fd(req, dirfd, ".", (in->flags & ~(O_NOCTTY | O_CREAT)) | O_TMPFILE,
-		       in->mode, in->umask);
+	fd = create_fd(req, dirfd, ".", (in->flags & ~O_CREAT) | O_TMPFILE, in->mode, in->umask,
+		       &pathfd);
 	if (fd < 0)
 		return fd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	pathfd = open(path, O_PATH | O_CLOEXEC);
-	if (pathfd < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
 	err = node_from_fd(pathfd, false, &st, &child);
 	if (err) {
 		close(fd);
@@ -281,11 +289,12 @@ OP_HANDLER(op_read)
 	return 0;
 }
 
+/* Privileges go before the data changes, as on a local filesystem. */
 OP_HANDLER(op_write)
 {
 	const struct fuse_write_in *in = req->in;
 	struct handle *h;
-	ssize_t n;
+	ssize_t n = 0;
 	int err = 0;
 
 	if (in->size > req->data_len)
@@ -293,14 +302,11 @@ OP_HANDLER(op_write)
 	h = handle_get(in->fh);
 	if (!h)
 		return -EBADF;
-	n = pwrite(h->fd, req->data, in->size, in->offset);
-	if (n < 0)
-		n = -errno;
-	else if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
+	if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
 		err = privs_kill(h->fd, req->hdr);
+	if (!err && (n = pwrite(h->fd, req->data, in->size, in->offset)) < 0)
+		err = -errno;
 	handle_put(h);
-	if (n < 0)
-		return n;
 	if (err)
 		return err;
 	memset(&req->arg.write, 0, sizeof(req->arg.write));
@@ -354,7 +360,10 @@ OP_HANDLER(op_fallocate)
 
 	if (!h)
 		return -EBADF;
-	if (fallocate(h->fd, in->mode, in->offset, in->length) < 0)
+	/* The kernel sends no kill request for these: an unprivileged change is one. */
+	if (req->hdr->uid)
+		err = privs_kill(h->fd, req->hdr);
+	if (!err && fallocate(h->fd, in->mode, in->offset, in->length) < 0)
 		err = -errno;
 	handle_put(h);
 	return err;
@@ -388,6 +397,8 @@ OP_HANDLER(op_copy_file_range)
 
 	if (!src || !dst)
 		err = -EBADF;
+	else if (req->hdr->uid && (err = privs_kill(dst->fd, req->hdr)))
+		; /* as FALLOCATE: the kernel sends no kill request */
 	else if ((n = copy_file_range(src->fd, &off_in, dst->fd, &off_out, in->len,
 				      in->flags)) < 0)
 		err = -errno;

@@ -13,7 +13,7 @@
 #define FSD_MINOR_OLDEST 31 /* the oldest kernel protocol we serve */
 #define FSD_MINOR 45 /* the protocol we speak */
 
-int fsd_posix_acl;
+int fsd_dont_mask;
 
 /* INIT features we ask for when the kernel offers them. */
 static uint64_t init_wanted(void)
@@ -33,9 +33,13 @@ static uint64_t init_wanted(void)
 	 * the kernel then stops asking for security.capability on every write.
 	 */
 	want |= FUSE_HANDLE_KILLPRIV_V2;
-	/* The kernel then checks ACLs as a local fs does, and caches them. */
+	/*
+	 * The kernel then checks ACLs as a local fs does, and caches them;
+	 * DONT_MASK leaves the umask to the backing filesystem, which applies
+	 * it or a directory's default ACL (create_begin).
+	 */
 	if (fsd_config.default_permissions)
-		want |= FUSE_POSIX_ACL;
+		want |= FUSE_POSIX_ACL | FUSE_DONT_MASK;
 	return want;
 }
 
@@ -80,7 +84,7 @@ OP_HANDLER(op_init)
 	out->max_write = FSD_MAX_WRITE;
 	out->time_gran = 1;
 	out->max_pages = FSD_MAX_PAGES;
-	fsd_posix_acl = !!(granted & FUSE_POSIX_ACL);
+	fsd_dont_mask = !!(granted & FUSE_DONT_MASK);
 	if (granted & FUSEBPF_PASSTHROUGH) {
 		/* Depth 1: backing files on a plain fs; we may sit under overlayfs. */
 		out->max_stack_depth = 1;
@@ -105,8 +109,11 @@ OP_HANDLER(op_statfs)
 {
 	struct fuse_statfs_out *out = &req->arg.statfs;
 	struct statfs sf;
+	int fd = node_fd(req->node);
 
-	if (fstatfs(node_fd(req->node), &sf) < 0)
+	if (fd < 0)
+		return fd;
+	if (fstatfs(fd, &sf) < 0)
 		return -errno;
 	memset(out, 0, sizeof(*out));
 	out->st.blocks = sf.f_blocks;

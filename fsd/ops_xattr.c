@@ -14,13 +14,13 @@
 #include <string.h>
 #include <sys/xattr.h>
 
-static int xattr_path(struct request *req, char *path, size_t size)
+static int xattr_path(struct request *req, char path[PROC_FD_PATH_MAX])
 {
 	int fd = node_fd(req->node);
 
 	if (fd < 0)
 		return fd;
-	snprintf(path, size, "/proc/self/fd/%d", fd);
+	proc_fd_path(path, fd);
 	return 0;
 }
 
@@ -42,12 +42,12 @@ static int xattr_reply(struct request *req, uint32_t size, ssize_t n)
 OP_HANDLER(op_setxattr)
 {
 	const struct fuse_setxattr_in *in = req->in;
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	int err;
 
 	if (in->size > req->data_len)
 		return -EINVAL;
-	err = xattr_path(req, path, sizeof(path));
+	err = xattr_path(req, path);
 	if (err)
 		return err;
 	return setxattr(path, req->name, req->data, in->size, in->flags) < 0 ? -errno : 0;
@@ -57,34 +57,63 @@ OP_HANDLER(op_getxattr)
 {
 	const struct fuse_getxattr_in *in = req->in;
 	size_t size = in->size < FSD_MAX_WRITE ? in->size : FSD_MAX_WRITE;
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	int err;
 
-	err = xattr_path(req, path, sizeof(path));
+	err = xattr_path(req, path);
 	if (err)
 		return err;
 	return xattr_reply(req, in->size, getxattr(path, req->name, req->worker->out_buf, size));
 }
 
+/*
+ * trusted.* names are listed only to root, as a local filesystem lists them
+ * only to CAP_SYS_ADMIN (the daemon's own listxattr, as root, sees them all).
+ */
+static ssize_t xattr_list_hide_trusted(char *list, ssize_t len)
+{
+	ssize_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strnlen(list + in, len - in) + 1;
+
+		if (strncmp(list + in, "trusted.", 8)) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
 OP_HANDLER(op_listxattr)
 {
 	const struct fuse_getxattr_in *in = req->in;
-	size_t size = in->size < FSD_MAX_WRITE ? in->size : FSD_MAX_WRITE;
-	char path[64];
+	char *buf = req->worker->out_buf;
+	char path[PROC_FD_PATH_MAX];
+	ssize_t n;
 	int err;
 
-	err = xattr_path(req, path, sizeof(path));
+	err = xattr_path(req, path);
 	if (err)
 		return err;
-	return xattr_reply(req, in->size, listxattr(path, req->worker->out_buf, size));
+	/* The whole list, so that hidden names do not count in the size. */
+	n = listxattr(path, buf, FSD_MAX_WRITE);
+	if (n < 0)
+		return -errno;
+	if (req->hdr->uid)
+		n = xattr_list_hide_trusted(buf, n);
+	if (in->size && (size_t)n > in->size)
+		return -ERANGE;
+	return xattr_reply(req, in->size, n);
 }
 
 OP_HANDLER(op_removexattr)
 {
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	int err;
 
-	err = xattr_path(req, path, sizeof(path));
+	err = xattr_path(req, path);
 	if (err)
 		return err;
 	return removexattr(path, req->name) < 0 ? -errno : 0;

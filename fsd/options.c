@@ -239,6 +239,10 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 		cfg->negative_timeout = explicit[1];
 	if (explicit[2] >= 0)
 		cfg->attr_timeout = explicit[2];
+	/* The daemon acts as root: only the kernel's checks stand between users and that. */
+	if (!cfg->default_permissions && cfg->allow_other)
+		return fail(err, errlen, "no_default_permissions needs no_allow_other: otherwise "
+					 "every user could act as root on the backing directory");
 	return 0;
 }
 

@@ -177,13 +177,15 @@ static void request_log(const struct request *req, const char *buf, size_t len)
 }
 
 /*
- * A readdirplus or entry reply the kernel did not take (the request was
- * interrupted) hands it no lookups: take them back.
+ * A reply that failed, or that the kernel did not take (the connection was
+ * aborted), hands it no lookups and no open handle: take them back.
  */
-static void request_undo_lookups(struct request *req)
+static void request_undo(struct request *req)
 {
 	const struct fuse_in_header *hdr = req->hdr;
 
+	if (req->new_fh)
+		handle_release(req->new_fh);
 	if (req->new_node)
 		node_unlookup(req->new_node, 1);
 	if (hdr->opcode == FUSE_READDIRPLUS && req->out_data) {
@@ -243,7 +245,7 @@ reply:
 		atomic_fetch_add_explicit(&stats_errors[hdr->opcode], 1, memory_order_relaxed);
 	if (!op || !(op->flags & OP_NO_REPLY)) {
 		if (dev_reply(&req, err) < 0 || err)
-			request_undo_lookups(&req);
+			request_undo(&req);
 	}
 	node_put(req.new_node);
 	node_put(req.node);

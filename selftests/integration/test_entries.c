@@ -652,18 +652,27 @@ static int access_errno(void *arg)
 /*
  * Without default_permissions the kernel asks the daemon (ACCESS); the
  * answer must be the one the backing filesystem gives the same caller.
+ * That mode is allowed only without allow_other (the daemon acts as root):
+ * only root can use the mount, and others get EACCES from the kernel.
  */
+static int stat_errno(void *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 ? errno : 0;
+}
+
 Test(entries, access_answers_as_backing_does)
 {
 	static const struct {
 		const char *name;
 		mode_t mode;
 	} files[] = { { "rw_owner_only", 0600 }, { "readable", 0644 }, { "exec", 0755 },
-		      { "group_rw", 0660 } };
+		      { "group_rw", 0660 }, { "none", 0 } };
 	static const int modes[] = { F_OK, R_OK, W_OK, X_OK, R_OK | W_OK };
 	uint64_t accesses;
 
-	start("no_default_permissions");
+	start("no_default_permissions,no_allow_other");
 	cr_assert_eq(chmod(M.root, 0711), 0); /* let uid 1000 reach both dirs */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		put(bp(&M, files[i].name), "x");
@@ -677,12 +686,21 @@ Test(entries, access_answers_as_backing_does)
 
 			cr_assert_eq(access_errno(&in_mount), access_errno(&in_backing),
 				     "root, %s, mode %d", files[i].name, modes[j]);
-			cr_assert_eq(run_as(1000, 1000, access_errno, &in_mount),
-				     run_as(1000, 1000, access_errno, &in_backing),
-				     "uid 1000, %s, mode %d", files[i].name, modes[j]);
 		}
 	}
 	cr_assert_gt(requests("ACCESS"), accesses);
+	cr_assert_eq(run_as(1000, 1000, stat_errno, (void *)mp(&M, "readable")), EACCES,
+		     "a user other than the mounter reached a no_allow_other mount");
+}
+
+Test(entries, no_default_permissions_with_allow_other_is_refused)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "'%s' -f -o no_default_permissions /tmp /mnt 2>&1 | "
+				   "grep -q 'needs no_allow_other'",
+		 getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd");
+	cr_assert_eq(sh("%s", cmd), 0);
 }
 
 Test(entries, statfs_matches_backing)

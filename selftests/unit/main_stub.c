@@ -20,6 +20,7 @@ void fsd_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-void fsd_worker_exited(void)
+void fsd_worker_exited(int err)
 {
+	(void)err;
 }
