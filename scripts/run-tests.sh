@@ -8,6 +8,8 @@ shift || true
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 export FSD_BIN=$top/$build/fsd
+# Under make asan; harmless otherwise.
+export LSAN_OPTIONS=suppressions=$top/selftests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
 export FSD_TEST_TMP=$(mktemp -d /tmp/fsd-test.XXXXXX)
 chmod 755 "$FSD_TEST_TMP"
 

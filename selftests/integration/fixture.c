@@ -165,7 +165,7 @@ void mnt_start(struct mnt *m, const char *opts)
 bool mnt_stop(struct mnt *m)
 {
 	int status = -1;
-	bool clean = false;
+	bool clean = false, sanitized;
 
 	if (!m->dir[0])
 		return false;
@@ -184,9 +184,18 @@ bool mnt_stop(struct mnt *m)
 		close(m->watchdog_fd); /* the watchdog cleans up whatever is left */
 		waitpid(m->watchdog, NULL, 0);
 	}
+	/* Under make asan: a sanitizer report from the daemon fails the test. */
+	sanitized = sh("grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '%s'", m->log) == 0;
+	if (sanitized)
+		sh("cat '%s' >&2", m->log);
 	if (!getenv("FSD_TEST_KEEP"))
 		sh("rm -rf '%s'", m->root);
 	m->dir[0] = '\0';
+	if (sanitized) {
+		/* An assertion in .fini would not fail the test: crash it instead. */
+		fprintf(stderr, "fixture: the daemon's log has a sanitizer report (above)\n");
+		abort();
+	}
 	return clean;
 }
 
