@@ -200,16 +200,8 @@ OP_HANDLER(op_releasedir)
 	return handle_release(in->fh);
 }
 
+/* The same as FSYNC: fuse_fsync_in, and the handle's fd is the directory. */
 OP_HANDLER(op_fsyncdir)
 {
-	const struct fuse_fsync_in *in = req->in;
-	struct handle *h = handle_get(in->fh);
-	int err = 0;
-
-	if (!h)
-		return -EBADF;
-	if ((in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd))
-		err = -errno;
-	handle_put(h);
-	return err;
+	return op_fsync(req);
 }

@@ -248,6 +248,29 @@ uint64_t mnt_stat(const struct mnt *m, const char *key)
 	return v;
 }
 
+uint64_t mnt_requests(const struct mnt *m, const char *op)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "requests.%s", op);
+	return mnt_stat(m, key);
+}
+
+uint64_t requests(const char *op)
+{
+	return mnt_requests(&M, op);
+}
+
+void start(const char *opts)
+{
+	mnt_start(&M, opts);
+}
+
+void put(const char *path, const char *text)
+{
+	cr_assert_eq(write_file(path, text, strlen(text)), 0, "writing %s", path);
+}
+
 int mnt_fd_count(const struct mnt *m)
 {
 	char cmd[128], out[32] = "";

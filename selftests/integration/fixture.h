@@ -40,6 +40,8 @@ const char *bp(const struct mnt *m, const char *rel);
 
 /* A counter from `fsd --stats`: nodes, handles, backing_ids, requests.READ... (0 if absent). */
 uint64_t mnt_stat(const struct mnt *m, const char *key);
+/* requests.<op> from `fsd --stats`: how many requests of that opcode reached the daemon. */
+uint64_t mnt_requests(const struct mnt *m, const char *op);
 /* Number of open fds of the daemon process. */
 int mnt_fd_count(const struct mnt *m);
 
@@ -54,6 +56,12 @@ void mnt_teardown(void);
 int write_file(const char *path, const void *buf, size_t len);
 /* Reads up to len bytes of path; bytes read or -errno. */
 ssize_t read_file(const char *path, void *buf, size_t len);
+/* Writes text to path, asserting success. */
+void put(const char *path, const char *text);
+/* mnt_start(&M, opts), for tests with their own options. */
+void start(const char *opts);
+/* mnt_requests(&M, op). */
+uint64_t requests(const char *op);
 /* Runs a shell command; its exit status. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -26,33 +26,6 @@ TestSuite(files, .fini = mnt_teardown, .timeout = 120);
 #define ERRNO_OF(call) ((call) < 0 ? errno : 0)
 #define MIB (1024 * 1024)
 
-/*
- * mnt_start, then wait for `fsd --stats` to answer: fsd binds its stats
- * socket only after INIT, a moment after the mount appears (reported; the
- * fixture will wait for it itself).
- */
-static void start(const char *opts)
-{
-	const char *bin = getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
-
-	mnt_start(&M, opts);
-	for (int i = 0; i < 500 && sh("'%s' --stats '%s' >/dev/null 2>&1", bin, M.dir); i++)
-		usleep(10000);
-}
-
-static uint64_t requests(const char *op)
-{
-	char key[64];
-
-	snprintf(key, sizeof(key), "requests.%s", op);
-	return mnt_stat(&M, key);
-}
-
-static void put(const char *path, const char *text)
-{
-	cr_assert_eq(write_file(path, text, strlen(text)), 0, "writing %s", path);
-}
-
 static void stat_ok(const char *path, struct stat *st)
 {
 	cr_assert_eq(lstat(path, st), 0, "lstat %s: %s", path, strerror(errno));

@@ -33,20 +33,6 @@ TestSuite(owner, .init = owner_setup, .fini = mnt_teardown, .timeout = 60);
 #define OTHER_USER 1001
 #define FOREIGN_GROUP 4242
 
-/*
- * mnt_start, then wait for `fsd --stats` to answer: fsd binds its stats
- * socket only after INIT, a moment after the mount appears (reported; the
- * fixture will wait for it itself).
- */
-static void start(const char *opts)
-{
-	const char *bin = getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
-
-	mnt_start(&M, opts);
-	for (int i = 0; i < 500 && sh("'%s' --stats '%s' >/dev/null 2>&1", bin, M.dir); i++)
-		usleep(10000);
-}
-
 static void owner_setup(void)
 {
 	start(NULL);

@@ -24,28 +24,6 @@ TestSuite(xattr, .init = xattr_setup, .fini = mnt_teardown, .timeout = 60);
 
 #define ERRNO_OF(call) ((call) < 0 ? errno : 0)
 
-/*
- * mnt_start, then wait for `fsd --stats` to answer: fsd binds its stats
- * socket only after INIT, a moment after the mount appears (reported; the
- * fixture will wait for it itself).
- */
-static void start(const char *opts)
-{
-	const char *bin = getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
-
-	mnt_start(&M, opts);
-	for (int i = 0; i < 500 && sh("'%s' --stats '%s' >/dev/null 2>&1", bin, M.dir); i++)
-		usleep(10000);
-}
-
-static uint64_t requests(const char *op)
-{
-	char key[64];
-
-	snprintf(key, sizeof(key), "requests.%s", op);
-	return mnt_stat(&M, key);
-}
-
 /* A mount with a file "f" and a directory "d"; skips if the backing fs has no user xattrs. */
 static void xattr_setup(void)
 {
