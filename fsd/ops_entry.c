@@ -225,17 +225,20 @@ OP_HANDLER(op_readlink)
  */
 void create_begin(const struct request *req, uint32_t umask_bits)
 {
-	setfsgid(req->hdr->gid);
-	setfsuid(req->hdr->uid);
+	if (req->hdr->uid || req->hdr->gid) { /* root's are the worker's already */
+		setfsgid(req->hdr->gid);
+		setfsuid(req->hdr->uid);
+	}
 	if (fsd_dont_mask)
 		umask(umask_bits & 0777);
 }
 
 void create_end(const struct request *req)
 {
-	(void)req;
-	setfsuid(0);
-	setfsgid(0);
+	if (req->hdr->uid || req->hdr->gid) {
+		setfsuid(0);
+		setfsgid(0);
+	}
 	if (fsd_dont_mask)
 		umask(0);
 }
