@@ -568,13 +568,10 @@ void node_forget(uint64_t nodeid, uint64_t nlookup)
 	pthread_mutex_unlock(&table.lock);
 }
 
+/* The caller's reference keeps the node until its node_put. */
 void node_unlookup(struct node *n, uint64_t nlookup)
 {
-	pthread_mutex_lock(&table.lock);
-	if (n->nodeid != FSD_ROOT_ID)
-		n->nlookup = nlookup < n->nlookup ? n->nlookup - nlookup : 0;
-	/* refs > 0: the caller's reference keeps it until node_put */
-	pthread_mutex_unlock(&table.lock);
+	node_forget(n->nodeid, nlookup);
 }
 
 void node_stats(struct node_stats *out)

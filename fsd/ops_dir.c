@@ -118,16 +118,15 @@ static long dir_emit(struct request *req, char *buf, size_t size,
 	/* Check the size first: an entry must not be looked up in vain. */
 	if (FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + namelen) > size)
 		return 0;
-	if (is_dot_or_dotdot(d->d_name)) {
-		memset(&e, 0, sizeof(e)); /* nodeid 0: the kernel does not link it */
-		return direntplus_add(buf, size, d->d_name, namelen, d->d_ino, &e, d->d_type,
-				      d->d_off);
-	}
-	err = node_lookup(req->node, d->d_name, &st, &child);
+	err = is_dot_or_dotdot(d->d_name) ? -EEXIST :
+					    node_lookup(req->node, d->d_name, &st, &child);
 	if (err == -ENOENT)
 		return DIR_SKIPPED;
 	if (err) {
-		/* Listed without attributes: the kernel looks it up itself. */
+		/*
+		 * "." and "..", or a name that cannot be looked up: listed
+		 * without attributes (nodeid 0), the kernel does not link it.
+		 */
 		memset(&e, 0, sizeof(e));
 		return direntplus_add(buf, size, d->d_name, namelen, d->d_ino, &e, d->d_type,
 				      d->d_off);

@@ -55,9 +55,10 @@ Test(security, create_over_stale_negative_entry_does_not_take_the_file)
 	cr_assert_eq(st.st_mode & 07777, 0600);
 }
 
+/* O_RDWR: a FIFO opens without a reader, so the daemon's reply is what counts. */
 static int open_creat_nonblock(void *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK, 0644);
 
 	if (fd >= 0)
 		close(fd);
