@@ -1,7 +1,8 @@
 # fusebpf: a plain Makefile.  Everything is built into build/ (build/asan/
 # for the sanitizer run).  V=1 shows the commands.
 #
-#   make          the daemon (build/fsd) and the test binary
+#   make          the daemon (build/fsd), the policies (build/bpf/*.bpf.o),
+#                 the fusebpf tool and the test binary
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make demo     mounts a built-in example and shows it working
@@ -11,13 +12,19 @@
 
 BUILD ?= build
 CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
 CFLAGS ?= -O2 -g
 SAN ?=
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
-	-Iinclude -pthread -D_FILE_OFFSET_BITS=64 -MMD -MP $(SAN)
+	-Iinclude -I. -pthread -D_FILE_OFFSET_BITS=64 -MMD -MP $(SAN)
 LDFLAGS += -pthread $(SAN)
-LDLIBS_FSD := -lm
-LDLIBS_TEST := -lcriterion -lm
+LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_FSD := $(LDLIBS_BPF) -lm
+LDLIBS_TEST := -lcriterion $(LDLIBS_BPF) -lm
+# Policies: BPF objects, freestanding (no libc headers), with BTF.
+BPF_CFLAGS := -g -O2 -target bpf -ffreestanding -Wall -Iinclude \
+	-I/usr/include/$(shell uname -m)-linux-gnu
 
 ifeq ($(V),1)
 Q :=
@@ -29,25 +36,58 @@ endif
 
 FSD_SRCS := $(wildcard fsd/*.c)
 FSD_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out fsd/main.c,$(FSD_SRCS)))
+LOADER_LIB_OBJS := $(BUILD)/obj/loader/policy.o
 TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c)
 TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+# Objects the tests load that must fail: verifier refusals and bad names.
+BPF_TEST_SRCS := $(wildcard selftests/bpf/*.bpf.c)
+BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BPF_TEST_SRCS))
 
 .DELETE_ON_ERROR:
 .PHONY: all test asan demo bench deps clean
 
-all: $(BUILD)/fsd $(BUILD)/fsd-tests $(BUILD)/metabench
+all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
+	$(BUILD)/metabench
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/test/%.bpf.o: selftests/bpf/%.bpf.c
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Wno-error -MMD -MP -c $< -o $@
+
+# libbpf notes the .fusebpf section it does not know; that is expected.
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@ 2> $@.log || { cat $@.log >&2; exit 1; }
+	$(Q)grep -v 'skipping unrecognized data section.*\.fusebpf' $@.log >&2 || true
+	@rm -f $@.log
+
+# The tool embeds the skeletons of bpf/: `fusebpf load hide` needs no file.
+$(BUILD)/obj/loader/fusebpf.o: override CFLAGS += -I$(BUILD)/bpf
+$(BUILD)/obj/loader/fusebpf.o: $(BPF_SKELS)
+
+$(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
+$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
+
 # One binary, unit and integration tests, so one Criterion summary line.
-$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS)
+$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 

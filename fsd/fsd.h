@@ -11,6 +11,7 @@
 #ifndef FSD_H
 #define FSD_H
 
+#include <fusebpf/filter.h>
 #include <fusebpf/fuse_ext.h>
 
 #include <pthread.h>
@@ -23,7 +24,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define FSD_VERSION "0.1.0"
+#include "user.h"
+
+#define FSD_VERSION "0.2.0"
 
 /* Largest WRITE payload we accept and largest READ we serve: 1 MiB. */
 #define FSD_MAX_PAGES 256
@@ -53,6 +56,10 @@ struct config {
 	bool show_help;
 	bool show_version;
 	const char *stats_mountpoint; /* --stats MOUNTPOINT: print its counters */
+	char policy[FUSEBPF_POLICY_NAME_LEN]; /* -o policy=NAME: the root's, inherited below */
+	uint64_t user_ops; /* -o user_ops=: opcodes that default to userspace */
+	const struct user_module *user; /* -o user=NAME[:ARGS] */
+	char user_args[256];
 };
 
 /* Fills *cfg from argv; 0, or -EINVAL with a one-line message in err. */
@@ -85,6 +92,13 @@ struct node {
 	struct node *id_next, *key_next; /* hash chains */
 	struct node *lru_prev, *lru_next; /* cached fd, refs == 0 */
 
+	/*
+	 * The policy whose filters run on this node's requests (NULL: none).
+	 * Set when the node is made (its parent's) and by LOOKUP postfilters;
+	 * read and written with atomic loads and stores.
+	 */
+	struct policy *policy;
+
 	/* Guarded by the backing lock (backing.c). */
 	int backing_id; /* kernel passthrough id, 0 when none */
 	unsigned backing_opens; /* passthrough opens, sharing backing_id */
@@ -106,14 +120,18 @@ int node_fd(struct node *node);
 int node_open(struct node *node, int flags);
 /*
  * Finds or creates the node for name in parent, adds one lookup and one
- * reference.  Fills *st.  0 or -errno.
+ * reference.  Fills *st.  A new node gets the parent's policy.  0 or -errno.
  */
 int node_lookup(struct node *parent, const char *name, struct stat *st, struct node **out);
 /*
- * The same for an inode known by an O_PATH fd (taken over).  Without
- * by_handle the node keeps the fd for its lifetime (O_TMPFILE inodes).
+ * The same for an inode known by an O_PATH fd (taken over), made in
+ * parent.  Without by_handle the node keeps the fd for its lifetime
+ * (O_TMPFILE inodes).
  */
-int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out);
+int node_from_fd(int fd, bool by_handle, struct node *parent, struct stat *st,
+		 struct node **out);
+struct policy *node_policy(const struct node *node);
+void node_set_policy(struct node *node, struct policy *policy);
 /* Drops nlookup kernel references. */
 void node_forget(uint64_t nodeid, uint64_t nlookup);
 /* Calls node_forget for a node the caller has a reference to. */
@@ -127,6 +145,37 @@ struct node_stats {
 	uint64_t fd_cache_max;
 };
 void node_stats(struct node_stats *out);
+
+/* ---- policies and their filters (filter.c) ---- */
+
+/*
+ * A policy the daemon runs, by name; it lives until the daemon exits.  Its
+ * filters come in versions: a reload replaces the current version, and a
+ * request holds the version it started with until it replies, so that it
+ * never runs the prefilter of one version and the postfilter of another.
+ */
+struct policy;
+struct policy_version;
+
+/* The policy of that name, opening its pinned filters the first time; -ENOENT if not loaded. */
+int policy_get(const char *name, struct policy **out);
+/* The current version of policy (NULL policy, or unloaded: NULL), referenced. */
+struct policy_version *policy_acquire(struct policy *policy);
+void policy_release(struct policy_version *v);
+/* Reopens the pinned filters of name (after a load); 0, or -ENOENT if no node uses it. */
+int policy_reload(const char *name);
+/* Forgets the filters of name (after an unload): its nodes run the defaults. */
+int policy_unload(const char *name);
+const char *policy_name(const struct policy *policy);
+/* Whether v has a filter for opcode in phase. */
+bool policy_has(const struct policy_version *v, uint32_t opcode, uint32_t phase);
+/* Whether v's decisions depend on the caller (FUSEBPF_POLICY_PER_CALLER). */
+bool policy_per_caller(const struct policy_version *v);
+/* Runs v's filter for req's opcode in phase on req->ctx: its return, or -EIO if it could not run. */
+int filter_run(struct request *req, const struct policy_version *v, uint32_t phase);
+/* Writes "policy.NAME version N" lines for the statistics. */
+void policy_stats(FILE *f);
+void policy_registry_destroy(void);
 
 /* ---- open handles (handle.c) ---- */
 
@@ -195,6 +244,13 @@ struct worker {
 	char *out_buf; /* FSD_MAX_WRITE bytes for READ, READDIR, xattr replies */
 };
 
+/* How long the kernel may cache what a reply tells it, in seconds. */
+struct cache_timeouts {
+	double entry;
+	double negative;
+	double attr;
+};
+
 /* A reply carries at most a fixed struct and one data buffer. */
 union reply_arg {
 	struct fuse_entry_out entry;
@@ -222,6 +278,13 @@ struct request {
 	struct node *node; /* hdr->nodeid, referenced, for ops that name a node */
 	struct worker *worker;
 
+	/* The policy step. */
+	struct policy_version *filters; /* the node's policy, referenced; NULL: none */
+	struct cache_timeouts cache; /* all 0 under a per-caller policy */
+	int entry_post; /* READDIR(PLUS): FUSEBPF_POSTFILTER or _USER_POSTFILTER per entry, or 0 */
+	bool ctx_ready; /* ctx holds the request's input */
+	struct fusebpf_ctx ctx; /* what filters see; input read from here after a prefilter */
+
 	/* Reply payload, set by the handler. */
 	union reply_arg arg;
 	size_t arg_len;
@@ -237,6 +300,20 @@ struct request {
 };
 
 void request_process(struct worker *w, const char *buf, size_t len);
+/* The backing handler of req's opcode: what a user handler calls to do the normal work. */
+int request_backing(struct request *req);
+/*
+ * Runs the READDIR(PLUS) postfilter on one entry, name (a buffer of
+ * FUSEBPF_NAME_LEN bytes, which it may rewrite) and d; 0 to keep it, or
+ * -errno to leave it out.
+ */
+int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d);
+/* Parses "-o user_ops=" opcode names into a mask; 0 or -EINVAL naming the bad one in err. */
+int opcode_mask_parse(const char *list, uint64_t *mask, char *err, size_t errlen);
+/* Formats a mask as opcode names. */
+void opcode_mask_format(uint64_t mask, char *buf, size_t size);
+/* The opcodes the daemon can serve on the backing filesystem. */
+uint64_t opcode_mask_backing(void);
 
 static inline void reply_arg(struct request *req, size_t len)
 {
@@ -251,10 +328,13 @@ static inline void reply_data(struct request *req, const void *data, size_t len)
 
 /* ---- reply encoding (reply.c) ---- */
 
+/* The timeouts the options set; requests under per-caller policies use none. */
+void cache_timeouts_from_config(struct cache_timeouts *t);
 void attr_from_stat(struct fuse_attr *attr, const struct stat *st);
-void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st);
-void entry_fill_negative(struct fuse_entry_out *e);
-void attr_out_fill(struct fuse_attr_out *a, const struct stat *st);
+void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st,
+		const struct cache_timeouts *t);
+void entry_fill_negative(struct fuse_entry_out *e, const struct cache_timeouts *t);
+void attr_out_fill(struct fuse_attr_out *a, const struct stat *st, const struct cache_timeouts *t);
 /* Appends a dirent to buf; returns bytes used, 0 if it does not fit. */
 size_t dirent_add(char *buf, size_t size, const char *name, size_t namelen, uint64_t ino,
 		  uint32_t type, uint64_t off);
@@ -321,14 +401,19 @@ void entry_reply(struct request *req, struct node *node, const struct stat *st);
 
 /* ---- statistics (stats.c) ---- */
 
-#define FSD_OP_MAX 64
+#define FSD_OP_MAX FUSEBPF_OP_MAX
 extern _Atomic uint64_t stats_requests[FSD_OP_MAX];
 extern _Atomic uint64_t stats_errors[FSD_OP_MAX];
-/* Serves a "key value" snapshot on a unix socket named after the mount. */
+/* Prefilter verdicts: [op][verdict], and [op][FUSEBPF_VERDICT_MAX + 1] for -errno. */
+extern _Atomic uint64_t stats_verdicts[FSD_OP_MAX][FUSEBPF_VERDICT_MAX + 2];
+extern _Atomic uint64_t stats_user[FSD_OP_MAX]; /* served by the userspace handler */
+extern _Atomic uint64_t stats_filter_calls[FSD_OP_MAX]; /* BPF filter runs, both phases */
+extern _Atomic uint64_t stats_filter_ns[FSD_OP_MAX]; /* time in them */
+/* Serves the control socket named after the mount (statistics, policy reloads). */
 int stats_serve(dev_t mount_dev);
 void stats_stop(void);
-/* Prints the snapshot of the fsd serving mountpoint to stdout. */
-int stats_client(const char *mountpoint);
+/* Sends command ("stats", ...) to the fsd serving mountpoint; prints its answer. */
+int stats_client(const char *mountpoint, const char *command);
 const char *opcode_name(uint32_t opcode);
 
 /*

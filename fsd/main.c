@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "fsd.h"
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -202,6 +203,55 @@ static void daemon_ready(int status_fd, char status)
 	close(status_fd);
 }
 
+/*
+ * The policy step's setup: the root's policy (inherited by everything below
+ * it) and the userspace module.  Messages go to stderr: nothing is mounted.
+ */
+static int policy_setup(const struct config *cfg)
+{
+	char names[1024];
+	struct policy *policy;
+	struct node *root;
+	int err;
+
+	if (cfg->user) {
+		user_module = cfg->user;
+		err = user_module->init ? user_module->init(cfg->user_args[0] ? cfg->user_args : NULL) : 0;
+		if (err) {
+			fprintf(stderr, "fsd: userspace module '%s' refused its arguments '%s': %s\n",
+				user_module->name, cfg->user_args, strerror(-err));
+			return err;
+		}
+	}
+	if (cfg->policy[0]) {
+		err = loader_bpffs_mount();
+		if (err) {
+			fprintf(stderr, "fsd: cannot mount bpffs on " LOADER_BPFFS ": %s\n",
+				strerror(-err));
+			return err;
+		}
+		err = policy_get(cfg->policy, &policy);
+		if (err) {
+			fprintf(stderr, "fsd: policy '%s': %s%s\n", cfg->policy, strerror(-err),
+				err == -ENOENT ? " (load it first: fusebpf load FILE)" : "");
+			return err;
+		}
+		root = node_get(FSD_ROOT_ID);
+		node_set_policy(root, policy);
+		node_put(root);
+	}
+	if (cfg->debug) {
+		opcode_mask_format(opcode_mask_backing(), names, sizeof(names));
+		fsd_log("opcode mask backing %#llx: %s", (unsigned long long)opcode_mask_backing(),
+			names);
+		opcode_mask_format(cfg->user_ops, names, sizeof(names));
+		fsd_log("opcode mask user %#llx: %s; policy %s; userspace module %s",
+			(unsigned long long)cfg->user_ops, names, cfg->policy[0] ? cfg->policy : "none",
+			user_module->name);
+	}
+	return 0;
+}
+
 static int workers_start(struct worker *w, unsigned n, int session_fd)
 {
 	for (unsigned i = 0; i < n; i++) {
@@ -280,7 +330,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cfg->stats_mountpoint) {
-		err = stats_client(cfg->stats_mountpoint);
+		err = stats_client(cfg->stats_mountpoint, "stats");
 		if (err)
 			fprintf(stderr, "fsd: no fsd statistics for '%s': %s\n",
 				cfg->stats_mountpoint, strerror(-err));
@@ -310,6 +360,8 @@ int main(int argc, char **argv)
 			strerror(-err));
 		return 1;
 	}
+	if (policy_setup(cfg))
+		return 1;
 	/* Modes arrive with the caller's umask applied: apply none of ours. */
 	umask(0);
 
@@ -368,7 +420,10 @@ int main(int argc, char **argv)
 	if (workers_join(workers, cfg->threads, 2000)) {
 		workers_free(workers, cfg->threads);
 		node_table_destroy();
+		policy_registry_destroy();
 	}
+	if (user_module->fini)
+		user_module->fini();
 	/* A worker that stopped for another reason than the unmount failed. */
 	return sig == SIGUSR2 && !unmounted_outside ? 1 : 0;
 }

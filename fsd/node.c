@@ -472,10 +472,10 @@ int node_lookup(struct node *parent, const char *name, struct stat *st, struct n
 	fd = openat_retry(dirfd, name, O_PATH | O_NOFOLLOW);
 	if (fd < 0)
 		return fd;
-	return node_from_fd(fd, true, st, out);
+	return node_from_fd(fd, true, parent, st, out);
 }
 
-int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out)
+int node_from_fd(int fd, bool by_handle, struct node *parent, struct stat *st, struct node **out)
 {
 	struct {
 		struct file_handle fh;
@@ -526,6 +526,7 @@ int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out)
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
 	n->type = st->st_mode & S_IFMT;
+	n->policy = node_policy(parent); /* inherited; a LOOKUP postfilter may change it */
 	n->fd = fd;
 	n->nlookup = 1;
 	n->refs = 1;
@@ -572,6 +573,16 @@ void node_forget(uint64_t nodeid, uint64_t nlookup)
 void node_unlookup(struct node *n, uint64_t nlookup)
 {
 	node_forget(n->nodeid, nlookup);
+}
+
+struct policy *node_policy(const struct node *n)
+{
+	return n ? __atomic_load_n(&n->policy, __ATOMIC_ACQUIRE) : NULL;
+}
+
+void node_set_policy(struct node *n, struct policy *policy)
+{
+	__atomic_store_n(&n->policy, policy, __ATOMIC_RELEASE);
 }
 
 void node_stats(struct node_stats *out)

@@ -48,7 +48,8 @@ OP_HANDLER(op_opendir)
 	}
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
-	if (fsd_config.cache == CACHE_ALWAYS)
+	/* Listings are cached for every caller alike: not under a per-caller policy. */
+	if (fsd_config.cache == CACHE_ALWAYS && !policy_per_caller(req->filters))
 		out->open_flags = FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE;
 	reply_arg(req, sizeof(*out));
 	return 0;
@@ -100,40 +101,56 @@ static bool is_dot_or_dotdot(const char *name)
 /*
  * Adds one record to the reply; for READDIRPLUS it also looks the name up,
  * handing the kernel a lookup that the reply carries (an entry that cannot
- * be looked up goes without, nodeid 0, rather than stopping the listing).  Returns the bytes
- * used, 0 when the reply is full, DIR_SKIPPED, or -errno.
+ * be looked up goes without, nodeid 0, rather than stopping the listing).
+ * The policy's postfilter, if the verdict asked for one, sees each entry
+ * and may leave it out or rename it.  Returns the bytes used, 0 when the
+ * reply is full, DIR_SKIPPED, or -errno.
  */
 static long dir_emit(struct request *req, char *buf, size_t size,
 		     const struct linux_dirent64 *d, bool plus)
 {
-	size_t namelen = strlen(d->d_name), used;
-	struct fuse_entry_out e;
+	struct fusebpf_dirent de = { .ino = d->d_ino, .off = d->d_off, .type = d->d_type };
+	char name[FUSEBPF_NAME_LEN] = ""; /* zero-padded, as a filter's map key wants it */
+	size_t namelen = strlen(d->d_name);
 	struct node *child = NULL;
 	struct stat st;
+	long used;
 	int err;
 
-	if (!plus)
-		return dirent_add(buf, size, d->d_name, namelen, d->d_ino, d->d_type, d->d_off);
-
+	if (namelen >= sizeof(name))
+		return DIR_SKIPPED; /* longer than any name FUSE can carry */
+	memcpy(name, d->d_name, namelen + 1);
 	/* Check the size first: an entry must not be looked up in vain. */
-	if (FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + namelen) > size)
+	if (FUSE_DIRENT_ALIGN((plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET) + namelen) >
+	    size)
 		return 0;
-	err = is_dot_or_dotdot(d->d_name) ? -EEXIST :
-					    node_lookup(req->node, d->d_name, &st, &child);
-	if (err == -ENOENT)
-		return DIR_SKIPPED;
-	if (err) {
+	if (plus) {
 		/*
 		 * "." and "..", or a name that cannot be looked up: listed
 		 * without attributes (nodeid 0), the kernel does not link it.
 		 */
-		memset(&e, 0, sizeof(e));
-		return direntplus_add(buf, size, d->d_name, namelen, d->d_ino, &e, d->d_type,
-				      d->d_off);
+		err = is_dot_or_dotdot(name) ? -EEXIST : node_lookup(req->node, name, &st, &child);
+		if (err == -ENOENT)
+			return DIR_SKIPPED;
+		if (!err) {
+			entry_fill(&de.entry, child->nodeid, &st, &req->cache);
+			de.ino = st.st_ino;
+			de.type = (st.st_mode & S_IFMT) >> 12;
+		}
 	}
-	entry_fill(&e, child->nodeid, &st);
-	used = direntplus_add(buf, size, d->d_name, namelen, st.st_ino, &e,
-			      (st.st_mode & S_IFMT) >> 12, d->d_off);
+	if (request_entry_filter(req, name, &de) < 0) {
+		if (child)
+			node_unlookup(child, 1); /* the kernel will not hear of it */
+		node_put(child);
+		return DIR_SKIPPED;
+	}
+	namelen = strlen(name);
+	if (plus)
+		used = direntplus_add(buf, size, name, namelen, de.ino, &de.entry, de.type, de.off);
+	else
+		used = dirent_add(buf, size, name, namelen, de.ino, de.type, de.off);
+	if (!used && child)
+		node_unlookup(child, 1); /* a rewritten name that no longer fits */
 	node_put(child); /* the lookup, now the kernel's, keeps it */
 	return used;
 }

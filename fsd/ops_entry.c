@@ -18,7 +18,7 @@
 
 void entry_reply(struct request *req, struct node *node, const struct stat *st)
 {
-	entry_fill(&req->arg.entry, node->nodeid, st);
+	entry_fill(&req->arg.entry, node->nodeid, st, &req->cache);
 	req->new_node = node;
 	reply_arg(req, sizeof(req->arg.entry));
 }
@@ -30,8 +30,8 @@ OP_HANDLER(op_lookup)
 	int err;
 
 	err = node_lookup(req->node, req->name, &st, &child);
-	if (err == -ENOENT && fsd_config.negative_timeout > 0) {
-		entry_fill_negative(&req->arg.entry);
+	if (err == -ENOENT && req->cache.negative > 0) {
+		entry_fill_negative(&req->arg.entry, &req->cache);
 		reply_arg(req, sizeof(req->arg.entry));
 		return 0;
 	}
@@ -58,7 +58,7 @@ OP_HANDLER(op_getattr)
 	handle_put(h);
 	if (err)
 		return err;
-	attr_out_fill(&req->arg.attr, &st);
+	attr_out_fill(&req->arg.attr, &st, &req->cache);
 	reply_arg(req, sizeof(req->arg.attr));
 	return 0;
 }
@@ -138,7 +138,7 @@ OP_HANDLER(op_setattr)
 		err = -errno;
 		goto out;
 	}
-	attr_out_fill(&req->arg.attr, &st);
+	attr_out_fill(&req->arg.attr, &st, &req->cache);
 	reply_arg(req, sizeof(req->arg.attr));
 out:
 	handle_put(h);
@@ -174,7 +174,7 @@ OP_HANDLER(op_statx)
 		return err;
 
 	memset(out, 0, sizeof(*out));
-	timeout_split(fsd_config.attr_timeout, &out->attr_valid, &out->attr_valid_nsec);
+	timeout_split(req->cache.attr, &out->attr_valid, &out->attr_valid_nsec);
 	o->mask = sx.stx_mask;
 	o->blksize = sx.stx_blksize;
 	o->attributes = sx.stx_attributes;

@@ -113,14 +113,32 @@ static bool writes_kill_privs(const struct request *req, int fd, int flags)
 }
 
 /*
+ * Whether the policy must see this file's reads and writes: it filters READ
+ * or WRITE, or they default to userspace.  Passthrough would hide them, and
+ * the page cache would answer reads without asking.
+ */
+static bool data_filtered(const struct request *req)
+{
+	uint64_t data_ops = FUSEBPF_OP_BIT(FUSE_READ) | FUSEBPF_OP_BIT(FUSE_WRITE);
+
+	for (uint32_t phase = FUSEBPF_PHASE_PRE; phase <= FUSEBPF_PHASE_POST; phase++)
+		if (policy_has(req->filters, FUSE_READ, phase) ||
+		    policy_has(req->filters, FUSE_WRITE, phase))
+			return true;
+	return fsd_config.user_ops & data_ops;
+}
+
+/*
  * Turns an open backing fd into a handle and the reply's open_out: kernel
  * passthrough when the inode's mode allows it, else the daemon serves data,
- * with the page cache as the cache mode says.  Takes ownership of fd.
+ * with the page cache as the cache mode says (never when the policy filters
+ * data).  Takes ownership of fd.
  */
 static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		      struct fusebpf_open_out *out)
 {
-	bool want_passthrough = !writes_kill_privs(req, fd, flags);
+	bool filtered = data_filtered(req);
+	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
 	struct handle *h;
 	int err, id;
 
@@ -136,6 +154,16 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	out->fh = h->fh;
 	id = backing_open(node, fd, want_passthrough);
 	h->is_file = true;
+	if (id > 0 && filtered) {
+		/*
+		 * The kernel keeps one I/O mode per inode, and this one is
+		 * open in passthrough (from before a policy reload): joining it
+		 * would hide this open's data from the policy.
+		 */
+		fsd_log("open of inode %llu: its data must reach the policy but it is open in "
+			"passthrough: EBUSY", (unsigned long long)node->ino);
+		return -EBUSY;
+	}
 	if (id > 0 && !want_passthrough) {
 		/*
 		 * The inode is already open in passthrough, which this open
@@ -154,9 +182,9 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		 * writes through: it has nothing to flush.
 		 */
 		out->open_flags = FUSEBPF_FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
-	} else if (fsd_config.cache == CACHE_NEVER || (flags & O_DIRECT)) {
+	} else if (filtered || fsd_config.cache == CACHE_NEVER || (flags & O_DIRECT)) {
 		out->open_flags = FOPEN_DIRECT_IO;
-	} else if (fsd_config.cache == CACHE_ALWAYS) {
+	} else if (fsd_config.cache == CACHE_ALWAYS && !policy_per_caller(req->filters)) {
 		out->open_flags = FOPEN_KEEP_CACHE;
 	}
 	return 0;
@@ -228,7 +256,7 @@ OP_HANDLER(op_create)
 		return -ESTALE;
 	if (fd < 0)
 		return fd;
-	err = node_from_fd(pathfd, true, &st, &child);
+	err = node_from_fd(pathfd, true, req->node, &st, &child);
 	if (err) {
 		close(fd);
 		return err;
@@ -259,7 +287,7 @@ OP_HANDLER(op_tmpfile)
 		       &pathfd);
 	if (fd < 0)
 		return fd;
-	err = node_from_fd(pathfd, false, &st, &child);
+	err = node_from_fd(pathfd, false, req->node, &st, &child);
 	if (err) {
 		close(fd);
 		return err;

@@ -143,6 +143,37 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 		cfg->allow_other = false;
 		return 0;
 	}
+	if (KEY("policy") && val) {
+		if (!*val || strlen(val) >= FUSEBPF_POLICY_NAME_LEN || strchr(val, '/'))
+			return fail(err, errlen, "option policy=%s: expected a policy name of 1 to %d "
+				    "characters", val, FUSEBPF_POLICY_NAME_LEN - 1);
+		snprintf(cfg->policy, sizeof(cfg->policy), "%s", val);
+		return 0;
+	}
+	if (KEY("user_ops") && val) {
+		char why[160];
+
+		if (opcode_mask_parse(val, &cfg->user_ops, why, sizeof(why)))
+			return fail(err, errlen, "option user_ops=%s: %s", val, why);
+		return 0;
+	}
+	if (KEY("user") && val) {
+		const char *colon = strchr(val, ':');
+		char name[64], known[256];
+
+		snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - val) : (int)strlen(val),
+			 val);
+		cfg->user = user_module_find(name);
+		if (!cfg->user) {
+			user_modules_list(known, sizeof(known));
+			return fail(err, errlen, "option user=%s: no userspace module '%s' (built in: %s)",
+				    val, name, known);
+		}
+		if (colon && strlen(colon + 1) >= sizeof(cfg->user_args))
+			return fail(err, errlen, "option user=%s: arguments too long", val);
+		snprintf(cfg->user_args, sizeof(cfg->user_args), "%s", colon ? colon + 1 : "");
+		return 0;
+	}
 	if (KEY("default_permissions") && !val) {
 		cfg->default_permissions = true;
 		return 0;
@@ -155,16 +186,31 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 	return fail(err, errlen, "unknown option '%s' (see --help)", opt);
 }
 
+/*
+ * The items of one -o list.  user_ops= takes a list of its own, so after it
+ * an item that is an opcode name continues it: -o user_ops=open,unlink,ro.
+ */
 static int options_list(struct config *cfg, const char *list, char *err, size_t errlen,
 			double explicit[3])
 {
 	char *copy = strdup(list), *save = NULL, *tok;
+	bool in_user_ops = false;
 	int ret = 0;
 
 	if (!copy)
 		return fail(err, errlen, "out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save))
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t more;
+		char why[160];
+
+		if (in_user_ops && !strchr(tok, '=') &&
+		    opcode_mask_parse(tok, &more, why, sizeof(why)) == 0) {
+			cfg->user_ops |= more;
+			continue;
+		}
 		ret = option_one(cfg, tok, err, errlen, explicit);
+		in_user_ops = !strncmp(tok, "user_ops=", 9);
+	}
 	free(copy);
 	return ret;
 }
@@ -273,6 +319,12 @@ void options_usage(const char *prog)
 	       "                              let every user use the mount (default on)\n"
 	       "     default_permissions, no_default_permissions\n"
 	       "                              the kernel checks permissions from the modes (default on)\n"
+	       "     policy=NAME              run the filters of BPF policy NAME (loaded with\n"
+	       "                              `fusebpf load`) on the root and what is below it\n"
+	       "     user_ops=OP[,OP...]      opcodes that go to the userspace handler when no\n"
+	       "                              filter decides (default none; `all` for every one)\n"
+	       "     user=MODULE[:ARGS]       the userspace module serving USER verdicts and\n"
+	       "                              userspace filter calls (default none)\n"
 	       "     ro, rw, nosuid, nodev, noexec, noatime, nodiratime, sync, dirsync\n"
 	       "                              the usual mount flags\n",
 	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO);

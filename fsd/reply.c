@@ -41,27 +41,35 @@ void attr_from_stat(struct fuse_attr *attr, const struct stat *st)
 	attr->blksize = st->st_blksize;
 }
 
-void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st)
+void cache_timeouts_from_config(struct cache_timeouts *t)
+{
+	t->entry = fsd_config.entry_timeout;
+	t->negative = fsd_config.negative_timeout;
+	t->attr = fsd_config.attr_timeout;
+}
+
+void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st,
+		const struct cache_timeouts *t)
 {
 	memset(e, 0, sizeof(*e));
 	e->nodeid = nodeid;
 	e->generation = 0; /* nodeids are never reused */
-	timeout_split(fsd_config.entry_timeout, &e->entry_valid, &e->entry_valid_nsec);
-	timeout_split(fsd_config.attr_timeout, &e->attr_valid, &e->attr_valid_nsec);
+	timeout_split(t->entry, &e->entry_valid, &e->entry_valid_nsec);
+	timeout_split(t->attr, &e->attr_valid, &e->attr_valid_nsec);
 	attr_from_stat(&e->attr, st);
 }
 
 /* A reply with nodeid 0 lets the kernel cache the absence of a name. */
-void entry_fill_negative(struct fuse_entry_out *e)
+void entry_fill_negative(struct fuse_entry_out *e, const struct cache_timeouts *t)
 {
 	memset(e, 0, sizeof(*e));
-	timeout_split(fsd_config.negative_timeout, &e->entry_valid, &e->entry_valid_nsec);
+	timeout_split(t->negative, &e->entry_valid, &e->entry_valid_nsec);
 }
 
-void attr_out_fill(struct fuse_attr_out *a, const struct stat *st)
+void attr_out_fill(struct fuse_attr_out *a, const struct stat *st, const struct cache_timeouts *t)
 {
 	memset(a, 0, sizeof(*a));
-	timeout_split(fsd_config.attr_timeout, &a->attr_valid, &a->attr_valid_nsec);
+	timeout_split(t->attr, &a->attr_valid, &a->attr_valid_nsec);
 	attr_from_stat(&a->attr, st);
 }
 

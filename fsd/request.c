@@ -2,22 +2,25 @@
 /*
  * The opcode table and the request pipeline.
  *
- * One row per FUSE opcode says everything fsd does with it: its name, the
- * size of its fixed input, the strings that follow it and how to check them,
- * and the handler that performs it on the backing inode.  An opcode with no
- * row gets ENOSYS.
+ * One row per FUSE opcode says everything fsd does with it: the size of its
+ * fixed input, the strings that follow it and how to check them, and the
+ * handler that performs it on the backing inode (its name is in
+ * <fusebpf/opcodes.h>).  An opcode with no handler gets ENOSYS.
  *
  * request_process() reads top to bottom: decode (all validation is here),
- * find the node, [the policy's prefilter goes here], the backing handler,
- * [the postfilter goes here], then exactly one reply.
+ * find the node, prefilter (the node's policy decides: a verdict, or the
+ * opcode's default), the backing handler or the userspace one as the
+ * verdict says, postfilter, then exactly one reply.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* How a string argument is checked. */
 enum str_kind {
@@ -32,10 +35,10 @@ enum op_flags {
 	OP_NO_REPLY = 1 << 0, /* FORGET and friends: the kernel expects none */
 	OP_NO_NODE = 1 << 1, /* hdr->nodeid names no node to look up */
 	OP_DATA = 1 << 2, /* a payload follows the strings */
+	OP_ENTRY_FILTER = 1 << 3, /* READDIR(PLUS): the postfilter runs on each entry */
 };
 
 struct op {
-	const char *name;
 	uint16_t in_size; /* the fixed input struct */
 	uint8_t flags;
 	uint8_t str[2]; /* enum str_kind of each string argument */
@@ -44,64 +47,60 @@ struct op {
 
 #define NAME1 { STR_NAME }
 #define NAME2 { STR_NAME, STR_NAME }
+#define IN(type) .in_size = sizeof(struct type)
 
 static const struct op ops[FSD_OP_MAX] = {
-	[FUSE_LOOKUP] = { "LOOKUP", 0, 0, NAME1, op_lookup },
-	[FUSE_FORGET] = { "FORGET", sizeof(struct fuse_forget_in), OP_NO_REPLY | OP_NO_NODE, {}, op_forget },
-	[FUSE_GETATTR] = { "GETATTR", sizeof(struct fuse_getattr_in), 0, {}, op_getattr },
-	[FUSE_SETATTR] = { "SETATTR", sizeof(struct fuse_setattr_in), 0, {}, op_setattr },
-	[FUSE_READLINK] = { "READLINK", 0, 0, {}, op_readlink },
-	[FUSE_SYMLINK] = { "SYMLINK", 0, 0, { STR_NAME, STR_LINK }, op_symlink },
-	[FUSE_MKNOD] = { "MKNOD", sizeof(struct fuse_mknod_in), 0, NAME1, op_mknod },
-	[FUSE_MKDIR] = { "MKDIR", sizeof(struct fuse_mkdir_in), 0, NAME1, op_mkdir },
-	[FUSE_UNLINK] = { "UNLINK", 0, 0, NAME1, op_unlink },
-	[FUSE_RMDIR] = { "RMDIR", 0, 0, NAME1, op_rmdir },
-	[FUSE_RENAME] = { "RENAME", sizeof(struct fuse_rename_in), 0, NAME2, op_rename },
-	[FUSE_LINK] = { "LINK", sizeof(struct fuse_link_in), 0, NAME1, op_link },
-	[FUSE_OPEN] = { "OPEN", sizeof(struct fuse_open_in), 0, {}, op_open },
-	[FUSE_READ] = { "READ", sizeof(struct fuse_read_in), 0, {}, op_read },
-	[FUSE_WRITE] = { "WRITE", sizeof(struct fuse_write_in), OP_DATA, {}, op_write },
-	[FUSE_STATFS] = { "STATFS", 0, 0, {}, op_statfs },
-	[FUSE_RELEASE] = { "RELEASE", sizeof(struct fuse_release_in), 0, {}, op_release },
-	[FUSE_FSYNC] = { "FSYNC", sizeof(struct fuse_fsync_in), 0, {}, op_fsync },
-	[FUSE_SETXATTR] = { "SETXATTR", FUSE_COMPAT_SETXATTR_IN_SIZE, OP_DATA, { STR_XATTR }, op_setxattr },
-	[FUSE_GETXATTR] = { "GETXATTR", sizeof(struct fuse_getxattr_in), 0, { STR_XATTR }, op_getxattr },
-	[FUSE_LISTXATTR] = { "LISTXATTR", sizeof(struct fuse_getxattr_in), 0, {}, op_listxattr },
-	[FUSE_REMOVEXATTR] = { "REMOVEXATTR", 0, 0, { STR_XATTR }, op_removexattr },
-	[FUSE_FLUSH] = { "FLUSH", sizeof(struct fuse_flush_in), 0, {}, op_flush },
+	[FUSE_LOOKUP] = { .str = NAME1, .backing = op_lookup },
+	[FUSE_FORGET] = { IN(fuse_forget_in), OP_NO_REPLY | OP_NO_NODE, .backing = op_forget },
+	[FUSE_GETATTR] = { IN(fuse_getattr_in), .backing = op_getattr },
+	[FUSE_SETATTR] = { IN(fuse_setattr_in), .backing = op_setattr },
+	[FUSE_READLINK] = { .backing = op_readlink },
+	[FUSE_SYMLINK] = { .str = { STR_NAME, STR_LINK }, .backing = op_symlink },
+	[FUSE_MKNOD] = { IN(fuse_mknod_in), .str = NAME1, .backing = op_mknod },
+	[FUSE_MKDIR] = { IN(fuse_mkdir_in), .str = NAME1, .backing = op_mkdir },
+	[FUSE_UNLINK] = { .str = NAME1, .backing = op_unlink },
+	[FUSE_RMDIR] = { .str = NAME1, .backing = op_rmdir },
+	[FUSE_RENAME] = { IN(fuse_rename_in), .str = NAME2, .backing = op_rename },
+	[FUSE_LINK] = { IN(fuse_link_in), .str = NAME1, .backing = op_link },
+	[FUSE_OPEN] = { IN(fuse_open_in), .backing = op_open },
+	[FUSE_READ] = { IN(fuse_read_in), .backing = op_read },
+	[FUSE_WRITE] = { IN(fuse_write_in), OP_DATA, .backing = op_write },
+	[FUSE_STATFS] = { .backing = op_statfs },
+	[FUSE_RELEASE] = { IN(fuse_release_in), .backing = op_release },
+	[FUSE_FSYNC] = { IN(fuse_fsync_in), .backing = op_fsync },
+	/* Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat struct. */
+	[FUSE_SETXATTR] = { FUSE_COMPAT_SETXATTR_IN_SIZE, OP_DATA, { STR_XATTR }, op_setxattr },
+	[FUSE_GETXATTR] = { IN(fuse_getxattr_in), .str = { STR_XATTR }, .backing = op_getxattr },
+	[FUSE_LISTXATTR] = { IN(fuse_getxattr_in), .backing = op_listxattr },
+	[FUSE_REMOVEXATTR] = { .str = { STR_XATTR }, .backing = op_removexattr },
+	[FUSE_FLUSH] = { IN(fuse_flush_in), .backing = op_flush },
 	/* fuse_init_in grew over time: the 16-byte 7.x head, the rest as data. */
-	[FUSE_INIT] = { "INIT", 16, OP_NO_NODE | OP_DATA, {}, op_init },
-	[FUSE_OPENDIR] = { "OPENDIR", sizeof(struct fuse_open_in), 0, {}, op_opendir },
-	[FUSE_READDIR] = { "READDIR", sizeof(struct fuse_read_in), 0, {}, op_readdir },
-	[FUSE_RELEASEDIR] = { "RELEASEDIR", sizeof(struct fuse_release_in), 0, {}, op_releasedir },
-	[FUSE_FSYNCDIR] = { "FSYNCDIR", sizeof(struct fuse_fsync_in), 0, {}, op_fsyncdir },
-	[FUSE_GETLK] = { "GETLK" }, /* ENOSYS: the kernel then locks locally */
-	[FUSE_SETLK] = { "SETLK" },
-	[FUSE_SETLKW] = { "SETLKW" },
-	[FUSE_ACCESS] = { "ACCESS", sizeof(struct fuse_access_in), 0, {}, op_access },
-	[FUSE_CREATE] = { "CREATE", sizeof(struct fuse_create_in), 0, NAME1, op_create },
-	[FUSE_INTERRUPT] = { "INTERRUPT", sizeof(struct fuse_interrupt_in), OP_NO_REPLY | OP_NO_NODE, {}, op_interrupt },
-	[FUSE_BMAP] = { "BMAP" },
-	[FUSE_DESTROY] = { "DESTROY", 0, OP_NO_NODE, {}, op_destroy },
-	[FUSE_IOCTL] = { "IOCTL" },
-	[FUSE_POLL] = { "POLL" },
-	[FUSE_BATCH_FORGET] = { "BATCH_FORGET", sizeof(struct fuse_batch_forget_in), OP_NO_REPLY | OP_NO_NODE | OP_DATA, {}, op_batch_forget },
-	[FUSE_FALLOCATE] = { "FALLOCATE", sizeof(struct fuse_fallocate_in), 0, {}, op_fallocate },
-	[FUSE_READDIRPLUS] = { "READDIRPLUS", sizeof(struct fuse_read_in), 0, {}, op_readdirplus },
-	[FUSE_RENAME2] = { "RENAME2", sizeof(struct fuse_rename2_in), 0, NAME2, op_rename2 },
-	[FUSE_LSEEK] = { "LSEEK", sizeof(struct fuse_lseek_in), 0, {}, op_lseek },
-	[FUSE_COPY_FILE_RANGE] = { "COPY_FILE_RANGE", sizeof(struct fuse_copy_file_range_in), 0, {}, op_copy_file_range },
-	[FUSE_SETUPMAPPING] = { "SETUPMAPPING" },
-	[FUSE_REMOVEMAPPING] = { "REMOVEMAPPING" },
-	[FUSE_SYNCFS] = { "SYNCFS" },
-	[FUSE_TMPFILE] = { "TMPFILE", sizeof(struct fuse_create_in), 0, { STR_IGNORED }, op_tmpfile },
-	[FUSEBPF_OP_STATX] = { "STATX", sizeof(struct fusebpf_statx_in), 0, {}, op_statx },
+	[FUSE_INIT] = { 16, OP_NO_NODE | OP_DATA, .backing = op_init },
+	[FUSE_OPENDIR] = { IN(fuse_open_in), .backing = op_opendir },
+	[FUSE_READDIR] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdir },
+	[FUSE_RELEASEDIR] = { IN(fuse_release_in), .backing = op_releasedir },
+	[FUSE_FSYNCDIR] = { IN(fuse_fsync_in), .backing = op_fsyncdir },
+	/* GETLK, SETLK, SETLKW: ENOSYS, and the kernel then locks locally. */
+	[FUSE_ACCESS] = { IN(fuse_access_in), .backing = op_access },
+	[FUSE_CREATE] = { IN(fuse_create_in), .str = NAME1, .backing = op_create },
+	[FUSE_INTERRUPT] = { IN(fuse_interrupt_in), OP_NO_REPLY | OP_NO_NODE, .backing = op_interrupt },
+	[FUSE_DESTROY] = { 0, OP_NO_NODE, .backing = op_destroy },
+	[FUSE_BATCH_FORGET] = { IN(fuse_batch_forget_in), OP_NO_REPLY | OP_NO_NODE | OP_DATA,
+				.backing = op_batch_forget },
+	[FUSE_FALLOCATE] = { IN(fuse_fallocate_in), .backing = op_fallocate },
+	[FUSE_READDIRPLUS] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdirplus },
+	[FUSE_RENAME2] = { IN(fuse_rename2_in), .str = NAME2, .backing = op_rename2 },
+	[FUSE_LSEEK] = { IN(fuse_lseek_in), .backing = op_lseek },
+	[FUSE_COPY_FILE_RANGE] = { IN(fuse_copy_file_range_in), .backing = op_copy_file_range },
+	/* The name is "/" on the wire, and means nothing. */
+	[FUSE_TMPFILE] = { IN(fuse_create_in), .str = { STR_IGNORED }, .backing = op_tmpfile },
+	[FUSEBPF_OP_STATX] = { IN(fusebpf_statx_in), .backing = op_statx },
 };
 
 const char *opcode_name(uint32_t opcode)
 {
-	if (opcode < FSD_OP_MAX && ops[opcode].name)
-		return ops[opcode].name;
+	if (opcode < FSD_OP_MAX && fusebpf_opcode_names[opcode])
+		return fusebpf_opcode_names[opcode];
 	return "UNKNOWN";
 }
 
@@ -201,12 +200,263 @@ static void request_undo(struct request *req)
 	}
 }
 
+/* ---- the policy step ---- */
+
+/* Copies the request's input into the filter context, once per request. */
+static void ctx_fill(struct request *req, const struct op *op)
+{
+	const struct fuse_in_header *hdr = req->hdr;
+	struct fusebpf_ctx *ctx = &req->ctx;
+
+	if (req->ctx_ready)
+		return;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->nodeid = hdr->nodeid;
+	ctx->opcode = hdr->opcode;
+	ctx->uid = hdr->uid;
+	ctx->gid = hdr->gid;
+	ctx->pid = hdr->pid;
+	ctx->in_size = op->in_size;
+	memcpy(&ctx->in, req->in, op->in_size);
+	/* Decoding bounded names and xattr names to 255 bytes. */
+	if (req->name && op->str[0] != STR_IGNORED)
+		strcpy(ctx->name, req->name);
+	if (req->name2 && op->str[1] == STR_NAME)
+		strcpy(ctx->name2, req->name2);
+	req->ctx_ready = true;
+}
+
+/* One name a filter may have rewritten: still a valid one? */
+static int ctx_name_take(char *buf, enum str_kind kind, const char **name)
+{
+	buf[FUSEBPF_NAME_LEN - 1] = '\0';
+	if (string_check(kind, buf, strlen(buf)))
+		return -EINVAL;
+	*name = buf;
+	return 0;
+}
+
+/*
+ * After a prefilter: the request goes on with the input and names as the
+ * filter left them, checked again as decoding checked them.
+ */
+static int ctx_take_input(struct request *req, const struct op *op)
+{
+	int err = 0;
+
+	req->in = &req->ctx.in;
+	if (req->name && op->str[0] != STR_IGNORED)
+		err = ctx_name_take(req->ctx.name, op->str[0], &req->name);
+	if (!err && req->name2 && op->str[1] == STR_NAME)
+		err = ctx_name_take(req->ctx.name2, op->str[1], &req->name2);
+	if (err)
+		fsd_log("%s: a prefilter left a name that is not a valid one: EINVAL",
+			opcode_name(req->hdr->opcode));
+	return err;
+}
+
+/* Before a postfilter: the result of the operation, as the reply would carry it. */
+static void ctx_fill_output(struct request *req, const struct op *op, int err)
+{
+	ctx_fill(req, op);
+	req->ctx.error_in = err;
+	req->ctx.out_size = err ? 0 : req->arg_len ? req->arg_len : req->out_len;
+	memset(&req->ctx.out, 0, sizeof(req->ctx.out));
+	if (!err && req->arg_len)
+		memcpy(&req->ctx.out, &req->arg, req->arg_len);
+}
+
+/* A LOOKUP postfilter may give the child another policy, or none. */
+static int ctx_child_policy(struct request *req)
+{
+	struct policy *policy = NULL;
+	int err;
+
+	switch (req->ctx.child_policy) {
+	case FUSEBPF_CHILD_INHERIT:
+		return 0;
+	case FUSEBPF_CHILD_REMOVE:
+		break;
+	case FUSEBPF_CHILD_SET:
+		req->ctx.child_policy_name[FUSEBPF_POLICY_NAME_LEN - 1] = '\0';
+		err = policy_get(req->ctx.child_policy_name, &policy);
+		if (err) {
+			/* Fail closed: the child must not escape its policy by a typo. */
+			fsd_log("LOOKUP postfilter set policy '%s' on '%s': %s; failing the lookup",
+				req->ctx.child_policy_name, req->name, strerror(-err));
+			return -EIO;
+		}
+		break;
+	default:
+		return -EIO;
+	}
+	if (req->new_node)
+		node_set_policy(req->new_node, policy);
+	return 0;
+}
+
+/* After a postfilter returned ret: the request's result. */
+static int ctx_take_output(struct request *req, int err, int ret)
+{
+	if (ret < 0)
+		return ret <= -512 ? -EIO : ret;
+	if (err)
+		return err;
+	if (req->arg_len)
+		memcpy(&req->arg, &req->ctx.out, req->arg_len);
+	if (req->hdr->opcode == FUSE_LOOKUP)
+		return ctx_child_policy(req);
+	return 0;
+}
+
+/* Runs a userspace filter of phase on req, if the module has one; 0 or -errno. */
+static int user_filter(struct request *req, const struct op *op, uint32_t phase, int err)
+{
+	uint32_t opcode = req->hdr->opcode;
+	int ret;
+
+	if (phase == FUSEBPF_PHASE_PRE) {
+		if (!user_module->prefilter[opcode])
+			return 0;
+		ctx_fill(req, op);
+		req->ctx.phase = phase;
+		ret = user_module->prefilter[opcode](req, &req->ctx);
+		return ret < 0 ? ret : ctx_take_input(req, op);
+	}
+	if (!user_module->postfilter[opcode])
+		return err;
+	ctx_fill_output(req, op, err);
+	req->ctx.phase = phase;
+	ret = user_module->postfilter[opcode](req, &req->ctx);
+	return ctx_take_output(req, err, ret);
+}
+
+static void verdict_count(uint32_t opcode, int verdict)
+{
+	int slot = verdict < 0 ? FUSEBPF_VERDICT_MAX + 1 : verdict;
+
+	atomic_fetch_add_explicit(&stats_verdicts[opcode][slot], 1, memory_order_relaxed);
+}
+
+/*
+ * The node's policy decides what happens to the request: the verdict of its
+ * prefilter, or the opcode's default (-o user_ops) when there is none or it
+ * says CALL_DEFAULT.  Returns the verdict, or -errno to fail the request.
+ */
+static int request_prefilter(struct request *req, const struct op *op)
+{
+	uint32_t opcode = req->hdr->opcode;
+	int verdict = FUSEBPF_CALL_DEFAULT;
+
+	if (!(FUSEBPF_FILTERABLE_OPS & FUSEBPF_OP_BIT(opcode)))
+		return FUSEBPF_CONTINUE;
+	req->filters = policy_acquire(node_policy(req->node));
+	if (policy_per_caller(req->filters))
+		memset(&req->cache, 0, sizeof(req->cache));
+	if (policy_has(req->filters, opcode, FUSEBPF_PHASE_PRE)) {
+		ctx_fill(req, op);
+		verdict = filter_run(req, req->filters, FUSEBPF_PHASE_PRE);
+		verdict_count(opcode, verdict);
+		if (verdict > FUSEBPF_VERDICT_MAX) {
+			fsd_log("%s prefilter of policy %s returned %d, not a verdict: EIO",
+				opcode_name(opcode), policy_name(node_policy(req->node)), verdict);
+			return -EIO;
+		}
+		if (verdict < 0)
+			return verdict <= -512 ? -EIO : verdict;
+		int err = ctx_take_input(req, op);
+		if (err)
+			return err;
+	}
+	if (verdict == FUSEBPF_CALL_DEFAULT)
+		verdict = fsd_config.user_ops & FUSEBPF_OP_BIT(opcode) ? FUSEBPF_USER :
+									 FUSEBPF_CONTINUE;
+	return verdict;
+}
+
+/* The backing operation, the userspace handler, or both, as the verdict says. */
+static int request_perform(struct request *req, const struct op *op, int verdict)
+{
+	int err;
+
+	switch (verdict) {
+	case FUSEBPF_USER:
+		return user_handle(req);
+	case FUSEBPF_USER_PREFILTER:
+		err = user_filter(req, op, FUSEBPF_PHASE_PRE, 0);
+		if (err)
+			return err;
+		return op->backing(req);
+	case FUSEBPF_POSTFILTER:
+	case FUSEBPF_USER_POSTFILTER:
+		/* READDIR(PLUS) run the postfilter on each entry as they list it. */
+		if (op->flags & OP_ENTRY_FILTER)
+			req->entry_post = verdict;
+		return op->backing(req);
+	default:
+		return op->backing(req);
+	}
+}
+
+/* The postfilter the verdict asked for, BPF or userspace; the request's result. */
+static int request_postfilter(struct request *req, const struct op *op, int verdict, int err)
+{
+	if (op->flags & OP_ENTRY_FILTER)
+		return err;
+	if (verdict == FUSEBPF_POSTFILTER &&
+	    policy_has(req->filters, req->hdr->opcode, FUSEBPF_PHASE_POST)) {
+		ctx_fill_output(req, op, err);
+		return ctx_take_output(req, err,
+				       filter_run(req, req->filters, FUSEBPF_PHASE_POST));
+	}
+	if (verdict == FUSEBPF_USER_POSTFILTER)
+		return user_filter(req, op, FUSEBPF_PHASE_POST, err);
+	return err;
+}
+
+int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d)
+{
+	const struct op *op = &ops[req->hdr->opcode];
+	int ret, err;
+
+	if (!req->entry_post)
+		return 0;
+	ctx_fill(req, op);
+	req->ctx.error_in = 0;
+	req->ctx.out_size = sizeof(*d);
+	req->ctx.out.dirent = *d;
+	memcpy(req->ctx.name, name, FUSEBPF_NAME_LEN);
+	if (req->entry_post == FUSEBPF_POSTFILTER) {
+		if (!policy_has(req->filters, req->hdr->opcode, FUSEBPF_PHASE_POST))
+			return 0;
+		ret = filter_run(req, req->filters, FUSEBPF_PHASE_POST);
+	} else {
+		if (!user_module->postfilter[req->hdr->opcode])
+			return 0;
+		req->ctx.phase = FUSEBPF_PHASE_POST;
+		ret = user_module->postfilter[req->hdr->opcode](req, &req->ctx);
+	}
+	if (ret < 0)
+		return ret;
+	err = ctx_name_take(req->ctx.name, STR_NAME, &(const char *){ NULL });
+	if (err && strcmp(req->ctx.name, ".") && strcmp(req->ctx.name, ".."))
+		return err;
+	memcpy(name, req->ctx.name, FUSEBPF_NAME_LEN);
+	*d = req->ctx.out.dirent;
+	return 0;
+}
+
+int request_backing(struct request *req)
+{
+	return ops[req->hdr->opcode].backing(req);
+}
+
 void request_process(struct worker *w, const char *buf, size_t len)
 {
 	const struct fuse_in_header *hdr = (const void *)buf;
 	struct request req = { .hdr = hdr, .worker = w };
 	const struct op *op = NULL;
-	int err;
+	int err, verdict = FUSEBPF_CONTINUE;
 
 	if (len < sizeof(*hdr)) {
 		fsd_log("dropped a %zu-byte request: shorter than its header", len);
@@ -216,6 +466,7 @@ void request_process(struct worker *w, const char *buf, size_t len)
 		op = &ops[hdr->opcode];
 		atomic_fetch_add_explicit(&stats_requests[hdr->opcode], 1, memory_order_relaxed);
 	}
+	cache_timeouts_from_config(&req.cache);
 
 	/* Decode. */
 	err = op && op->backing ? request_decode(&req, op, buf, len) : -ENOSYS;
@@ -233,12 +484,18 @@ void request_process(struct worker *w, const char *buf, size_t len)
 		}
 	}
 
-	/* Prefilter: the policy step of issue 3 goes here. */
+	/* Prefilter. */
+	verdict = request_prefilter(&req, op);
+	if (verdict < 0) {
+		err = verdict;
+		goto reply;
+	}
 
-	/* Backing. */
-	err = op->backing(&req);
+	/* Backing, or userspace. */
+	err = request_perform(&req, op, verdict);
 
-	/* Postfilter: the policy step of issue 3 goes here. */
+	/* Postfilter. */
+	err = request_postfilter(&req, op, verdict, err);
 
 reply:
 	if (err && hdr->opcode < FSD_OP_MAX)
@@ -247,6 +504,63 @@ reply:
 		if (dev_reply(&req, err) < 0 || err)
 			request_undo(&req);
 	}
+	policy_release(req.filters);
 	node_put(req.new_node);
 	node_put(req.node);
+}
+
+/* ---- opcode masks ---- */
+
+uint64_t opcode_mask_backing(void)
+{
+	uint64_t mask = 0;
+
+	for (uint32_t opc = 0; opc < FSD_OP_MAX; opc++)
+		if (ops[opc].backing && (FUSEBPF_FILTERABLE_OPS & FUSEBPF_OP_BIT(opc)))
+			mask |= FUSEBPF_OP_BIT(opc);
+	return mask;
+}
+
+int opcode_mask_parse(const char *list, uint64_t *mask, char *err, size_t errlen)
+{
+	const char *p = list;
+
+	*mask = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",:+");
+		uint32_t opc;
+
+		for (opc = 0; opc < FSD_OP_MAX; opc++)
+			if (fusebpf_opcode_names[opc] && strlen(fusebpf_opcode_names[opc]) == n &&
+			    !strncasecmp(fusebpf_opcode_names[opc], p, n))
+				break;
+		if (n == 3 && !strncasecmp(p, "all", 3)) {
+			*mask |= opcode_mask_backing();
+		} else if (n == 4 && !strncasecmp(p, "none", 4)) {
+			;
+		} else if (opc == FSD_OP_MAX || !(opcode_mask_backing() & FUSEBPF_OP_BIT(opc))) {
+			snprintf(err, errlen, "'%.*s' is not an opcode the daemon serves (LOOKUP, "
+				 "OPEN, UNLINK, ...; or all, none)", (int)n, p);
+			return -EINVAL;
+		} else {
+			*mask |= FUSEBPF_OP_BIT(opc);
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+void opcode_mask_format(uint64_t mask, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (uint32_t opc = 0; opc < FSD_OP_MAX && used < size; opc++)
+		if (mask & FUSEBPF_OP_BIT(opc))
+			used += snprintf(buf + used, size - used, "%s%s", used ? "," : "",
+					 opcode_name(opc));
+	if (!mask)
+		snprintf(buf, size, "none");
 }

@@ -1,25 +1,40 @@
 // SPDX-License-Identifier: MIT
 /*
- * Counters, and the unix socket that serves them: connecting to
- * /run/fusebpf/fsd-<dev>.sock, where <dev> is the mount's st_dev, returns
- * one "key value" line per counter and closes.  `fsd --stats MOUNTPOINT`
- * is the client.
+ * Counters, and the control socket that serves them and takes policy
+ * reloads (the protocol is in <fusebpf/control.h>).  `fsd --stats
+ * MOUNTPOINT` and the fusebpf tool are its clients.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
+
+#include <fusebpf/control.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define STATS_DIR "/run/fusebpf"
 
 _Atomic uint64_t stats_requests[FSD_OP_MAX];
 _Atomic uint64_t stats_errors[FSD_OP_MAX];
+_Atomic uint64_t stats_verdicts[FSD_OP_MAX][FUSEBPF_VERDICT_MAX + 2];
+_Atomic uint64_t stats_user[FSD_OP_MAX];
+_Atomic uint64_t stats_filter_calls[FSD_OP_MAX];
+_Atomic uint64_t stats_filter_ns[FSD_OP_MAX];
+
+static const char *const verdict_names[FUSEBPF_VERDICT_MAX + 2] = {
+	[FUSEBPF_CONTINUE] = "CONTINUE",
+	[FUSEBPF_USER] = "USER",
+	[FUSEBPF_USER_PREFILTER] = "USER_PREFILTER",
+	[FUSEBPF_POSTFILTER] = "POSTFILTER",
+	[FUSEBPF_USER_POSTFILTER] = "USER_POSTFILTER",
+	[FUSEBPF_CALL_DEFAULT] = "CALL_DEFAULT",
+	[FUSEBPF_VERDICT_MAX + 1] = "ERRNO",
+};
 
 static int listen_fd = -1;
 static pthread_t stats_thread;
@@ -29,12 +44,13 @@ static void stats_path(struct sockaddr_un *addr, dev_t dev)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	snprintf(addr->sun_path, sizeof(addr->sun_path), STATS_DIR "/fsd-%llu.sock",
+	snprintf(addr->sun_path, sizeof(addr->sun_path), FUSEBPF_CONTROL_PATH_FMT,
 		 (unsigned long long)dev);
 }
 
 static void stats_write(FILE *f)
 {
+	char names[1024];
 	struct node_stats ns;
 
 	node_stats(&ns);
@@ -45,15 +61,84 @@ static void stats_write(FILE *f)
 	fprintf(f, "fd_cache_max %llu\n", (unsigned long long)ns.fd_cache_max);
 	fprintf(f, "handles %llu\n", (unsigned long long)handle_count());
 	fprintf(f, "backing_ids %llu\n", (unsigned long long)backing_count());
+	fprintf(f, "mask.backing %#llx\n", (unsigned long long)opcode_mask_backing());
+	opcode_mask_format(fsd_config.user_ops, names, sizeof(names));
+	fprintf(f, "mask.user %#llx %s\n", (unsigned long long)fsd_config.user_ops, names);
+	fprintf(f, "user_module %s\n", user_module->name);
+	fprintf(f, "root_policy %s\n", fsd_config.policy[0] ? fsd_config.policy : "none");
+	policy_stats(f);
 	for (unsigned op = 0; op < FSD_OP_MAX; op++) {
 		uint64_t n = atomic_load(&stats_requests[op]);
 		uint64_t e = atomic_load(&stats_errors[op]);
+		uint64_t u = atomic_load(&stats_user[op]);
+		uint64_t fc = atomic_load(&stats_filter_calls[op]);
 
 		if (n)
 			fprintf(f, "requests.%s %llu\n", opcode_name(op), (unsigned long long)n);
 		if (e)
 			fprintf(f, "errors.%s %llu\n", opcode_name(op), (unsigned long long)e);
+		if (u)
+			fprintf(f, "user.%s %llu\n", opcode_name(op), (unsigned long long)u);
+		if (fc)
+			fprintf(f, "filter_calls.%s %llu\nfilter_ns.%s %llu\n", opcode_name(op),
+				(unsigned long long)fc, opcode_name(op),
+				(unsigned long long)atomic_load(&stats_filter_ns[op]));
+		for (int v = 0; v <= FUSEBPF_VERDICT_MAX + 1; v++) {
+			uint64_t c = atomic_load(&stats_verdicts[op][v]);
+
+			if (c)
+				fprintf(f, "verdict.%s.%s %llu\n", opcode_name(op),
+					verdict_names[v], (unsigned long long)c);
+		}
 	}
+	if (user_module->stats)
+		user_module->stats(f);
+}
+
+/* One command line from a client, answered on f. */
+static void control_command(char *line, FILE *f)
+{
+	char *name = strchr(line, ' ');
+	int err;
+
+	line[strcspn(line, "\r\n")] = '\0';
+	if (name)
+		*name++ = '\0';
+	if (!strcmp(line, "stats") || !line[0]) {
+		stats_write(f);
+		return;
+	}
+	if (!name || (strcmp(line, "reload") && strcmp(line, "unload"))) {
+		fprintf(f, "error unknown command '%s'\n", line);
+		return;
+	}
+	err = !strcmp(line, "reload") ? policy_reload(name) : policy_unload(name);
+	if (err == -ENOENT)
+		fprintf(f, "unused\n");
+	else if (err)
+		fprintf(f, "error %s\n", strerror(-err));
+	else
+		fprintf(f, "ok\n");
+}
+
+/* Reads one line (up to its newline, or what fits); 0 or -errno. */
+static int control_read_line(int fd, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	while (used + 1 < size) {
+		ssize_t n = read(fd, buf + used, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0 || buf[used] == '\n')
+			break;
+		used++;
+	}
+	buf[used] = '\0';
+	return 0;
 }
 
 static void *stats_loop(void *arg)
@@ -61,6 +146,7 @@ static void *stats_loop(void *arg)
 	(void)arg;
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		char line[256];
 		FILE *f;
 
 		if (fd < 0) {
@@ -68,12 +154,14 @@ static void *stats_loop(void *arg)
 				continue;
 			return NULL; /* shut down by stats_stop */
 		}
-		f = fdopen(fd, "w");
-		if (!f) {
+		/* A client that never sends its line must not stall the others. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
+			   sizeof(struct timeval));
+		if (control_read_line(fd, line, sizeof(line)) < 0 || !(f = fdopen(fd, "w"))) {
 			close(fd);
 			continue;
 		}
-		stats_write(f);
+		control_command(line, f);
 		fclose(f);
 	}
 }
@@ -82,7 +170,7 @@ int stats_serve(dev_t mount_dev)
 {
 	int err;
 
-	mkdir(STATS_DIR, 0755);
+	mkdir(FUSEBPF_CONTROL_DIR, 0755);
 	stats_path(&stats_addr, mount_dev);
 	unlink(stats_addr.sun_path); /* left by a daemon that was killed */
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -115,7 +203,7 @@ void stats_stop(void)
 	unlink(stats_addr.sun_path);
 }
 
-int stats_client(const char *mountpoint)
+int stats_client(const char *mountpoint, const char *command)
 {
 	struct sockaddr_un addr;
 	struct stat st;
@@ -129,7 +217,8 @@ int stats_client(const char *mountpoint)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    write(fd, command, strlen(command)) < 0 || write(fd, "\n", 1) < 0) {
 		err = -errno;
 		close(fd);
 		return err;

@@ -13,13 +13,9 @@
 #ifndef FUSEBPF_FUSE_EXT_H
 #define FUSEBPF_FUSE_EXT_H
 
-#ifdef __bpf__
-#error "fuse_ext.h is a userspace header"
-#endif
-
+/* BPF programs include it too (filter.h); the ioctls are for userspace only. */
 #include <linux/fuse.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
 
 /* INIT flags (flags2 is bits 32..63, sent only with FUSE_INIT_EXT). */
 #define FUSEBPF_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
@@ -75,12 +71,16 @@ struct fusebpf_backing_map {
 };
 _Static_assert(sizeof(struct fusebpf_backing_map) == 16, "fuse_backing_map is 16 bytes");
 
+#ifndef __bpf__
+#include <sys/ioctl.h>
+
 #define FUSEBPF_DEV_IOC_MAGIC 229
 #ifndef FUSE_DEV_IOC_CLONE
 #define FUSE_DEV_IOC_CLONE _IOR(FUSEBPF_DEV_IOC_MAGIC, 0, uint32_t)
 #endif
 #define FUSEBPF_DEV_IOC_BACKING_OPEN  _IOW(FUSEBPF_DEV_IOC_MAGIC, 1, struct fusebpf_backing_map)
 #define FUSEBPF_DEV_IOC_BACKING_CLOSE _IOW(FUSEBPF_DEV_IOC_MAGIC, 2, uint32_t)
+#endif /* !__bpf__ */
 
 /* FUSE_STATX (7.39). */
 struct fusebpf_sx_time {

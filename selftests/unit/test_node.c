@@ -608,7 +608,7 @@ Test(node, linked_tmpfile_keeps_its_node)
 	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
 	pathfd = open(proc_path, O_PATH | O_CLOEXEC);
 	cr_assert(pathfd >= 0);
-	ret = node_from_fd(pathfd, false, &st, &tmp);
+	ret = node_from_fd(pathfd, false, NULL, &st, &tmp);
 	cr_assert_eq(ret, 0, "node_from_fd: %s", strerror(-ret));
 	cr_assert_eq(tmp->ino, st.st_ino);
 

@@ -28,6 +28,15 @@ TestSuite(reply, .timeout = 10);
 /* struct fuse_direntplus: a 128-byte fuse_entry_out, then a fuse_dirent. */
 #define DIRENTPLUS_NAME_OFFSET (128 + DIRENT_NAME_OFFSET)
 
+/* The timeouts the configuration gives, as requests without a per-caller policy use. */
+static const struct cache_timeouts *config_timeouts(void)
+{
+	static struct cache_timeouts t;
+
+	cache_timeouts_from_config(&t);
+	return &t;
+}
+
 static struct stat sample_stat(void)
 {
 	struct stat st;
@@ -109,7 +118,7 @@ Test(reply, entry_fill_uses_configured_timeouts)
 	fsd_config.attr_timeout = 2.25;
 	fsd_config.negative_timeout = 9;
 	memset(&e, 0xff, sizeof(e));
-	entry_fill(&e, 77, &st);
+	entry_fill(&e, 77, &st, config_timeouts());
 	cr_assert_eq(e.nodeid, 77);
 	cr_assert_eq(e.generation, 0);
 	cr_assert_eq(e.entry_valid, 1);
@@ -125,7 +134,7 @@ Test(reply, entry_fill_cache_always)
 	struct fuse_entry_out e;
 
 	fsd_config.entry_timeout = fsd_config.attr_timeout = 86400;
-	entry_fill(&e, 2, &st);
+	entry_fill(&e, 2, &st, config_timeouts());
 	cr_assert_eq(e.entry_valid, 86400);
 	cr_assert_eq(e.entry_valid_nsec, 0);
 	cr_assert_eq(e.attr_valid, 86400);
@@ -140,7 +149,7 @@ Test(reply, entry_fill_negative_has_no_node)
 	fsd_config.attr_timeout = 6;
 	fsd_config.negative_timeout = 3.75;
 	memset(&e, 0xff, sizeof(e));
-	entry_fill_negative(&e);
+	entry_fill_negative(&e, config_timeouts());
 	cr_assert_eq(e.nodeid, 0);
 	cr_assert_eq(e.generation, 0);
 	cr_assert_eq(e.entry_valid, 3);
@@ -158,14 +167,14 @@ Test(reply, attr_out_fill)
 
 	fsd_config.attr_timeout = 0.5;
 	memset(&a, 0xff, sizeof(a));
-	attr_out_fill(&a, &st);
+	attr_out_fill(&a, &st, config_timeouts());
 	cr_assert_eq(a.attr_valid, 0);
 	cr_assert_eq(a.attr_valid_nsec, 500000000);
 	cr_assert_eq(a.dummy, 0);
 	assert_attr_is(&a.attr, &st);
 
 	fsd_config.attr_timeout = 0;
-	attr_out_fill(&a, &st);
+	attr_out_fill(&a, &st, config_timeouts());
 	cr_assert_eq(a.attr_valid, 0);
 	cr_assert_eq(a.attr_valid_nsec, 0);
 }
@@ -284,7 +293,7 @@ Test(reply, direntplus_record_layout)
 
 	fsd_config.entry_timeout = 7;
 	fsd_config.attr_timeout = 8;
-	entry_fill(&e, 4321, &st);
+	entry_fill(&e, 4321, &st, config_timeouts());
 
 	/* 152 + 3 -> 160 */
 	memset(buf, 0xa5, sizeof(buf));

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Userspace handlers: what an embedder (a media provider, say) implements
+ * for the requests its policy sends to userspace.  A module is one const
+ * struct user_module, added to the table in user.c and chosen at mount
+ * with -o user=NAME.
+ *
+ * - handler[op] serves a request whose verdict is USER (or whose opcode
+ *   defaults to userspace, -o user_ops=) instead of the backing operation.
+ *   NULL: the daemon's own implementation serves it, as a FUSE server
+ *   without FUSE-BPF would.
+ * - prefilter[op] is the userspace prefilter call of USER_PREFILTER, made
+ *   before the backing operation; postfilter[op] the postfilter call of
+ *   USER_POSTFILTER, made after it.  They see the same context a BPF filter
+ *   sees (struct fusebpf_ctx, filter.h), may change it the same way, and
+ *   return 0 or -errno (which fails the request).  NULL: nothing to do.
+ *
+ * Handlers run on worker threads, several at once: a module guards its own
+ * state.  They return 0 or -errno, and leave a reply in the request as the
+ * backing handlers do (reply_arg, reply_data; see fsd.h); they may call
+ * the backing handler of their opcode (request_backing) to do the normal
+ * work first.  A FUSE-BPF kernel sends the same prefilter and postfilter
+ * calls on the wire (opcode | FUSEBPF_*_CALL); they reach the same functions.
+ */
+#ifndef FSD_USER_H
+#define FSD_USER_H
+
+#include <fusebpf/filter.h>
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct request;
+
+struct user_module {
+	const char *name;
+	/* Called once before mounting with the text after "user=NAME:", or NULL; 0 or -errno. */
+	int (*init)(const char *args);
+	/* Called once after unmounting. */
+	void (*fini)(void);
+	/* Adds "key value" lines of its own to the daemon's statistics. */
+	void (*stats)(FILE *f);
+	int (*handler[FUSEBPF_OP_MAX])(struct request *req);
+	int (*prefilter[FUSEBPF_OP_MAX])(struct request *req, struct fusebpf_ctx *ctx);
+	int (*postfilter[FUSEBPF_OP_MAX])(struct request *req, struct fusebpf_ctx *ctx);
+};
+
+/* The module in force (none: every field NULL). */
+extern const struct user_module *user_module;
+
+/* Finds a built-in module by name; NULL if there is none. */
+const struct user_module *user_module_find(const char *name);
+/* Names of the built-in modules, for --help. */
+void user_modules_list(char *buf, size_t size);
+
+/* Runs the module's handler for req, or the opcode's backing handler; 0 or -errno. */
+int user_handle(struct request *req);
+
+#endif /* FSD_USER_H */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's control socket, between fsd and the tools: a unix stream
+ * socket per mount, named after the mount's device number.  A client
+ * connects, writes one command line and reads the answer until EOF:
+ *
+ *	stats          "key value" lines: the daemon's counters
+ *	reload NAME    reopen the pinned filters of policy NAME:
+ *	               "ok", "unused" (no node runs it) or "error ..."
+ *	unload NAME    forget the filters of policy NAME: same answers
+ */
+#ifndef FUSEBPF_CONTROL_H
+#define FUSEBPF_CONTROL_H
+
+#define FUSEBPF_CONTROL_DIR "/run/fusebpf"
+/* printf format of the socket's path; the argument is st_dev as unsigned long long. */
+#define FUSEBPF_CONTROL_PATH_FMT FUSEBPF_CONTROL_DIR "/fsd-%llu.sock"
+
+#endif /* FUSEBPF_CONTROL_H */

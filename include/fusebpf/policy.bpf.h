@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * For policy authors: declare a policy and its filters so that they read
+ * like the FUSE-BPF RFC's <op>_prefilter / <op>_postfilter functions.
+ *
+ *	#include <fusebpf/policy.bpf.h>
+ *
+ *	FUSEBPF_POLICY("nodots");
+ *
+ *	FUSEBPF_PREFILTER(lookup)
+ *	{
+ *		return ctx->name[0] == '.' ? -ENOENT : FUSEBPF_CONTINUE;
+ *	}
+ *
+ * Each filter is a function of `struct fusebpf_ctx *ctx` returning a verdict
+ * (prefilters) or 0 / -errno (postfilters); see filter.h and docs/abi.md.
+ *
+ * Program flavours.  By default a filter is a BPF_PROG_TYPE_SYSCALL program,
+ * which the daemon runs with BPF_PROG_RUN on the context.  The kernel makes
+ * every syscall program sleepable, and sleepable programs may only use
+ * array, hash, ring buffer and storage maps.  A policy that needs other maps
+ * (an LPM trie, a bloom filter) defines FUSEBPF_FLAVOR_XDP before the
+ * include: its filters are then hosted in BPF_PROG_TYPE_XDP programs, which
+ * are not sleepable; the daemon runs them with BPF_PROG_RUN too, the context
+ * as their packet data.  The filter bodies are the same in both flavours.
+ * In the syscall flavour the verifier takes ctx for what it is, the
+ * program's context: fields are read and written as ctx->a.b (a pointer
+ * into the context may not be kept and dereferenced), and helpers may read
+ * but not write it: copy names out with fusebpf_name_copy, write them back
+ * with fusebpf_name_set.  In the XDP flavour ctx points into packet memory,
+ * which helpers and pointers may use freely.
+ *
+ * A build for an in-kernel FUSE-BPF (filters in a struct_ops map) would be
+ * a third flavour of these two macros plus an ops table generated from the
+ * object's program names: no change to policy sources.  It is not here,
+ * because no kernel here can load it.
+ */
+#ifndef FUSEBPF_POLICY_BPF_H
+#define FUSEBPF_POLICY_BPF_H
+
+#ifndef __bpf__
+#error "policy.bpf.h is for BPF programs; the daemon uses filter.h"
+#endif
+
+#include <fusebpf/filter.h>
+#include <linux/bpf.h>
+#include <linux/errno.h>
+#include <bpf/bpf_helpers.h>
+
+/*
+ * The policy's name (at most 15 characters) and the ABI it is built against;
+ * FUSEBPF_POLICY_FLAGS also gives flags (FUSEBPF_POLICY_PER_CALLER).
+ */
+#define FUSEBPF_POLICY_FLAGS(policy_name, policy_flags)                                    \
+	const struct fusebpf_policy_info fusebpf_policy SEC(".fusebpf") = {                \
+		.magic = FUSEBPF_POLICY_MAGIC,                                             \
+		.abi_version = FUSEBPF_ABI_VERSION,                                        \
+		.ctx_size = sizeof(struct fusebpf_ctx),                                    \
+		.flags = (policy_flags),                                                   \
+		.name = policy_name,                                                       \
+	};                                                                                 \
+	char _license[] SEC("license") = "GPL"
+#define FUSEBPF_POLICY(policy_name) FUSEBPF_POLICY_FLAGS(policy_name, 0)
+
+#ifdef FUSEBPF_FLAVOR_XDP
+#define FUSEBPF_FILTER_(fn)                                                                \
+	static __always_inline int fn##_body(struct fusebpf_ctx *ctx);                    \
+	SEC("xdp") int fn(struct xdp_md *xdp)                                              \
+	{                                                                                  \
+		struct fusebpf_ctx *ctx = (void *)(long)xdp->data;                         \
+                                                                                           \
+		if ((void *)(ctx + 1) > (void *)(long)xdp->data_end)                       \
+			return -EINVAL;                                                    \
+		return fn##_body(ctx);                                                     \
+	}                                                                                  \
+	static __always_inline int fn##_body(struct fusebpf_ctx *ctx)
+#else
+#define FUSEBPF_FILTER_(fn) SEC("syscall") int fn(struct fusebpf_ctx *ctx)
+#endif
+
+/* int <op>_prefilter(struct fusebpf_ctx *ctx): op is the opcode's lower-case name. */
+#define FUSEBPF_PREFILTER(op) FUSEBPF_FILTER_(op##_prefilter)
+/* int <op>_postfilter(struct fusebpf_ctx *ctx) */
+#define FUSEBPF_POSTFILTER(op) FUSEBPF_FILTER_(op##_postfilter)
+
+/*
+ * Copies a name buffer of the context (name, name2) into dst, a buffer of
+ * FUSEBPF_NAME_LEN bytes on the stack or in a map value, for use as a map key.
+ */
+static __always_inline int fusebpf_name_copy(char *dst, const char *ctx_name)
+{
+	return bpf_probe_read_kernel(dst, FUSEBPF_NAME_LEN, ctx_name);
+}
+
+/*
+ * Sets a name buffer of the context from src, FUSEBPF_NAME_LEN bytes on the
+ * stack or in a map value (8-byte aligned).  Helpers may not write into a
+ * syscall program's context, so this copies with constant offsets.
+ */
+static __always_inline void fusebpf_name_set(char *ctx_name, const char *src)
+{
+#pragma unroll
+	for (unsigned i = 0; i < FUSEBPF_NAME_LEN / 8; i++)
+		((__u64 *)ctx_name)[i] = ((const __u64 *)src)[i];
+	ctx_name[FUSEBPF_NAME_LEN - 1] = '\0';
+}
+
+/* Whether a context name equals the string literal s (bounded: s is a constant). */
+#define fusebpf_name_eq(ctx_name, s) fusebpf_name_eq_(ctx_name, s, sizeof(s))
+static __always_inline int fusebpf_name_eq_(const char *name, const char *s, unsigned size)
+{
+#pragma unroll
+	for (unsigned i = 0; i < size; i++)
+		if (name[i] != s[i])
+			return 0;
+	return 1;
+}
+
+/* Whether a context name starts with the string literal p. */
+#define fusebpf_name_has_prefix(ctx_name, p) fusebpf_name_eq_(ctx_name, p, sizeof(p) - 1)
+
+#endif /* FUSEBPF_POLICY_BPF_H */

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fusebpf: the command-line tool for policies.  Loads (verifies and pins)
+ * policy objects and tells the running daemons to switch to the new
+ * version, lists, shows and unloads them, and shows a mount's statistics.
+ * The policies in bpf/ are built in (their skeletons), so `fusebpf load
+ * hide` needs no file.
+ */
+#define _GNU_SOURCE
+#include "loader.h"
+
+#include <fusebpf/control.h>
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hide.skel.h"
+#include "passthrough.skel.h"
+#include "readonly.skel.h"
+#include "trace.skel.h"
+#include "verdicts.skel.h"
+
+/* The policies of bpf/, by the name `load` knows them by. */
+static const struct {
+	const char *name;
+	const void *(*elf_bytes)(size_t *size);
+} builtins[] = {
+	{ "hide", hide_bpf__elf_bytes },
+	{ "passthrough", passthrough_bpf__elf_bytes },
+	{ "readonly", readonly_bpf__elf_bytes },
+	{ "trace", trace_bpf__elf_bytes },
+	{ "verdicts", verdicts_bpf__elf_bytes },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: fusebpf COMMAND [ARGS]\n"
+		"\n"
+		"  load FILE|BUILTIN [--name NAME]\n"
+		"                      verify and pin a policy object, or a built-in policy;\n"
+		"                      mounts running a policy of that name switch to it\n"
+		"  list                the loaded policies\n"
+		"  show NAME           a loaded policy's filters and maps\n"
+		"  unload NAME         remove a policy; mounts running it take the defaults\n"
+		"  stats MOUNTPOINT    per opcode: requests, verdicts, userspace calls and\n"
+		"                      time in filters of the fsd serving MOUNTPOINT\n"
+		"\n"
+		"built-in policies:");
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		fprintf(out, " %s", builtins[i].name);
+	fprintf(out, "\npinned under %s; maps under %s/NAME/maps/ (see bpftool map)\n",
+		LOADER_PIN_ROOT, LOADER_PIN_ROOT);
+}
+
+/* Sends one command to a control socket; the answer, malloc'ed, or NULL with errno set. */
+static char *control_send(const char *path, const char *command)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t used = 0, size = 4096;
+	char *buf = malloc(size);
+	ssize_t n;
+	int fd;
+
+	if (!buf)
+		return NULL;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    dprintf(fd, "%s\n", command) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		errno = e;
+		return NULL;
+	}
+	while ((n = read(fd, buf + used, size - used - 1)) > 0) {
+		used += n;
+		if (size - used < 2) {
+			char *more = realloc(buf, size * 2);
+
+			if (!more)
+				break;
+			buf = more;
+			size *= 2;
+		}
+	}
+	close(fd);
+	buf[used] = '\0';
+	return buf;
+}
+
+/* Tells every running daemon "reload NAME" or "unload NAME"; how many run it. */
+static int daemons_tell(const char *verb, const char *name)
+{
+	DIR *d = opendir(FUSEBPF_CONTROL_DIR);
+	struct dirent *e;
+	char path[512], command[64];
+	int users = 0;
+
+	if (!d)
+		return 0;
+	snprintf(command, sizeof(command), "%s %s", verb, name);
+	while ((e = readdir(d))) {
+		char *answer;
+
+		if (strncmp(e->d_name, "fsd-", 4) || !strstr(e->d_name, ".sock"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", FUSEBPF_CONTROL_DIR, e->d_name);
+		answer = control_send(path, command);
+		if (!answer)
+			continue; /* a daemon that is gone */
+		if (!strncmp(answer, "ok", 2))
+			users++;
+		else if (strncmp(answer, "unused", 6))
+			fprintf(stderr, "fusebpf: daemon at %s: %s", path, answer);
+		free(answer);
+	}
+	closedir(d);
+	return users;
+}
+
+static int cmd_load(int argc, char **argv)
+{
+	const char *what = NULL, *name = NULL;
+	char loaded[FUSEBPF_POLICY_NAME_LEN];
+	struct loader_error err;
+	struct stat st;
+	int e, users;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--name") && i + 1 < argc)
+			name = argv[++i];
+		else if (!what && argv[i][0] != '-')
+			what = argv[i];
+		else {
+			fprintf(stderr, "fusebpf load: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!what) {
+		fprintf(stderr, "fusebpf load: which policy? a FILE.bpf.o or a built-in name\n");
+		return 2;
+	}
+	e = -ENOENT;
+	if (stat(what, &st) == 0 || strchr(what, '/') || strstr(what, ".o")) {
+		e = loader_load_file(what, name, loaded, &err);
+	} else {
+		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+			size_t size;
+			const void *obj;
+
+			if (strcmp(builtins[i].name, what))
+				continue;
+			obj = builtins[i].elf_bytes(&size);
+			e = loader_load_mem(obj, size, what, name, loaded, &err);
+			break;
+		}
+		if (e == -ENOENT)
+			snprintf(err.msg, sizeof(err.msg),
+				 "%s: no such file, and no built-in policy of that name", what);
+	}
+	if (e) {
+		fprintf(stderr, "fusebpf load: %s\n", err.msg);
+		if (err.log[0] && strstr(err.msg, "verifier")) {
+			char *tail = err.log, *p;
+			int lines = 0;
+
+			/* The verifier's last lines: what it refused, and where. */
+			for (p = err.log + strlen(err.log); p > err.log; p--)
+				if (*p == '\n' && ++lines > 12) {
+					tail = p + 1;
+					break;
+				}
+			fprintf(stderr, "%s", tail);
+		}
+		return 1;
+	}
+	users = daemons_tell("reload", loaded);
+	printf("policy %s loaded (pinned in %s/%s)", loaded, LOADER_PIN_ROOT, loaded);
+	if (users)
+		printf("; %d mount%s switched to it", users, users == 1 ? "" : "s");
+	printf("\n");
+	return 0;
+}
+
+static int list_one(const char *name, void *arg)
+{
+	(void)arg;
+	printf("%s\n", name);
+	return 0;
+}
+
+/* ---- stats ---- */
+
+struct kv {
+	char *key;
+	char *value;
+};
+
+static const char *kv_get(const struct kv *kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kv[i].key, key))
+			return kv[i].value;
+	return NULL;
+}
+
+static unsigned long long kv_num(const struct kv *kv, size_t n, const char *fmt, const char *op,
+				 const char *sub)
+{
+	char key[128];
+	const char *v;
+
+	snprintf(key, sizeof(key), fmt, op, sub);
+	v = kv_get(kv, n, key);
+	return v ? strtoull(v, NULL, 0) : 0;
+}
+
+/* The trace policy's counts, if it is loaded. */
+static void trace_counts_print(void)
+{
+	char path[256];
+	int fd;
+
+	loader_map_path("trace", "counts", path, sizeof(path));
+	bool header = false;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	for (uint32_t op = 0; op < FUSEBPF_OP_MAX; op++) {
+		struct {
+			uint64_t requests;
+			uint64_t verdicts[FUSEBPF_VERDICT_MAX + 2];
+		} c;
+
+		if (bpf_map_lookup_elem(fd, &op, &c) || !c.requests)
+			continue;
+		if (!header) {
+			printf("\ntrace policy (%s): requests and the verdicts it returned\n", path);
+			printf("%-16s %10s %10s %10s\n", "opcode", "requests", "default", "other");
+			header = true;
+		}
+		printf("%-16s %10llu %10llu %10llu\n", fusebpf_opcode_names[op],
+		       (unsigned long long)c.requests,
+		       (unsigned long long)c.verdicts[FUSEBPF_CALL_DEFAULT],
+		       (unsigned long long)(c.requests - c.verdicts[FUSEBPF_CALL_DEFAULT]));
+	}
+	close(fd);
+}
+
+static int cmd_stats(const char *mountpoint)
+{
+	static const char *const verdicts[] = { "CONTINUE",	   "USER",	   "USER_PREFILTER",
+						"POSTFILTER",	   "USER_POSTFILTER", "CALL_DEFAULT",
+						"ERRNO" };
+	char path[256], *answer, *line, *save = NULL;
+	struct kv kv[1024];
+	size_t n = 0;
+	struct stat st;
+
+	if (stat(mountpoint, &st) < 0) {
+		fprintf(stderr, "fusebpf stats: %s: %s\n", mountpoint, strerror(errno));
+		return 1;
+	}
+	snprintf(path, sizeof(path), FUSEBPF_CONTROL_PATH_FMT, (unsigned long long)st.st_dev);
+	answer = control_send(path, "stats");
+	if (!answer) {
+		fprintf(stderr, "fusebpf stats: no fsd serves %s (%s: %s)\n", mountpoint, path,
+			strerror(errno));
+		return 1;
+	}
+	for (line = strtok_r(answer, "\n", &save); line && n < 1024;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+
+		if (!sp)
+			continue;
+		*sp = '\0';
+		kv[n++] = (struct kv){ line, sp + 1 };
+	}
+	printf("mount %s: root policy %s, userspace module %s\n", mountpoint,
+	       kv_get(kv, n, "root_policy") ?: "?", kv_get(kv, n, "user_module") ?: "?");
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(kv[i].key, "policy.", 7))
+			printf("policy %s: %s\n", kv[i].key + 7, kv[i].value);
+	printf("opcode masks: backing %s; user %s\n", kv_get(kv, n, "mask.backing") ?: "?",
+	       kv_get(kv, n, "mask.user") ?: "?");
+	printf("\n%-16s %9s %7s %9s %9s %8s  %s\n", "opcode", "requests", "errors", "fast path",
+	       "userspace", "filter us", "prefilter verdicts");
+	for (uint32_t op = 0; op < FUSEBPF_OP_MAX; op++) {
+		const char *name = fusebpf_opcode_names[op];
+		unsigned long long req, user, calls, ns;
+		char vbuf[256] = "";
+		size_t used = 0;
+
+		if (!name || !(req = kv_num(kv, n, "requests.%s%s", name, "")))
+			continue;
+		user = kv_num(kv, n, "user.%s%s", name, "");
+		calls = kv_num(kv, n, "filter_calls.%s%s", name, "");
+		ns = kv_num(kv, n, "filter_ns.%s%s", name, "");
+		for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++) {
+			unsigned long long c = kv_num(kv, n, "verdict.%s.%s", name, verdicts[v]);
+
+			if (c && used < sizeof(vbuf))
+				used += snprintf(vbuf + used, sizeof(vbuf) - used, "%s%s %llu",
+						 used ? ", " : "", verdicts[v], c);
+		}
+		printf("%-16s %9llu %7llu %9llu %9llu %8.2f  %s\n", name, req,
+		       kv_num(kv, n, "errors.%s%s", name, ""), req - user, user,
+		       calls ? ns / 1000.0 / calls : 0.0, vbuf);
+	}
+	printf("(fast path: served on the backing filesystem by the daemon or, for file data,\n"
+	       " by the kernel's passthrough, which the daemon never sees; filter us: mean time\n"
+	       " per BPF filter call)\n");
+	free(answer);
+	trace_counts_print();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int e;
+
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "load"))
+		return cmd_load(argc - 2, argv + 2);
+	if (!strcmp(cmd, "list") && argc == 2) {
+		e = loader_list(list_one, NULL);
+		if (e)
+			fprintf(stderr, "fusebpf list: %s\n", strerror(-e));
+		return e ? 1 : 0;
+	}
+	if (!strcmp(cmd, "show") && argc == 3) {
+		e = loader_show(argv[2], stdout);
+		if (e)
+			fprintf(stderr, "fusebpf show: policy '%s': %s\n", argv[2],
+				e == -ENOENT ? "not loaded" : strerror(-e));
+		return e ? 1 : 0;
+	}
+	if (!strcmp(cmd, "unload") && argc == 3) {
+		e = loader_unload(argv[2]);
+		if (e) {
+			fprintf(stderr, "fusebpf unload: policy '%s': %s\n", argv[2],
+				e == -ENOENT ? "not loaded" : strerror(-e));
+			return 1;
+		}
+		daemons_tell("unload", argv[2]);
+		printf("policy %s unloaded\n", argv[2]);
+		return 0;
+	}
+	if (!strcmp(cmd, "stats") && argc == 3)
+		return cmd_stats(argv[2]);
+	fprintf(stderr, "fusebpf: unknown command or arguments: '%s' (see fusebpf --help)\n", cmd);
+	return 2;
+}

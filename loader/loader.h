@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy loader: the only code that talks to libbpf.  It loads policy
+ * objects (verified by the kernel), pins them under bpffs, lists, shows and
+ * unloads them, and gives the daemon the filters of a pinned policy and the
+ * means to run them.
+ *
+ * Pinned layout, one directory per policy:
+ *
+ *	/sys/fs/bpf/fusebpf/NAME/maps/MAP          the policy's maps, kept across
+ *	                                            reloads when compatible
+ *	/sys/fs/bpf/fusebpf/NAME/progs/OP_PHASE    the filters of the current version
+ *	/sys/fs/bpf/fusebpf/NAME/progs/policy_info its name and flags (an array map)
+ *
+ * A reload pins the new filters in a directory of their own and exchanges it
+ * with progs/ in one rename, so a reader sees one version or the other.
+ * Loaders and readers of one policy serialise on a lock file in /run/fusebpf.
+ */
+#ifndef FUSEBPF_LOADER_H
+#define FUSEBPF_LOADER_H
+
+#include <fusebpf/filter.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LOADER_BPFFS "/sys/fs/bpf"
+#define LOADER_PIN_ROOT LOADER_BPFFS "/fusebpf"
+#define LOADER_RUN_DIR "/run/fusebpf" /* lock files; FUSEBPF_CONTROL_DIR too */
+
+/* How a filter program is run (see policy.bpf.h). */
+enum loader_flavor {
+	LOADER_FLAVOR_NONE = 0,
+	LOADER_FLAVOR_SYSCALL, /* BPF_PROG_TYPE_SYSCALL: the context is ctx_in */
+	LOADER_FLAVOR_XDP, /* BPF_PROG_TYPE_XDP: the context is the packet */
+};
+
+/* One version of a policy's filters, as the daemon runs them. */
+struct loader_filters {
+	char name[FUSEBPF_POLICY_NAME_LEN];
+	uint32_t flags; /* FUSEBPF_POLICY_* */
+	int fd[FUSEBPF_OP_MAX][2]; /* [opcode][phase - 1]; -1 when absent */
+	uint8_t flavor[FUSEBPF_OP_MAX][2]; /* enum loader_flavor */
+};
+
+/* Why a load failed, for the user: one line, then the verifier's last lines. */
+struct loader_error {
+	char msg[512];
+	char log[4096];
+};
+
+/* Mounts bpffs on /sys/fs/bpf unless it is there; 0 or -errno. */
+int loader_bpffs_mount(void);
+
+/*
+ * Loads a policy object (a file, or an object in memory such as a skeleton's)
+ * and pins it, replacing the pinned version of the same name.  name, if not
+ * NULL, overrides the name the object declares.  On failure nothing pinned
+ * changes, err says why, and the return is -errno.  *loaded_name gets the
+ * policy's name.
+ */
+int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBPF_POLICY_NAME_LEN],
+		     struct loader_error *err);
+int loader_load_mem(const void *obj, size_t size, const char *obj_name, const char *name,
+		    char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err);
+
+/* Removes a pinned policy (its filters and maps); -ENOENT if not loaded. */
+int loader_unload(const char *name);
+
+/* Whether name is a valid policy name: 1 to 15 of [A-Za-z0-9_-]. */
+bool loader_name_valid(const char *name);
+
+/* Calls fn for each pinned policy, in name order; 0 or -errno. */
+int loader_list(int (*fn)(const char *name, void *arg), void *arg);
+
+/* Prints a pinned policy's filters and maps. */
+int loader_show(const char *name, FILE *out);
+
+/* Opens the pinned filters of a policy; -ENOENT if it is not loaded. */
+int loader_filters_open(const char *name, struct loader_filters *out);
+void loader_filters_close(struct loader_filters *f);
+
+/* Runs one filter on ctx (which it may change); *ret is its return value. */
+int loader_filter_run(int fd, enum loader_flavor flavor, struct fusebpf_ctx *ctx, int *ret);
+
+/*
+ * Parses a filter program name ("lookup_prefilter") into opcode and phase;
+ * 0, or -EINVAL if it names no filter.
+ */
+int loader_filter_parse(const char *prog_name, uint32_t *opcode, uint32_t *phase);
+
+/* Whether filters on this opcode are meaningful (not INIT, FORGET, ...). */
+bool loader_opcode_filterable(uint32_t opcode);
+
+/* Path of a pinned map of a policy ("/sys/fs/bpf/fusebpf/NAME/maps/MAP"). */
+int loader_map_path(const char *policy, const char *map, char *buf, size_t size);
+
+#endif /* FUSEBPF_LOADER_H */
