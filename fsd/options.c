@@ -203,9 +203,14 @@ static int options_list(struct config *cfg, const char *list, char *err, size_t 
 		uint64_t more;
 		char why[160];
 
-		if (in_user_ops && !strchr(tok, '=') &&
-		    opcode_mask_parse(tok, &more, why, sizeof(why)) == 0) {
-			cfg->user_ops |= more;
+		if (in_user_ops && !strchr(tok, '=')) {
+			if (opcode_mask_parse(tok, &more, why, sizeof(why)) == 0) {
+				cfg->user_ops |= more;
+				continue;
+			}
+			if (option_one(cfg, tok, err, errlen, explicit))
+				ret = fail(err, errlen, "option user_ops: %s, nor a mount option", why);
+			in_user_ops = false;
 			continue;
 		}
 		ret = option_one(cfg, tok, err, errlen, explicit);

@@ -227,28 +227,38 @@ static unsigned long long kv_num(const struct kv *kv, size_t n, const char *fmt,
 	return v ? strtoull(v, NULL, 0) : 0;
 }
 
-/* The trace policy's counts, if it is loaded. */
-static void trace_counts_print(void)
+/* The value of the trace policy's `counts` map (bpf/trace.bpf.c). */
+struct trace_count {
+	uint64_t requests;
+	uint64_t verdicts[FUSEBPF_VERDICT_MAX + 2];
+};
+
+/* The counts of a policy the mount runs, if it keeps them as trace does. */
+static void trace_counts_print(const char *policy)
 {
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	bool header = false;
 	char path[256];
 	int fd;
 
-	loader_map_path("trace", "counts", path, sizeof(path));
-	bool header = false;
-
+	loader_map_path(policy, "counts", path, sizeof(path));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
-	for (uint32_t op = 0; op < FUSEBPF_OP_MAX; op++) {
-		struct {
-			uint64_t requests;
-			uint64_t verdicts[FUSEBPF_VERDICT_MAX + 2];
-		} c;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size != sizeof(uint32_t) ||
+	    info.value_size != sizeof(struct trace_count)) {
+		close(fd);
+		return;
+	}
+	for (uint32_t op = 0; op < FUSEBPF_OP_MAX && op < info.max_entries; op++) {
+		struct trace_count c;
 
 		if (bpf_map_lookup_elem(fd, &op, &c) || !c.requests)
 			continue;
 		if (!header) {
-			printf("\ntrace policy (%s): requests and the verdicts it returned\n", path);
+			printf("\npolicy %s counts (%s): requests and the verdicts it returned\n",
+			       policy, path);
 			printf("%-16s %10s %10s %10s\n", "opcode", "requests", "default", "other");
 			header = true;
 		}
@@ -324,8 +334,10 @@ static int cmd_stats(const char *mountpoint)
 	printf("(fast path: served on the backing filesystem by the daemon or, for file data,\n"
 	       " by the kernel's passthrough, which the daemon never sees; filter us: mean time\n"
 	       " per BPF filter call)\n");
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(kv[i].key, "policy.", 7))
+			trace_counts_print(kv[i].key + 7);
 	free(answer);
-	trace_counts_print();
 	return 0;
 }
 

@@ -389,6 +389,15 @@ static int progs_pin_swap(struct bpf_object *obj, const char *dir,
 	return fail(err, e, "installing %s: %s", cur, strerror(-e));
 }
 
+/* Whether the policy in dir has a version in force (a progs/ directory). */
+static bool policy_installed(const char *dir)
+{
+	char progs[192];
+	struct stat st;
+
+	return !path_fmt(progs, sizeof(progs), "%s/progs", dir) && stat(progs, &st) == 0;
+}
+
 static int load_object(struct bpf_object *obj, const void *buf, size_t size, const char *override,
 		       char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err)
 {
@@ -443,6 +452,11 @@ static int load_object(struct bpf_object *obj, const void *buf, size_t size, con
 		err->msg[0] = '\0';
 	}
 out:
+	if (e && !policy_installed(dir)) {
+		/* A first load that failed leaves nothing (libbpf unpinned its maps). */
+		rmdir(sub);
+		rmdir(dir);
+	}
 	policy_unlock(lock);
 	return e;
 }
@@ -549,9 +563,15 @@ int loader_list(int (*fn)(const char *name, void *arg), void *arg)
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0]))
-		if (e->d_name[0] != '.' && loader_name_valid(e->d_name))
+	while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0])) {
+		char dir[160];
+
+		if (e->d_name[0] == '.' || !loader_name_valid(e->d_name))
+			continue;
+		path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s", e->d_name);
+		if (policy_installed(dir))
 			names[n++] = strdup(e->d_name);
+	}
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), name_cmp);
 	for (size_t i = 0; i < n; i++) {

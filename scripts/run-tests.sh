@@ -8,6 +8,8 @@ shift || true
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 export FSD_BIN=$top/$build/fsd
+export FUSEBPF_BIN=$top/$build/fusebpf
+export FSD_BPF_DIR=$top/$build/bpf
 # Under make asan; harmless otherwise.
 export LSAN_OPTIONS=suppressions=$top/selftests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
 export FSD_TEST_TMP=$(mktemp -d /tmp/fsd-test.XXXXXX)
@@ -19,6 +21,10 @@ cleanup() {
 	done
 	pkill -f "$FSD_TEST_TMP" 2>/dev/null
 	rm -rf "$FSD_TEST_TMP"
+	# Policies the tests loaded under their own names (t<pid>...), if a test died.
+	for p in /sys/fs/bpf/fusebpf/t[0-9]*; do
+		[[ -d $p ]] && "$FUSEBPF_BIN" unload "${p##*/}" >/dev/null 2>&1
+	done
 }
 trap cleanup EXIT
 

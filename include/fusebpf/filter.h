@@ -155,7 +155,8 @@ struct fusebpf_ctx {
 	__u32 child_policy; /* LOOKUP postfilter: enum fusebpf_child_policy */
 	__u32 reserved; /* 0 */
 	char child_policy_name[FUSEBPF_POLICY_NAME_LEN];
-	__u64 reserved2[2]; /* 0 */
+	__u64 cookie; /* 0; what a prefilter leaves here its postfilter finds */
+	__u64 reserved2; /* 0 */
 	union fusebpf_in in;
 	union fusebpf_out out;
 	/*

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "fixture.h"
 
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -345,4 +346,74 @@ int sh(const char *fmt, ...)
 	va_end(ap);
 	status = system(cmd);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int fusebpf(char *out, size_t size, const char *fmt, ...)
+{
+	const char *bin = getenv("FUSEBPF_BIN");
+	char args[2048], cmd[4096];
+	size_t used = 0;
+	va_list ap;
+	FILE *f;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin ? bin : "build/fusebpf", args);
+	f = popen(cmd, "r");
+	cr_assert(f, "running %s", cmd);
+	if (out && size)
+		out[0] = '\0';
+	for (;;) {
+		char buf[512];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		if (n == 0)
+			break;
+		if (out && used + 1 < size) {
+			size_t take = n < size - used - 1 ? n : size - used - 1;
+
+			memcpy(out + used, buf, take);
+			used += take;
+			out[used] = '\0';
+		}
+	}
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void test_policy_load(const char *what, const char *suffix, char name[16])
+{
+	char out[8192];
+	int status;
+
+	snprintf(name, 16, "t%d%s", (int)getpid() % 10000000, suffix);
+	status = fusebpf(out, sizeof(out), "load '%s' --name %s", what, name);
+	cr_assert_eq(status, 0, "fusebpf load %s --name %s: %s", what, name, out);
+}
+
+void test_policy_unload(const char *name)
+{
+	fusebpf(NULL, 0, "unload %s", name);
+}
+
+int test_policy_map(const char *name, const char *map)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/fs/bpf/fusebpf/%s/maps/%s", name, map);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0, "map %s: %s", path, strerror(errno));
+	return fd;
+}
+
+const char *test_bpf(const char *name)
+{
+	static char path[PATH_MAX];
+	const char *dir = getenv("FSD_BPF_DIR");
+
+	snprintf(path, sizeof(path), "%s/test/%s.bpf.o", dir ? dir : "build/bpf", name);
+	return path;
 }

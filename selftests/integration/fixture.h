@@ -65,4 +65,19 @@ uint64_t requests(const char *op);
 /* Runs a shell command; its exit status. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Policies.  A test loads each policy under a name of its own, "t<pid><suffix>",
+ * so that tests running at once share no pinned maps, and unloads it at the end.
+ */
+/* Runs `fusebpf ARGS`; its exit status, its stdout and stderr in out (may be NULL). */
+int fusebpf(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Loads what (a built-in policy or a .bpf.o) as t<pid><suffix>, its name in name; asserts. */
+void test_policy_load(const char *what, const char *suffix, char name[16]);
+/* Unloads it (no assertion: also called on the way out of a failing test). */
+void test_policy_unload(const char *name);
+/* An fd of a map of a loaded policy; asserts. */
+int test_policy_map(const char *name, const char *map);
+/* The path of a test policy object, selftests/bpf/NAME.bpf.c built. */
+const char *test_bpf(const char *name);
+
 #endif
