@@ -20,8 +20,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
 	-Iinclude -I. -pthread -D_FILE_OFFSET_BITS=64 -MMD -MP $(SAN)
 LDFLAGS += -pthread $(SAN)
 LDLIBS_BPF := -lbpf -lelf -lz
-LDLIBS_FSD := $(LDLIBS_BPF) -lm
-LDLIBS_TEST := -lcriterion $(LDLIBS_BPF) -lm
+LDLIBS_FSD := $(LDLIBS_BPF) -lsqlite3 -lm
+LDLIBS_TEST := -lcriterion $(LDLIBS_BPF) -lsqlite3 -lm
 # Policies: BPF objects, freestanding (no libc headers), with BTF.
 BPF_CFLAGS := -g -O2 -target bpf -ffreestanding -Wall -Iinclude \
 	-I/usr/include/$(shell uname -m)-linux-gnu

@@ -7,6 +7,7 @@ packages=(
 	build-essential
 	clang llvm
 	libcriterion-dev
+	libsqlite3-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	attr acl
 	fio
