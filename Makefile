@@ -1,7 +1,8 @@
 # fusebpf: a plain Makefile.  Everything is built into build/ (build/asan/
 # for the sanitizer run).  V=1 shows the commands.
 #
-#   make          the daemon (build/fsd) and the test binary
+#   make          the daemon (build/fsd), the test binary and the test JPEG
+#                 generator (build/jpeggen)
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make demo     mounts a built-in example and shows it working
@@ -35,7 +36,7 @@ TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 .DELETE_ON_ERROR:
 .PHONY: all test asan demo bench deps clean
 
-all: $(BUILD)/fsd $(BUILD)/fsd-tests $(BUILD)/metabench
+all: $(BUILD)/fsd $(BUILD)/fsd-tests $(BUILD)/metabench $(BUILD)/jpeggen
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -55,6 +56,11 @@ $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS)
 $(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+# Test JPEGs with EXIF for the media overlay's tests and demo.
+$(BUILD)/jpeggen: $(BUILD)/obj/selftests/media/jpeggen.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lexif -ljpeg -lm -o $@
 
 deps:
 	$(Q)scripts/deps.sh

@@ -8,6 +8,7 @@ packages=(
 	clang llvm
 	libcriterion-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
+	libexif-dev libjpeg62-turbo-dev libimage-exiftool-perl
 	attr acl
 	fio
 	linux-source-6.1
