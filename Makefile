@@ -17,8 +17,8 @@ SAN ?=
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
 	-Iinclude -pthread -D_FILE_OFFSET_BITS=64 -MMD -MP $(SAN)
 LDFLAGS += -pthread $(SAN)
-LDLIBS_FSD := -lm
-LDLIBS_TEST := -lcriterion -lm
+LDLIBS_FSD := -lm -lexif
+LDLIBS_TEST := -lcriterion -lm -lexif
 
 ifeq ($(V),1)
 Q :=
