@@ -224,7 +224,7 @@ static unsigned char *gen_pixels(unsigned w, unsigned h, unsigned seed)
  * APPn segments go right after the header libjpeg writes (SOI, and JFIF
  * APP0 when asked), before the tables and the frame.
  */
-static int gen_jpeg(const unsigned char *px, unsigned w, unsigned h, bool jfif, unsigned extra,
+static void gen_jpeg(const unsigned char *px, unsigned w, unsigned h, bool jfif, unsigned extra,
 		    const unsigned char *app1, unsigned app1_len, unsigned char **out,
 		    unsigned long *out_len)
 {
@@ -262,7 +262,6 @@ static int gen_jpeg(const unsigned char *px, unsigned w, unsigned h, bool jfif, 
 	}
 	jpeg_finish_compress(&c);
 	jpeg_destroy_compress(&c);
-	return 0;
 }
 
 /* "Exif\0\0" + TIFF, as the APP1 payload; *len 0 when it cannot be built. */
@@ -289,15 +288,15 @@ static int gen_exif(const struct gen_opts *o, unsigned char **app1, unsigned *le
 		unsigned long thumb_len = 0;
 
 		ret = -ENOMEM;
-		if (thumb_px)
-			ret = gen_jpeg(thumb_px, 16, 12, false, 0, NULL, 0, &thumb, &thumb_len);
-		free(thumb_px);
-		if (!ret) {
+		if (thumb_px) {
+			gen_jpeg(thumb_px, 16, 12, false, 0, NULL, 0, &thumb, &thumb_len);
+			free(thumb_px);
+			/* ExifData frees its thumbnail with its own allocator. */
 			ed->data = exif_mem_alloc(mem, thumb_len);
-			ret = ed->data ? 0 : -ENOMEM;
 			if (ed->data) {
 				memcpy(ed->data, thumb, thumb_len);
 				ed->size = thumb_len;
+				ret = 0;
 			}
 		}
 		free(thumb);
@@ -448,6 +447,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jpeggen: %s\n", strerror(ENOMEM));
 		return 1;
 	}
+	/* libjpeg's errors (out of memory only, here) print and exit. */
 	gen_jpeg(px, o.width, o.height, o.jfif, o.extra_app, app1, app1_len, &jpeg, &jpeg_len);
 	f = fopen(o.out, "wb");
 	ret = f && fwrite(jpeg, 1, jpeg_len, f) == jpeg_len ? 0 : -1;
