@@ -11,12 +11,12 @@
  * repeated tags, formats it does not know), whose bytes must still be
  * zeroed.  So the ranges come from a walk of the TIFF structure in this
  * file, on a copy of the segment in memory where every offset read from the
- * file is checked against the copy's length.  The walk reads the way
- * libexif does (IFD0, the IFD chain after it, and the Exif, GPS and
- * Interoperability pointers wherever they appear, 32-bit offsets from the
- * TIFF header) and its byte-order readers and TIFF type sizes are
- * libexif's, but it keeps more: every GPS IFD any pointer reaches, not only
- * the first, and every entry inside the segment.
+ * file is checked against the copy's length.  The walk follows what libexif
+ * follows (IFD0, IFD1, and the Exif, GPS and Interoperability pointers in
+ * any IFD, as 32-bit offsets from the TIFF header, within the segment) with
+ * libexif's byte-order readers and TIFF type sizes, and keeps more: the
+ * rest of the chain after IFD1, every GPS IFD any pointer reaches rather
+ * than the first, and every entry inside the segment.
  *
  * libexif then parses the same copy, and it is the check: when it finds GPS
  * entries the walk found no GPS IFD for, or more of them than the walk saw,
