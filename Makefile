@@ -18,7 +18,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
 	-Iinclude -pthread -D_FILE_OFFSET_BITS=64 -MMD -MP $(SAN)
 LDFLAGS += -pthread $(SAN)
 LDLIBS_FSD := -lm -lexif
-LDLIBS_TEST := -lcriterion -lm -lexif
+LDLIBS_TEST := -lcriterion -lm -lexif -ljpeg
 
 ifeq ($(V),1)
 Q :=
@@ -48,7 +48,8 @@ $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
 # One binary, unit and integration tests, so one Criterion summary line.
-$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS)
+# The media tests run jpeggen, found beside the binary.
+$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) | $(BUILD)/jpeggen
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 
