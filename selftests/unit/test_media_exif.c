@@ -3,8 +3,9 @@
  * GPS redaction ranges of JPEG files (fsd/media_exif.c).
  *
  * The expected ranges never come from the code under test: for the JPEGs
- * of the generator (BUILD/jpeggen, libjpeg + libexif) they come from
- * exiftool's own dump of the file, through
+ * of the generator (BUILD/jpeggen, libjpeg + libexif), and for GPS that
+ * exiftool itself wrote into them, they come from exiftool's own dump of
+ * the file, through
  * selftests/media/exiftool_gps_ranges.py; for the hand-built EXIF blocks
  * below (loops, offsets past the end, many IFDs) from the layout the test
  * itself wrote.  Ranges are compared as sets of bytes, so how they are cut
@@ -262,6 +263,22 @@ Test(media_exif, generated_gps_ranges_match_exiftool)
 		/* 11 GPS entries: a 138-byte IFD and 5 rationals (lat, lon, alt, time). */
 		cr_assert_geq(bytes, 138 + 24 + 24 + 8 + 24, "jpeggen %s: only %zu GPS bytes",
 			      variants[i], bytes);
+	}
+}
+
+/* GPS written by another writer, with its own layout: exiftool adding it to a file without. */
+Test(media_exif, exiftool_written_gps_ranges_match_exiftool)
+{
+	need_exiftool();
+	for (int be = 0; be < 2; be++) {
+		gen("w.jpg", be ? "--no-gps --order mm --thumbnail" : "--no-gps --order ii --app 2");
+		cr_assert_eq(sh("exiftool -q -overwrite_original -GPSLatitude=35.6586 "
+				"-GPSLatitudeRef=N -GPSLongitude=139.7454 -GPSLongitudeRef=E "
+				"-GPSAltitude=333 -GPSTimeStamp=10:20:30 -GPSDateStamp=2024:01:02 "
+				"-GPSAreaInformation='Minato, Tokyo' '%s'",
+				path_of("w.jpg")),
+			     0);
+		cr_assert_geq(check_against_exiftool(path_of("w.jpg")), 2 + 12 * 8 + 4 + 3 * 24 + 8);
 	}
 }
 
