@@ -2,7 +2,8 @@
 # for the sanitizer run).  V=1 shows the commands.
 #
 #   make          the daemon (build/fsd), the policies (build/bpf/*.bpf.o),
-#                 the fusebpf tool and the test binary
+#                 the fusebpf tool, the test binary and the test JPEG
+#                 generator (build/jpeggen)
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make demo     mounts a built-in example and shows it working
@@ -20,8 +21,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
 	-Iinclude -I. -pthread -D_FILE_OFFSET_BITS=64 -MMD -MP $(SAN)
 LDFLAGS += -pthread $(SAN)
 LDLIBS_BPF := -lbpf -lelf -lz
-LDLIBS_FSD := $(LDLIBS_BPF) -lsqlite3 -lm
-LDLIBS_TEST := -lcriterion $(LDLIBS_BPF) -lsqlite3 -lm
+LDLIBS_FSD := $(LDLIBS_BPF) -lsqlite3 -lexif -lm
+LDLIBS_TEST := -lcriterion $(LDLIBS_BPF) -lsqlite3 -lexif -ljpeg -lm
 # Policies: BPF objects, freestanding (no libc headers), with BTF.
 BPF_CFLAGS := -g -O2 -target bpf -ffreestanding -Wall -Iinclude \
 	-I/usr/include/$(shell uname -m)-linux-gnu
@@ -50,7 +51,7 @@ BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BP
 .PHONY: all test asan demo bench deps clean
 
 all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
-	$(BUILD)/metabench
+	$(BUILD)/metabench $(BUILD)/jpeggen
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -87,7 +88,8 @@ $(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 
 # One binary, unit and integration tests, so one Criterion summary line.
-$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
+# The media tests run jpeggen, found beside the binary.
+$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS) | $(BUILD)/jpeggen
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 
@@ -95,6 +97,11 @@ $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 $(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+# Test JPEGs with EXIF for the media overlay's tests and demo.
+$(BUILD)/jpeggen: $(BUILD)/obj/selftests/media/jpeggen.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lexif -ljpeg -lm -o $@
 
 deps:
 	$(Q)scripts/deps.sh

@@ -9,6 +9,7 @@ packages=(
 	libcriterion-dev
 	libsqlite3-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
+	libexif-dev libjpeg62-turbo-dev libimage-exiftool-perl
 	attr acl
 	fio
 	linux-source-6.1
