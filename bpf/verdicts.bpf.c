@@ -11,6 +11,10 @@
  *   "bpfhide.*"   READDIR and READDIRPLUS postfilters leave it out
  *   "pol.NAME"    the LOOKUP postfilter gives the child policy NAME
  *   "nopol"       the LOOKUP postfilter gives the child no policy
+ *   "cookie.*"    LOOKUP and READDIRPLUS postfilters give the child cookie
+ *                 0xc00c1e; every prefilter keeps the node_cookie it sees in
+ *                 `seen_cookie` (by opcode)
+ * A prefilter sets FUSEBPF_REPLY_NO_CACHE where `nocache` holds a setting.
  * Every call is counted in `calls` ([opcode * 2 + phase - 1]), the error a
  * postfilter saw is kept in `last_error`, and each call is reported on the
  * `events` ring buffer.
@@ -38,7 +42,16 @@ struct {
 	__uint(max_entries, FUSEBPF_OP_MAX);
 	__type(key, __u32);
 	__type(value, struct setting);
-} pre SEC(".maps"), post SEC(".maps");
+} pre SEC(".maps"), post SEC(".maps"), nocache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FUSEBPF_OP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} seen_cookie SEC(".maps");
+
+#define COOKIE 0xc00c1e
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -103,9 +116,16 @@ static __always_inline int prefilter(struct fusebpf_ctx *ctx)
 	__u32 op = ctx->opcode;
 	struct setting *s = bpf_map_lookup_elem(&pre, &op);
 
+	struct setting *nc = bpf_map_lookup_elem(&nocache, &op);
+	__u64 *seen = bpf_map_lookup_elem(&seen_cookie, &op);
+
 	record(ctx);
 	unalias(ctx->name);
 	unalias(ctx->name2);
+	if (seen)
+		*seen = ctx->node_cookie;
+	if (nc && nc->set)
+		ctx->reply_flags |= FUSEBPF_REPLY_NO_CACHE;
 	return s && s->set ? s->value : FUSEBPF_CALL_DEFAULT;
 }
 
@@ -167,6 +187,8 @@ static __always_inline int postfilter(struct fusebpf_ctx *ctx, const __u32 op)
 		return -ENOENT;
 	if (op == FUSE_LOOKUP && !ctx->error_in)
 		child_policy(ctx);
+	if ((op == FUSE_LOOKUP || op == FUSE_READDIRPLUS) && fusebpf_name_has_prefix(ctx->name, "cookie."))
+		ctx->child_cookie = COOKIE;
 	if (t && *t && !ctx->error_in)
 		out_set_mtime(ctx, op, *t);
 	return s && s->set ? s->value : 0;

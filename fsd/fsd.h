@@ -98,6 +98,8 @@ struct node {
 	 * read and written with atomic loads and stores.
 	 */
 	struct policy *policy;
+	/* What a filter left for later filters on this node (fusebpf_ctx.child_cookie); atomic too. */
+	uint64_t cookie;
 
 	/* Guarded by the backing lock (backing.c). */
 	int backing_id; /* kernel passthrough id, 0 when none */
@@ -132,6 +134,8 @@ int node_from_fd(int fd, bool by_handle, struct node *parent, struct stat *st,
 		 struct node **out);
 struct policy *node_policy(const struct node *node);
 void node_set_policy(struct node *node, struct policy *policy);
+uint64_t node_cookie(const struct node *node);
+void node_set_cookie(struct node *node, uint64_t cookie);
 /* Drops nlookup kernel references. */
 void node_forget(uint64_t nodeid, uint64_t nlookup);
 /* Calls node_forget for a node the caller has a reference to. */
@@ -280,7 +284,8 @@ struct request {
 
 	/* The policy step. */
 	struct policy_version *filters; /* the node's policy, referenced; NULL: none */
-	struct cache_timeouts cache; /* all 0 under a per-caller policy */
+	struct cache_timeouts cache; /* all 0 when no_cache */
+	bool no_cache; /* the kernel must cache nothing of the reply (FUSEBPF_REPLY_NO_CACHE) */
 	int entry_post; /* READDIR(PLUS): FUSEBPF_POSTFILTER or _USER_POSTFILTER per entry, or 0 */
 	bool ctx_ready; /* ctx holds the request's input */
 	struct fusebpf_ctx ctx; /* what filters see; input read from here after a prefilter */
@@ -304,10 +309,11 @@ void request_process(struct worker *w, const char *buf, size_t len);
 int request_backing(struct request *req);
 /*
  * Runs the READDIR(PLUS) postfilter on one entry, name (a buffer of
- * FUSEBPF_NAME_LEN bytes, which it may rewrite) and d; 0 to keep it, or
- * -errno to leave it out.
+ * FUSEBPF_NAME_LEN bytes, which it may rewrite) and d, whose node (for
+ * READDIRPLUS) is child or NULL; 0 to keep it, or -errno to leave it out.
  */
-int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d);
+int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d,
+			 struct node *child);
 /* Parses "-o user_ops=" opcode names into a mask; 0 or -EINVAL naming the bad one in err. */
 int opcode_mask_parse(const char *list, uint64_t *mask, char *err, size_t errlen);
 /* Formats a mask as opcode names. */

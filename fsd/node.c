@@ -585,6 +585,16 @@ void node_set_policy(struct node *n, struct policy *policy)
 	__atomic_store_n(&n->policy, policy, __ATOMIC_RELEASE);
 }
 
+uint64_t node_cookie(const struct node *n)
+{
+	return n ? __atomic_load_n(&n->cookie, __ATOMIC_RELAXED) : 0;
+}
+
+void node_set_cookie(struct node *n, uint64_t cookie)
+{
+	__atomic_store_n(&n->cookie, cookie, __ATOMIC_RELAXED);
+}
+
 void node_stats(struct node_stats *out)
 {
 	pthread_mutex_lock(&table.lock);

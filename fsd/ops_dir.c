@@ -48,8 +48,8 @@ OP_HANDLER(op_opendir)
 	}
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
-	/* Listings are cached for every caller alike: not under a per-caller policy. */
-	if (fsd_config.cache == CACHE_ALWAYS && !policy_per_caller(req->filters))
+	/* Listings are cached for every caller alike: not when the policy says so. */
+	if (fsd_config.cache == CACHE_ALWAYS && !req->no_cache)
 		out->open_flags = FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE;
 	reply_arg(req, sizeof(*out));
 	return 0;
@@ -138,7 +138,7 @@ static long dir_emit(struct request *req, char *buf, size_t size,
 			de.type = (st.st_mode & S_IFMT) >> 12;
 		}
 	}
-	if (request_entry_filter(req, name, &de) < 0) {
+	if (request_entry_filter(req, name, &de, child) < 0) {
 		if (child)
 			node_unlookup(child, 1); /* the kernel will not hear of it */
 		node_put(child);

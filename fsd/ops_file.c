@@ -182,9 +182,10 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		 * writes through: it has nothing to flush.
 		 */
 		out->open_flags = FUSEBPF_FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
-	} else if (filtered || fsd_config.cache == CACHE_NEVER || (flags & O_DIRECT)) {
+	} else if (filtered || req->no_cache || fsd_config.cache == CACHE_NEVER ||
+		   (flags & O_DIRECT)) {
 		out->open_flags = FOPEN_DIRECT_IO;
-	} else if (fsd_config.cache == CACHE_ALWAYS && !policy_per_caller(req->filters)) {
+	} else if (fsd_config.cache == CACHE_ALWAYS && !req->no_cache) {
 		out->open_flags = FOPEN_KEEP_CACHE;
 	}
 	return 0;

@@ -216,6 +216,7 @@ static void ctx_fill(struct request *req, const struct op *op)
 	ctx->uid = hdr->uid;
 	ctx->gid = hdr->gid;
 	ctx->pid = hdr->pid;
+	ctx->node_cookie = node_cookie(req->node);
 	ctx->in_size = op->in_size;
 	memcpy(&ctx->in, req->in, op->in_size);
 	/* Decoding bounded names and xattr names to 255 bytes. */
@@ -304,9 +305,11 @@ static int ctx_take_output(struct request *req, int err, int ret)
 		return err;
 	if (req->arg_len)
 		memcpy(&req->arg, &req->ctx.out, req->arg_len);
-	if (req->hdr->opcode == FUSE_LOOKUP)
-		return ctx_child_policy(req);
-	return 0;
+	if (req->hdr->opcode != FUSE_LOOKUP)
+		return 0;
+	if (req->ctx.child_cookie && req->new_node)
+		node_set_cookie(req->new_node, req->ctx.child_cookie);
+	return ctx_child_policy(req);
 }
 
 /* Runs a userspace filter of phase on req, if the module has one; 0 or -errno. */
@@ -338,6 +341,13 @@ static void verdict_count(uint32_t opcode, int verdict)
 	atomic_fetch_add_explicit(&stats_verdicts[opcode][slot], 1, memory_order_relaxed);
 }
 
+/* The kernel must cache nothing of this request's reply. */
+static void request_no_cache(struct request *req)
+{
+	req->no_cache = true;
+	memset(&req->cache, 0, sizeof(req->cache));
+}
+
 /*
  * The node's policy decides what happens to the request: the verdict of its
  * prefilter, or the opcode's default (-o user_ops) when there is none or it
@@ -352,7 +362,7 @@ static int request_prefilter(struct request *req, const struct op *op)
 		return FUSEBPF_CONTINUE;
 	req->filters = policy_acquire(node_policy(req->node));
 	if (policy_per_caller(req->filters))
-		memset(&req->cache, 0, sizeof(req->cache));
+		request_no_cache(req);
 	if (policy_has(req->filters, opcode, FUSEBPF_PHASE_PRE)) {
 		ctx_fill(req, op);
 		verdict = filter_run(req, req->filters, FUSEBPF_PHASE_PRE);
@@ -364,6 +374,8 @@ static int request_prefilter(struct request *req, const struct op *op)
 		}
 		if (verdict < 0)
 			return verdict <= -512 ? -EIO : verdict;
+		if (req->ctx.reply_flags & FUSEBPF_REPLY_NO_CACHE)
+			request_no_cache(req);
 		int err = ctx_take_input(req, op);
 		if (err)
 			return err;
@@ -414,7 +426,8 @@ static int request_postfilter(struct request *req, const struct op *op, int verd
 	return err;
 }
 
-int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d)
+int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d,
+			 struct node *child)
 {
 	const struct op *op = &ops[req->hdr->opcode];
 	int ret, err;
@@ -423,6 +436,7 @@ int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent 
 		return 0;
 	ctx_fill(req, op);
 	req->ctx.error_in = 0;
+	req->ctx.child_cookie = 0;
 	req->ctx.out_size = sizeof(*d);
 	req->ctx.out.dirent = *d;
 	memcpy(req->ctx.name, name, FUSEBPF_NAME_LEN);
@@ -438,11 +452,17 @@ int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent 
 	}
 	if (ret < 0)
 		return ret;
-	err = ctx_name_take(req->ctx.name, STR_NAME, &(const char *){ NULL });
-	if (err && strcmp(req->ctx.name, ".") && strcmp(req->ctx.name, ".."))
-		return err;
-	memcpy(name, req->ctx.name, FUSEBPF_NAME_LEN);
+	req->ctx.name[FUSEBPF_NAME_LEN - 1] = '\0';
+	if (strcmp(req->ctx.name, name)) {
+		/* Renamed: to a name, not to a path or to "." and "..". */
+		err = string_check(STR_NAME, req->ctx.name, strlen(req->ctx.name));
+		if (err)
+			return err;
+		memcpy(name, req->ctx.name, FUSEBPF_NAME_LEN);
+	}
 	*d = req->ctx.out.dirent;
+	if (child && req->ctx.child_cookie)
+		node_set_cookie(child, req->ctx.child_cookie);
 	return 0;
 }
 

@@ -6,7 +6,7 @@
  * the end and checked by a unit test.  docs/abi.md explains it.
  *
  * Changelog
- *   ABI 1  the first: struct fusebpf_ctx of 976 bytes, verdicts 0..5 as the
+ *   ABI 1  the first: struct fusebpf_ctx of 992 bytes, verdicts 0..5 as the
  *          FUSE-BPF RFC numbers them, struct fusebpf_policy_info.
  */
 #ifndef FUSEBPF_FILTER_H
@@ -74,6 +74,14 @@ enum fusebpf_child_policy {
 	FUSEBPF_CHILD_REMOVE = 2, /* none: the child and its descendants run the defaults */
 };
 
+/*
+ * fusebpf_ctx.reply_flags, set by a prefilter: the reply must not be cached
+ * by the kernel, which shares its caches among callers (entries, negative
+ * entries, attributes, directory listings, file pages): for decisions that
+ * depend on who asks.  FUSEBPF_POLICY_PER_CALLER sets it for every request.
+ */
+#define FUSEBPF_REPLY_NO_CACHE (1u << 0)
+
 /* A path component or an xattr name, with its NUL (NAME_MAX, XATTR_NAME_MAX + 1). */
 #define FUSEBPF_NAME_LEN 256
 /* A policy name, with its NUL. */
@@ -137,10 +145,10 @@ union fusebpf_out {
 };
 
 /*
- * The context of one filter call.  Filters may write in, out, name, name2
- * and the child_policy fields; the daemon checks names again after a
- * prefilter (one path component, not "." or "..") and fails the request
- * with EINVAL if a rewritten name is not one.
+ * The context of one filter call.  Filters may write in, out, name, name2,
+ * reply_flags, cookie and the child_* fields; the daemon checks names again
+ * after a prefilter (one path component, not "." or "..") and fails the
+ * request with EINVAL if a rewritten name is not one.
  */
 struct fusebpf_ctx {
 	__u64 nodeid; /* the node the request is on (the parent for names) */
@@ -152,11 +160,19 @@ struct fusebpf_ctx {
 	__s32 error_in; /* postfilter: the backing operation's result, 0 or -errno */
 	__u32 in_size;
 	__u32 out_size;
+	__u32 reply_flags; /* a prefilter may set FUSEBPF_REPLY_* */
 	__u32 child_policy; /* LOOKUP postfilter: enum fusebpf_child_policy */
-	__u32 reserved; /* 0 */
 	char child_policy_name[FUSEBPF_POLICY_NAME_LEN];
 	__u64 cookie; /* 0; what a prefilter leaves here its postfilter finds */
-	__u64 reserved2; /* 0 */
+	__u64 node_cookie; /* the node's cookie (see child_cookie) */
+	/*
+	 * LOOKUP postfilter, READDIRPLUS postfilter: a cookie the child node
+	 * keeps (0 keeps the one it has), which later filters on it find in
+	 * node_cookie: what a policy learnt from the name, say, for requests
+	 * that carry none.  It lives as long as the node.
+	 */
+	__u64 child_cookie;
+	__u64 reserved; /* 0 */
 	union fusebpf_in in;
 	union fusebpf_out out;
 	/*
@@ -191,11 +207,11 @@ struct fusebpf_policy_info {
 _Static_assert(sizeof(struct fusebpf_dirent) == 152, "fusebpf_dirent is 152 bytes");
 _Static_assert(sizeof(union fusebpf_in) == 96, "fusebpf_in is 96 bytes");
 _Static_assert(sizeof(union fusebpf_out) == 288, "fusebpf_out is 288 bytes");
-_Static_assert(sizeof(struct fusebpf_ctx) == 976, "fusebpf_ctx is 976 bytes");
-_Static_assert(__builtin_offsetof(struct fusebpf_ctx, in) == 80, "in at 80");
-_Static_assert(__builtin_offsetof(struct fusebpf_ctx, out) == 176, "out at 176");
-_Static_assert(__builtin_offsetof(struct fusebpf_ctx, name) == 464, "name at 464");
-_Static_assert(__builtin_offsetof(struct fusebpf_ctx, name2) == 720, "name2 at 720");
+_Static_assert(sizeof(struct fusebpf_ctx) == 992, "fusebpf_ctx is 992 bytes");
+_Static_assert(__builtin_offsetof(struct fusebpf_ctx, in) == 96, "in at 96");
+_Static_assert(__builtin_offsetof(struct fusebpf_ctx, out) == 192, "out at 192");
+_Static_assert(__builtin_offsetof(struct fusebpf_ctx, name) == 480, "name at 480");
+_Static_assert(__builtin_offsetof(struct fusebpf_ctx, name2) == 736, "name2 at 736");
 _Static_assert(sizeof(struct fusebpf_policy_info) == 32, "fusebpf_policy_info is 32 bytes");
 
 #endif /* FUSEBPF_FILTER_H */

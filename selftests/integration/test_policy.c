@@ -1008,3 +1008,58 @@ Test(loader, unloading_a_policy_in_use_leaves_its_nodes_the_defaults)
 	cr_assert_eq(stat(mp(&M, "f"), &st), 0, "the unloaded policy still decides");
 	pol[0] = '\0';
 }
+
+/* ---- what filters tell the daemon beyond a verdict ---- */
+
+static uint64_t seen_cookie(uint32_t op)
+{
+	uint64_t v = 0;
+	int fd = test_policy_map(pol, "seen_cookie");
+
+	cr_assert_eq(bpf_map_lookup_elem(fd, &op, &v), 0);
+	close(fd);
+	return v;
+}
+
+Test(policy, a_lookup_postfilter_leaves_a_cookie_later_filters_find)
+{
+	int fd;
+
+	verdict_mount(NULL);
+	put(bp(&M, "cookie.f"), "x");
+	put(bp(&M, "plain"), "x");
+	verdict_pre(FUSE_LOOKUP, FUSEBPF_POSTFILTER);
+	fd = open(mp(&M, "cookie.f"), O_RDONLY);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(seen_cookie(FUSE_OPEN), 0xc00c1e, "OPEN saw cookie %#llx",
+		     (unsigned long long)seen_cookie(FUSE_OPEN));
+	fd = open(mp(&M, "plain"), O_RDONLY);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(seen_cookie(FUSE_OPEN), 0);
+}
+
+Test(policy, reply_no_cache_keeps_the_kernel_asking)
+{
+	char opts[128];
+	struct stat st;
+	uint64_t n0;
+
+	/* Default caching (cache=always): one LOOKUP, then the kernel's dentry answers. */
+	test_policy_load("verdicts", "v", pol);
+	snprintf(opts, sizeof(opts), "policy=%s", pol);
+	start(opts);
+	put(bp(&M, "a"), "x");
+	put(bp(&M, "b"), "x");
+	n0 = requests("LOOKUP");
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(stat(mp(&M, "a"), &st), 0);
+	cr_assert_eq(requests("LOOKUP") - n0, 1);
+	/* With FUSEBPF_REPLY_NO_CACHE on LOOKUP, every stat asks again. */
+	map_set("nocache", FUSE_LOOKUP, 1);
+	n0 = requests("LOOKUP");
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(stat(mp(&M, "b"), &st), 0);
+	cr_assert_geq(requests("LOOKUP") - n0, 5);
+}

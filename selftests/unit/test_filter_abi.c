@@ -16,7 +16,7 @@
 
 Test(filter_abi, context_layout_is_fixed)
 {
-	cr_assert_eq(sizeof(struct fusebpf_ctx), 976);
+	cr_assert_eq(sizeof(struct fusebpf_ctx), 992);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, nodeid), 0);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, opcode), 8);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, phase), 12);
@@ -26,13 +26,16 @@ Test(filter_abi, context_layout_is_fixed)
 	cr_assert_eq(offsetof(struct fusebpf_ctx, error_in), 28);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, in_size), 32);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, out_size), 36);
-	cr_assert_eq(offsetof(struct fusebpf_ctx, child_policy), 40);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, reply_flags), 40);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, child_policy), 44);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, child_policy_name), 48);
 	cr_assert_eq(offsetof(struct fusebpf_ctx, cookie), 64);
-	cr_assert_eq(offsetof(struct fusebpf_ctx, in), 80);
-	cr_assert_eq(offsetof(struct fusebpf_ctx, out), 176);
-	cr_assert_eq(offsetof(struct fusebpf_ctx, name), 464);
-	cr_assert_eq(offsetof(struct fusebpf_ctx, name2), 720);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, node_cookie), 72);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, child_cookie), 80);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, in), 96);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, out), 192);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, name), 480);
+	cr_assert_eq(offsetof(struct fusebpf_ctx, name2), 736);
 	/* Every opcode's wire struct fits the unions that carry it. */
 	cr_assert_geq(sizeof(union fusebpf_in), sizeof(struct fuse_setattr_in));
 	cr_assert_geq(sizeof(union fusebpf_in), sizeof(struct fuse_copy_file_range_in));
