@@ -122,6 +122,7 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(BUILD)
+	$(Q)scripts/bench-policy.sh $(BUILD)
 
 clean:
 	rm -rf build
