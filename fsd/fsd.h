@@ -53,6 +53,7 @@ struct config {
 	bool show_help;
 	bool show_version;
 	const char *stats_mountpoint; /* --stats MOUNTPOINT: print its counters */
+	int dev_fd; /* --dev-fd N: serve this connection, mount nothing (-1: /dev/fuse) */
 };
 
 /* Fills *cfg from argv; 0, or -EINVAL with a one-line message in err. */
@@ -177,7 +178,9 @@ uint64_t backing_count(void);
 
 struct request;
 int dev_open(void);
-/* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd). */
+/* Checks a connection fsd was given (--dev-fd): a message-keeping socket, or /dev/fuse. */
+int dev_given(int fd);
+/* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd; a dup of a socket). */
 int dev_clone(int session_fd);
 int dev_reply(struct request *req, int error);
 /* Serves requests on fd until the connection ends. */
