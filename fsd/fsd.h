@@ -163,6 +163,7 @@ uint64_t handle_count(void);
 
 extern int fsd_passthrough; /* negotiated at INIT */
 extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's umask */
+extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /*
  * Counts a new open of node, opened as fd, and chooses its I/O mode: the

@@ -85,6 +85,8 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_DESTROY] = { "DESTROY", 0, OP_NO_NODE, {}, op_destroy },
 	[FUSE_IOCTL] = { "IOCTL" },
 	[FUSE_POLL] = { "POLL" },
+	/* Answers a retrieve notification, which fsd never sends; the kernel expects no reply. */
+	[FUSE_NOTIFY_REPLY] = { "NOTIFY_REPLY", 0, OP_NO_REPLY },
 	[FUSE_BATCH_FORGET] = { "BATCH_FORGET", sizeof(struct fuse_batch_forget_in), OP_NO_REPLY | OP_NO_NODE | OP_DATA, {}, op_batch_forget },
 	[FUSE_FALLOCATE] = { "FALLOCATE", sizeof(struct fuse_fallocate_in), 0, {}, op_fallocate },
 	[FUSE_READDIRPLUS] = { "READDIRPLUS", sizeof(struct fuse_read_in), 0, {}, op_readdirplus },
@@ -134,6 +136,10 @@ static int request_decode(struct request *req, const struct op *op, const char *
 	size_t rest;
 	const char **strs[2] = { &req->name, &req->name2 };
 
+	/* The kernel sends INIT first and once; libfuse answers the rest EIO too. */
+	if (hdr->opcode == FUSE_INIT ? atomic_load(&fsd_initialized) :
+				       !atomic_load(&fsd_initialized))
+		return -EIO;
 	if (hdr->len != len || len < sizeof(*hdr) + ext)
 		return -EINVAL;
 	rest = len - sizeof(*hdr) - ext; /* extensions are not negotiated: skip */
@@ -210,6 +216,11 @@ void request_process(struct worker *w, const char *buf, size_t len)
 
 	if (len < sizeof(*hdr)) {
 		fsd_log("dropped a %zu-byte request: shorter than its header", len);
+		return;
+	}
+	/* Unique 0 marks a notification: a reply would be read as one. */
+	if (!hdr->unique) {
+		fsd_log("dropped a request with unique 0 (opcode %u)", hdr->opcode);
 		return;
 	}
 	if (hdr->opcode < FSD_OP_MAX) {
