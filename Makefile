@@ -29,7 +29,8 @@ endif
 
 FSD_SRCS := $(wildcard fsd/*.c)
 FSD_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out fsd/main.c,$(FSD_SRCS)))
-TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c)
+TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c) \
+	$(wildcard selftests/wire/*.c)
 TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 
 .DELETE_ON_ERROR:
