@@ -103,7 +103,7 @@ static bool is_dot_or_dotdot(const char *name)
  * be looked up goes without, nodeid 0, rather than stopping the listing).  Returns the bytes
  * used, 0 when the reply is full, DIR_SKIPPED, or -errno.
  */
-static long dir_emit(struct request *req, char *buf, size_t size,
+static long dir_emit(struct node *dir, char *buf, size_t size,
 		     const struct linux_dirent64 *d, bool plus)
 {
 	size_t namelen = strlen(d->d_name), used;
@@ -119,7 +119,7 @@ static long dir_emit(struct request *req, char *buf, size_t size,
 	if (FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + namelen) > size)
 		return 0;
 	err = is_dot_or_dotdot(d->d_name) ? -EEXIST :
-					    node_lookup(req->node, d->d_name, &st, &child);
+					    node_lookup(dir, d->d_name, &st, &child);
 	if (err == -ENOENT)
 		return DIR_SKIPPED;
 	if (err) {
@@ -162,7 +162,8 @@ static int readdir_common(struct request *req, bool plus)
 		err = dir_next(h, &d);
 		if (err || !d)
 			break;
-		used = dir_emit(req, buf + len, size - len, d, plus);
+		/* The names are the handle's directory's, whatever nodeid came with the fh. */
+		used = dir_emit(h->node, buf + len, size - len, d, plus);
 		if (used < 0)
 			err = used;
 		if (used <= 0)
