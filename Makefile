@@ -4,6 +4,8 @@
 #   make          the daemon (build/fsd) and the test binary
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
+#   make fuzz     fuzzes the request decoder and dispatcher (libFuzzer, clang)
+#                 for FUZZ_SECONDS (default 60) from selftests/fuzz/corpus
 #   make demo     mounts a built-in example and shows it working
 #   make bench    mount vs native benchmark table
 #   make deps     installs the Debian packages the build and tests need
@@ -34,7 +36,7 @@ TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c
 TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all test asan demo bench deps clean
+.PHONY: all test asan fuzz demo bench deps clean
 
 all: $(BUILD)/fsd $(BUILD)/fsd-tests $(BUILD)/metabench
 
@@ -52,6 +54,11 @@ $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 
+# The libFuzzer target, built only by make fuzz (into build/fuzz/).
+$(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS_FSD) -o $@
+
 # The metadata workload of the benchmark.
 $(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
 	$(call msg,LD,$@)
@@ -68,6 +75,13 @@ asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 	$(Q)scripts/run-tests.sh build/asan
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+		build/fuzz/fuzz_request
+	$(Q)scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
