@@ -620,3 +620,91 @@ Test(wire_hostile, every_opcode_every_length, .timeout = 300)
 		}
 	}
 }
+
+/* The error of the next reply, which must answer unique. */
+static int reply_error_of(uint64_t unique)
+{
+	const struct fuse_out_header *out = reply_next();
+
+	cr_assert_eq(out->unique, unique, "reply to %llu, expected %llu",
+		     (unsigned long long)out->unique, (unsigned long long)unique);
+	cr_assert(!out->error || out->len == sizeof(*out));
+	return out->error;
+}
+
+/*
+ * Symlinks in the backing dir that point outside it are nodes of their own,
+ * never followed: whatever is done to them, through every opcode that
+ * changes an inode, the file and directory they point to are untouched.
+ */
+Test(wire_hostile, symlinks_out_of_the_backing_dir_never_followed)
+{
+	char outside[PATH_MAX];
+	struct stat before, after, dir_before, dir_after;
+	uint64_t links[2], dir;
+	const char *p;
+
+	cr_assert_lt(snprintf(outside, sizeof(outside), "%s/outside", W.root), PATH_MAX);
+	cr_assert_eq(symlink("../outside", wire_path("rel")), 0);
+	cr_assert_eq(symlink(outside, wire_path("abs")), 0);
+	cr_assert_eq(symlink(W.root, wire_path("dir")), 0);
+	{
+		int fd = open(outside, O_WRONLY | O_CREAT, 0644);
+
+		cr_assert(fd >= 0);
+		cr_assert_eq(write(fd, "keep me", 7), 7);
+		close(fd);
+	}
+	cr_assert_eq(stat(outside, &before), 0);
+	cr_assert_eq(stat(W.root, &dir_before), 0);
+
+	links[0] = lookup_ok(FUSE_ROOT_ID, "rel");
+	links[1] = lookup_ok(FUSE_ROOT_ID, "abs");
+	dir = lookup_ok(FUSE_ROOT_ID, "dir");
+	p = expect_reply(send_getattr(links[1]), 0, sizeof(struct fuse_attr_out));
+	cr_assert(S_ISLNK(((const struct fuse_attr_out *)p)->attr.mode), "not the link's attributes");
+
+	for (int i = 0; i < 2; i++) {
+		struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 0 };
+		uint64_t n = links[i];
+
+		req_begin(FUSE_SETATTR, n);
+		REQ_PUT(sa);
+		cr_assert_neq(reply_error_of(req_send()), 0, "truncated a symlink");
+		sa = (struct fuse_setattr_in){ .valid = FATTR_MODE, .mode = 0777 };
+		req_begin(FUSE_SETATTR, n);
+		REQ_PUT(sa);
+		reply_error_of(req_send());
+		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID, .uid = 1, .gid = 1 };
+		req_begin(FUSE_SETATTR, n);
+		REQ_PUT(sa);
+		reply_error_of(req_send());
+		sa = (struct fuse_setattr_in){ .valid = FATTR_ATIME | FATTR_MTIME, .atime = 1,
+					       .mtime = 1 };
+		req_begin(FUSE_SETATTR, n);
+		REQ_PUT(sa);
+		reply_error_of(req_send());
+		reply_error_of(send_setxattr(n, "user.x", "v", 1));
+		reply_error_of(send_setxattr(n, "trusted.x", "v", 1));
+		expect_error(send_open(n, O_RDWR | O_TRUNC), -ELOOP);
+		expect_error(send_opendir(n), -ELOOP);
+	}
+	/* A symlink to a directory outside is no directory to look into or create in. */
+	expect_error(send_lookup(dir, "outside"), -ENOTDIR);
+	expect_error(send_mkdir(dir, "new", 0755), -ENOTDIR);
+	expect_error(send_create(dir, "new", O_RDWR | O_CREAT, 0644), -ENOTDIR);
+
+	cr_assert_eq(stat(outside, &after), 0);
+	cr_assert(after.st_size == before.st_size && after.st_mode == before.st_mode &&
+			  after.st_uid == before.st_uid &&
+			  after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+			  after.st_mtim.tv_nsec == before.st_mtim.tv_nsec &&
+			  after.st_ctim.tv_sec == before.st_ctim.tv_sec &&
+			  after.st_ctim.tv_nsec == before.st_ctim.tv_nsec,
+		  "the file outside the backing dir changed");
+	cr_assert_eq(stat(W.root, &dir_after), 0);
+	cr_assert(dir_after.st_mtim.tv_sec == dir_before.st_mtim.tv_sec &&
+			  dir_after.st_mtim.tv_nsec == dir_before.st_mtim.tv_nsec,
+		  "the directory outside the backing dir changed");
+	expect_alive();
+}
