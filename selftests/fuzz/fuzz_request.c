@@ -29,10 +29,12 @@
  * request shorter than its header or with unique 0; else exactly one,
  * whose len is the bytes sent, whose unique is the request's, whose error is
  * a real errno with no payload, and whose payload has the size the kernel
- * accepts for that opcode.  The lookups and handles the replies hand over are
- * counted; after the last frame the target releases every handle and
- * forgets every lookup, as the kernel does on unmount, and then the node
- * table must hold the root alone and no handle may remain.
+ * accepts for that opcode.  The lookups the replies hand over and the
+ * FORGETs the daemon accepts are counted as the kernel counts them: after
+ * every request each node the kernel still holds must exist, and after the
+ * last frame the target releases every handle and forgets every lookup, as
+ * the kernel does on unmount, and then the node table must hold the root
+ * alone and no handle may remain.
  *
  * The scratch tree has symlinks that point outside it (to a sentinel file
  * beside the backing directory, relatively and absolutely); after every
@@ -303,6 +305,58 @@ static void fh_add(uint64_t fh)
 	fhs[nfhs++] = fh;
 }
 
+static void lookup_drop(uint64_t nodeid, uint64_t n)
+{
+	if (nodeid < lookups_len && nodeid != FSD_ROOT_ID)
+		lookups[nodeid] = n < lookups[nodeid] ? lookups[nodeid] - n : 0;
+}
+
+/*
+ * The lookups a FORGET or BATCH_FORGET takes away, if the daemon accepts it
+ * (request_decode: a session, the length right, the fixed struct whole; for
+ * a batch, a count its payload holds).
+ */
+static void forget_account(const unsigned char *req, size_t len)
+{
+	const struct fuse_in_header *hdr = (const void *)req;
+	size_t rest;
+
+	if (len < sizeof(*hdr) || !hdr->unique || hdr->len != len ||
+	    len < sizeof(*hdr) + (size_t)hdr->total_extlen * 8 || !atomic_load(&fsd_initialized))
+		return;
+	rest = len - sizeof(*hdr) - (size_t)hdr->total_extlen * 8;
+	if (hdr->opcode == FUSE_FORGET && rest >= sizeof(struct fuse_forget_in)) {
+		const struct fuse_forget_in *in = (const void *)(req + sizeof(*hdr));
+
+		lookup_drop(hdr->nodeid, in->nlookup);
+	} else if (hdr->opcode == FUSE_BATCH_FORGET &&
+		   rest >= sizeof(struct fuse_batch_forget_in)) {
+		const struct fuse_batch_forget_in *in = (const void *)(req + sizeof(*hdr));
+		const struct fuse_forget_one *one = (const void *)(in + 1);
+
+		if (in->count > (rest - sizeof(*in)) / sizeof(*one))
+			return;
+		for (uint32_t i = 0; i < in->count; i++)
+			lookup_drop(one[i].nodeid, one[i].nlookup);
+	}
+}
+
+/* Every node the kernel holds a lookup on is still in the table. */
+static void lookups_check(void)
+{
+	for (size_t id = 0; id < lookups_len; id++) {
+		struct node *n;
+
+		if (!lookups[id])
+			continue;
+		n = node_get(id);
+		if (!n)
+			die("node %zu is gone while the kernel holds %llu lookups on it", id,
+			    (unsigned long long)lookups[id]);
+		node_put(n);
+	}
+}
+
 /* Where the fh fields of an opcode's fixed struct are (-1: none). */
 static void fh_offsets(uint32_t opcode, int off[2])
 {
@@ -470,6 +524,7 @@ static void request_run(const unsigned char *req, size_t len)
 	bool want_reply = len >= sizeof(*hdr) && hdr->unique && !no_reply_opcode(hdr->opcode);
 	ssize_t n;
 
+	forget_account(req, len);
 	request_process(&W, (const char *)req, len);
 	n = recv(sv[1], reply_buf, REPLY_BUF, MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0) {
@@ -500,6 +555,12 @@ static void request_run(const unsigned char *req, size_t len)
 		reply_account(hdr->opcode, reply_buf + sizeof(*out), n - sizeof(*out));
 	if (recv(sv[1], reply_buf, REPLY_BUF, MSG_DONTWAIT) >= 0)
 		die("%s: two replies to one request", opcode_name(hdr->opcode));
+}
+
+static void request_check(const unsigned char *req, size_t len)
+{
+	request_run(req, len);
+	lookups_check();
 }
 
 /* Builds a request of the simulated kernel in an exact-size buffer and runs it. */
@@ -647,7 +708,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (len >= sizeof(struct fuse_in_header))
 			fh_translate(req, len);
-		request_run(req, len);
+		request_check(req, len);
 		free(req);
 	}
 

@@ -224,6 +224,16 @@ seed("own-init-short", C | OWN_INIT, init(size=12), init(size=20), req("GETATTR"
 seed("before-init", C | OWN_INIT, req("LOOKUP", 1, s("f")), req("FORGET", 2, forget_in(1)), init())
 seed("second-init", C, init(), req("GETATTR", 1, getattr_in))
 
+seed("negative-lookup", C | NEGATIVE,
+     req("LOOKUP", 1, s("absent")), req("LOOKUP", 1, s("f")), req("FORGET", 2, forget_in(1)),
+     req("LOOKUP", 1, s("f")))
+seed("setgid-write-by-user", C,
+     req("LOOKUP", 1, s("f")), req("SETATTR", 2, setattr_in(FATTR_MODE | FATTR_GID, mode=0o2775, gid=4242)),
+     frame(hdr(OP["OPEN"], 2, open_in(O_WRONLY), uid=1000, gid=1000, pid=1)),
+     frame(hdr(OP["WRITE"], 2, struct.pack("<QQIIQII", 1, 0, 1, 4, 0, 0, 0) + b"w", uid=1000, gid=1000, pid=1)),
+     frame(hdr(OP["FALLOCATE"], 2, struct.pack("<QQQII", 1, 0, 10, 0, 0), uid=1000, gid=1000, pid=1)),
+     req("RELEASE", 2, release_in(1)))
+
 # --- invalid requests ---
 seed("truncated-header", C, raw(hdr(OP["GETATTR"], 1, getattr_in)[:10]), req("GETATTR", 1, getattr_in))
 seed("len-mismatch", C, raw(hdr(OP["GETATTR"], 1, getattr_in, length=200, unique=2)),
