@@ -256,7 +256,8 @@ int node_table_init(const char *backing_dir, unsigned fd_cache)
 		if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0)
 			table.root.mount_fd = mount_fd_add(mount_id, fd);
 		if (table.root.mount_fd >= 0) {
-			int probe = open_by_handle_at(table.root.mount_fd, &h.fh, O_PATH | O_CLOEXEC);
+			int probe = open_by_handle_at(table.root.mount_fd, &h.fh,
+						      O_PATH | O_CLOEXEC);
 
 			table.handles_usable = probe >= 0;
 			if (probe >= 0)

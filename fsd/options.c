@@ -227,7 +227,7 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 			unsigned fd;
 
 			if (!v || parse_uint(v, 0, INT_MAX, &fd))
-				return fail(err, errlen, "--dev-fd: expected a file descriptor number");
+				return fail(err, errlen, "--dev-fd: expected an fd number");
 			cfg->dev_fd = fd;
 		} else if (a[0] == '-' && a[1]) {
 			return fail(err, errlen, "unknown option '%s' (see --help)", a);
@@ -240,9 +240,11 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 	if (cfg->dev_fd >= 0) {
 		/* The connection exists already: nothing to mount, no terminal to leave. */
 		if (npos == 0)
-			return fail(err, errlen, "missing BACKING_DIR: usage: fsd --dev-fd N BACKING_DIR");
+			return fail(err, errlen,
+				    "missing BACKING_DIR: usage: fsd --dev-fd N BACKING_DIR");
 		if (npos == 2)
-			return fail(err, errlen, "unexpected argument '%s': --dev-fd mounts nothing",
+			return fail(err, errlen,
+				    "unexpected argument '%s': --dev-fd mounts nothing",
 				    positional[1]);
 		cfg->foreground = true;
 	} else if (npos < 2) {

@@ -154,7 +154,8 @@ static void tree_clear(int dirfd)
 				continue;
 			}
 			fchmodat(dirfd, e->d_name, 0700, 0);
-			sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sub = openat(dirfd, e->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				tree_clear(sub);
 				close(sub);

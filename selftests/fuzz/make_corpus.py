@@ -176,7 +176,8 @@ seed("setattr", C,
      req("SETATTR", 2, setattr_in(FATTR_SIZE | FATTR_FH, fh=1, size=3)),
      req("SETATTR", 2, setattr_in(FATTR_ATIME | FATTR_MTIME_NOW, atime=1000)),
      req("SETATTR", 2, setattr_in(FATTR_UID | FATTR_GID, uid=1000, gid=1000)),
-     frame(hdr(OP["WRITE"], 2, struct.pack("<QQIIQII", 1, 0, 1, 4, 0, 0, 0) + b"w", uid=1000, gid=1000)),
+     frame(hdr(OP["WRITE"], 2, struct.pack("<QQIIQII", 1, 0, 1, 4, 0, 0, 0) + b"w",
+               uid=1000, gid=1000)),
      req("SETATTR", 2, setattr_in(FATTR_KILL_SUIDGID)), req("RELEASE", 2, release_in(1)))
 seed("tmpfile", C,
      req("TMPFILE", 1, create_in(O_RDWR, 0o600, "/")), req("WRITE", 2, write_in(1, 0, b"tmp")),
@@ -184,7 +185,8 @@ seed("tmpfile", C,
 seed("lseek-fallocate-copy", C,
      req("LOOKUP", 1, s("f")), req("OPEN", 2, open_in(O_RDWR)),
      req("CREATE", 1, create_in(O_RDWR | O_CREAT, 0o644, "c")),
-     req("LSEEK", 2, struct.pack("<QQII", 1, 0, 3, 0)), req("LSEEK", 2, struct.pack("<QQII", 1, 0, 4, 0)),
+     req("LSEEK", 2, struct.pack("<QQII", 1, 0, 3, 0)),
+     req("LSEEK", 2, struct.pack("<QQII", 1, 0, 4, 0)),
      req("FALLOCATE", 2, struct.pack("<QQQII", 1, 0, 8192, 0, 0)),
      req("COPY_FILE_RANGE", 2, struct.pack("<QQQQQQQ", 1, 0, 3, 2, 0, 100, 0)),
      req("RELEASE", 2, release_in(1)), req("RELEASE", 3, release_in(2)))
@@ -208,7 +210,8 @@ seed("batch-forget", C,
      req("LOOKUP", 1, s("f")), req("LOOKUP", 1, s("d")), req("LOOKUP", 1, s("h")),
      req("BATCH_FORGET", 0, batch([(2, 2), (3, 1)])))
 seed("interrupt-notify", C,
-     req("INTERRUPT", 0, struct.pack("<Q", 12345)), req("NOTIFY_REPLY", 1, struct.pack("<QQQQ", 1, 0, 0, 0)),
+     req("INTERRUPT", 0, struct.pack("<Q", 12345)),
+     req("NOTIFY_REPLY", 1, struct.pack("<QQQQ", 1, 0, 0, 0)),
      req("GETATTR", 1, getattr_in))
 seed("destroy", C, req("DESTROY", 0), req("GETATTR", 1, getattr_in))
 seed("cache-never", 0, req("LOOKUP", 1, s("f")), req("OPEN", 2, open_in(O_RDONLY | 0o40000)),
@@ -219,7 +222,8 @@ seed("cache-auto-no-perms", CACHE_AUTO | NO_DEFAULT_PERMS | NO_PASSTHROUGH,
 seed("old-kernel", C | OLD_INIT, req("LOOKUP", 1, s("f")), req("OPEN", 2, open_in(O_RDWR)))
 seed("own-init", C | OWN_INIT, init(), req("GETATTR", 1, getattr_in))
 seed("own-init-major8", C | OWN_INIT, init(major=8, minor=0), init(), req("STATFS", 1))
-seed("own-init-old", C | OWN_INIT, init(minor=30, size=16), init(minor=31, size=16), req("GETATTR", 1, getattr_in))
+seed("own-init-old", C | OWN_INIT, init(minor=30, size=16), init(minor=31, size=16),
+     req("GETATTR", 1, getattr_in))
 seed("own-init-short", C | OWN_INIT, init(size=12), init(size=20), req("GETATTR", 1, getattr_in))
 seed("before-init", C | OWN_INIT, req("LOOKUP", 1, s("f")), req("FORGET", 2, forget_in(1)), init())
 seed("second-init", C, init(), req("GETATTR", 1, getattr_in))
@@ -228,9 +232,11 @@ seed("negative-lookup", C | NEGATIVE,
      req("LOOKUP", 1, s("absent")), req("LOOKUP", 1, s("f")), req("FORGET", 2, forget_in(1)),
      req("LOOKUP", 1, s("f")))
 seed("setgid-write-by-user", C,
-     req("LOOKUP", 1, s("f")), req("SETATTR", 2, setattr_in(FATTR_MODE | FATTR_GID, mode=0o2775, gid=4242)),
+     req("LOOKUP", 1, s("f")),
+     req("SETATTR", 2, setattr_in(FATTR_MODE | FATTR_GID, mode=0o2775, gid=4242)),
      frame(hdr(OP["OPEN"], 2, open_in(O_WRONLY), uid=1000, gid=1000, pid=1)),
-     frame(hdr(OP["WRITE"], 2, struct.pack("<QQIIQII", 1, 0, 1, 4, 0, 0, 0) + b"w", uid=1000, gid=1000, pid=1)),
+     frame(hdr(OP["WRITE"], 2, struct.pack("<QQIIQII", 1, 0, 1, 4, 0, 0, 0) + b"w",
+               uid=1000, gid=1000, pid=1)),
      frame(hdr(OP["FALLOCATE"], 2, struct.pack("<QQQII", 1, 0, 10, 0, 0), uid=1000, gid=1000, pid=1)),
      req("RELEASE", 2, release_in(1)))
 
@@ -257,7 +263,8 @@ seed("absurd-sizes", C, req("LOOKUP", 1, s("f")), req("OPEN", 2, open_in(O_RDWR)
 seed("setxattr-size", C, req("SETXATTR", 1, xattr_in(100) + s("user.z") + b"abc"),
      req("GETXATTR", 1, xattr_in(0xffffffff) + s("user.z")))
 seed("batch-forget-count", C, req("LOOKUP", 1, s("f")),
-     req("BATCH_FORGET", 0, batch([(2, 1)], count=1000)), req("BATCH_FORGET", 0, batch([], count=0xffffffff)))
+     req("BATCH_FORGET", 0, batch([(2, 1)], count=1000)),
+     req("BATCH_FORGET", 0, batch([], count=0xffffffff)))
 seed("unique-zero", C, raw(hdr(OP["GETATTR"], 1, getattr_in)), req("GETATTR", 1, getattr_in))
 seed("readdirplus-other-dir", C, req("LOOKUP", 1, s("d")), req("LOOKUP", 1, s("x")),
      req("OPENDIR", 2, open_in(O_RDONLY)), req("READDIRPLUS", 3, read_in(1, 0, 4096)),

@@ -580,6 +580,29 @@ static bool no_reply_opcode(uint32_t op)
 	       op == FUSE_NOTIFY_REPLY;
 }
 
+/* One request of len bytes of fill; its reply, if it gets one; the daemon still serves. */
+static void one_request(uint32_t op, unsigned char *body, size_t len, int fill)
+{
+	uint64_t u;
+
+	memset(body, fill ? 0xff : 0, len);
+	if (len)
+		body[len - 1] = '\0';
+	req_begin(op, FUSE_ROOT_ID);
+	req_put(body, len);
+	u = req_send();
+	if (!no_reply_opcode(op)) {
+		const struct fuse_out_header *out = reply_next();
+
+		cr_assert_eq(out->unique, u, "%s with %zu bytes: reply to %llu", wire_op_name(op),
+			     len, (unsigned long long)out->unique);
+		cr_assert(out->error <= 0 && out->error > -512, "%s: error %d", wire_op_name(op),
+			  out->error);
+		cr_assert(!out->error || out->len == sizeof(*out));
+	}
+	expect_alive();
+}
+
 /*
  * Every opcode below 64 with every body length up to 100 bytes and a few
  * larger, filled with zeros and with 0xff: exactly one reply with the
@@ -595,28 +618,8 @@ Test(wire_hostile, every_opcode_every_length, .timeout = 300)
 		for (uint32_t op = 0; op < 64; op++) {
 			if (op == FUSE_INIT)
 				continue; /* wire_init covers it */
-			for (size_t n = 0; n <= 100 + sizeof(extra) / sizeof(extra[0]); n++) {
-				size_t len = n <= 100 ? n : extra[n - 101];
-				uint64_t u;
-
-				memset(body, fill ? 0xff : 0, len);
-				if (len)
-					body[len - 1] = '\0';
-				req_begin(op, FUSE_ROOT_ID);
-				req_put(body, len);
-				u = req_send();
-				if (!no_reply_opcode(op)) {
-					const struct fuse_out_header *out = reply_next();
-
-					cr_assert_eq(out->unique, u, "%s with %zu bytes: reply to %llu",
-						     wire_op_name(op), len,
-						     (unsigned long long)out->unique);
-					cr_assert(out->error <= 0 && out->error > -512,
-						  "%s: error %d", wire_op_name(op), out->error);
-					cr_assert(!out->error || out->len == sizeof(*out));
-				}
-				expect_alive();
-			}
+			for (size_t n = 0; n <= 100 + sizeof(extra) / sizeof(extra[0]); n++)
+				one_request(op, body, n <= 100 ? n : extra[n - 101], fill);
 		}
 	}
 }
@@ -662,7 +665,8 @@ Test(wire_hostile, symlinks_out_of_the_backing_dir_never_followed)
 	links[1] = lookup_ok(FUSE_ROOT_ID, "abs");
 	dir = lookup_ok(FUSE_ROOT_ID, "dir");
 	p = expect_reply(send_getattr(links[1]), 0, sizeof(struct fuse_attr_out));
-	cr_assert(S_ISLNK(((const struct fuse_attr_out *)p)->attr.mode), "not the link's attributes");
+	cr_assert(S_ISLNK(((const struct fuse_attr_out *)p)->attr.mode),
+		  "not the link's attributes");
 
 	for (int i = 0; i < 2; i++) {
 		struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 0 };

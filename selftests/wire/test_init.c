@@ -315,6 +315,8 @@ Test(wire_init, short_body_einval)
 Test(wire_init, second_init_eio_and_nothing_renegotiated)
 {
 	uint64_t flags = kernel_init_flags(45) & ~(uint64_t)FUSE_DONT_MASK;
+	const struct fuse_entry_out *entry;
+	const struct fusebpf_open_out *opened;
 	struct stat st;
 	const char *p;
 	uint64_t u;
@@ -326,13 +328,12 @@ Test(wire_init, second_init_eio_and_nothing_renegotiated)
 
 	u = send_create(FUSE_ROOT_ID, "f", O_WRONLY | O_CREAT, 0666); /* umask 022 */
 	p = expect_reply(u, 0, sizeof(struct fuse_entry_out) + sizeof(struct fusebpf_open_out));
+	entry = (const struct fuse_entry_out *)p;
+	opened = (const struct fusebpf_open_out *)(entry + 1);
 	cr_assert_eq(stat(wire_path("f"), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0666, "mode %o: fsd applied a umask it was not given",
 		     st.st_mode & 0777);
-	expect_error(send_release(FUSE_RELEASE, ((const struct fuse_entry_out *)p)->nodeid,
-				  ((const struct fusebpf_open_out *)(p + sizeof(struct fuse_entry_out)))
-					  ->fh),
-		     0);
+	expect_error(send_release(FUSE_RELEASE, entry->nodeid, opened->fh), 0);
 }
 
 /* The kernel sends nothing before INIT: all of it is refused, nothing is done. */

@@ -130,8 +130,8 @@ Test(wire, several_workers_share_the_socket)
 		const struct fuse_out_header *out = reply_next();
 		uint64_t idx = (out->unique - first) / 2;
 
-		cr_assert_eq(out->error, 0, "unique %llu: error %d", (unsigned long long)out->unique,
-			     out->error);
+		cr_assert_eq(out->error, 0, "unique %llu: error %d",
+			     (unsigned long long)out->unique, out->error);
 		cr_assert(idx < N && !seen[idx], "unique %llu answered twice or never asked",
 			  (unsigned long long)out->unique);
 		seen[idx] = true;

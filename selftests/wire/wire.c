@@ -202,8 +202,9 @@ int wire_stop(void)
 	W.fsd = 0;
 	if (stray || log_has_sanitizer_report()) {
 		sh("cat '%s' >&2", W.log);
-		cr_assert_fail("%s (fsd's log above)", stray ? "a reply nobody asked for was left unread" :
-							    "a sanitizer report");
+		cr_assert_fail("%s (fsd's log above)",
+			       stray ? "a reply nobody asked for was left unread" :
+				       "a sanitizer report");
 	}
 	if (!getenv("FSD_TEST_KEEP"))
 		sh("rm -rf '%s'", W.root);
