@@ -45,7 +45,7 @@ static struct {
 	/* fds on each backing mount seen, for open_by_handle_at. */
 	struct mount_fd mounts[16];
 	unsigned nmounts;
-	bool handles_usable; /* open_by_handle_at works; set once by node_table_init */
+	bool handles_denied; /* open_by_handle_at needs a privilege we lack (node_table_init) */
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t id_hash_in(uint64_t id, size_t nbuckets)
@@ -255,11 +255,13 @@ int node_table_init(const char *backing_dir, unsigned fd_cache)
 
 		if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0)
 			table.root.mount_fd = mount_fd_add(mount_id, fd);
+		table.handles_denied = false;
 		if (table.root.mount_fd >= 0) {
 			int probe = open_by_handle_at(table.root.mount_fd, &h.fh,
 						      O_PATH | O_CLOEXEC);
 
-			table.handles_usable = probe >= 0;
+			/* CAP_DAC_READ_SEARCH: fsd --dev-fd run as a user lacks it. */
+			table.handles_denied = probe < 0 && errno == EPERM;
 			if (probe >= 0)
 				close(probe);
 		}
@@ -501,7 +503,7 @@ int node_from_fd(int fd, bool by_handle, struct stat *st, struct node **out)
 		close(fd);
 		return err;
 	}
-	if (by_handle && table.handles_usable) {
+	if (by_handle && !table.handles_denied) {
 		h.fh.handle_bytes = NODE_HANDLE_MAX;
 		have_handle = name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0;
 	}
