@@ -60,6 +60,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* The sanitizers' runtime, linked by -fsanitize=address. */
+void __sanitizer_set_death_callback(void (*callback)(void));
+
 /* What fsd's modules take from main.c. */
 struct config fsd_config;
 static bool verbose;
@@ -106,6 +109,22 @@ static uint64_t *fhs;
 static size_t nfhs, fhs_cap;
 static uint64_t next_unique;
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* The scratch tree goes with the process, whether it ends or crashes (the input replays it). */
+static void fence_remove(void)
+{
+	if (fence[0])
+		nftw(fence, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	fence[0] = '\0';
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
@@ -116,21 +135,8 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	fence_remove();
 	abort();
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void fence_remove(void)
-{
-	if (fence[0])
-		nftw(fence, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Empties a directory whatever the fuzzer made of it (modes 000 included). */
@@ -245,6 +251,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(fence))
 		die("mkdtemp %s: %s", fence, strerror(errno));
 	atexit(fence_remove);
+	__sanitizer_set_death_callback(fence_remove);
 	chmod(fence, 0755);
 	snprintf(root, sizeof(root), "%s/root", fence);
 	snprintf(sentinel, sizeof(sentinel), "%s/sentinel", fence);
