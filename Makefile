@@ -6,6 +6,8 @@
 #                 generator (build/jpeggen)
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
+#   make fuzz     fuzzes the request decoder and dispatcher (libFuzzer, clang)
+#                 for FUZZ_SECONDS (default 60) from selftests/fuzz/corpus
 #   make demo     mounts a built-in example and shows it working
 #   make bench    mount vs native benchmark table
 #   make deps     installs the Debian packages the build and tests need
@@ -38,7 +40,8 @@ endif
 FSD_SRCS := $(wildcard fsd/*.c)
 FSD_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out fsd/main.c,$(FSD_SRCS)))
 LOADER_LIB_OBJS := $(BUILD)/obj/loader/policy.o
-TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c)
+TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c) \
+	$(wildcard selftests/wire/*.c)
 TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -48,7 +51,7 @@ BPF_TEST_SRCS := $(wildcard selftests/bpf/*.bpf.c)
 BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BPF_TEST_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all test asan demo bench deps clean
+.PHONY: all test asan fuzz demo bench deps clean
 
 all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
 	$(BUILD)/metabench $(BUILD)/jpeggen
@@ -93,6 +96,11 @@ $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS) | $(BUILD)/j
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 
+# The libFuzzer target, built only by make fuzz (into build/fuzz/).
+$(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS_FSD) -o $@
+
 # The metadata workload of the benchmark.
 $(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
 	$(call msg,LD,$@)
@@ -114,6 +122,13 @@ asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 	$(Q)scripts/run-tests.sh build/asan
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+		build/fuzz/fuzz_request
+	$(Q)scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

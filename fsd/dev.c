@@ -2,6 +2,11 @@
 /*
  * The FUSE device: opening and cloning it, the worker loop that reads
  * requests, and the one function that writes replies.
+ *
+ * The device may also be a connection fsd was given (--dev-fd): a
+ * SOCK_SEQPACKET socket, whose peer plays the kernel, keeps the device's
+ * framing (one read is one request, one writev one reply), so the same loop
+ * serves it.  A given fd that is not a socket is taken for /dev/fuse.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -14,7 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* The session is a socket (dev_given): its workers share it. */
+static bool dev_socket;
 
 int dev_open(void)
 {
@@ -23,11 +32,33 @@ int dev_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
+int dev_given(int fd)
+{
+	socklen_t len = sizeof(int);
+	int type;
+
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+		/* A byte stream would run requests together. */
+		if (type != SOCK_SEQPACKET && type != SOCK_DGRAM)
+			return -EPROTOTYPE;
+		dev_socket = true;
+	}
+	return fd;
+}
+
 int dev_clone(int session_fd)
 {
 	uint32_t master = session_fd;
-	int fd = dev_open();
+	int fd;
 
+	/* Each message goes to one reader: the workers read the same socket. */
+	if (dev_socket) {
+		fd = fcntl(session_fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = dev_open();
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, FUSE_DEV_IOC_CLONE, &master) < 0) {
@@ -94,6 +125,11 @@ void *dev_worker(void *arg)
 	for (;;) {
 		ssize_t n = read(w->fd, w->in_buf, FSD_REQ_BUF);
 
+		/* A --dev-fd peer that closed its end: the connection is over. */
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			err = -ENODEV;
+			break;
+		}
 		if (n < 0) {
 			/* ENOENT: the request was interrupted before we read it. */
 			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
@@ -103,7 +139,7 @@ void *dev_worker(void *arg)
 		}
 		request_process(w, w->in_buf, n);
 	}
-	if (err != -ENODEV) /* ENODEV: unmounted */
+	if (err != -ENODEV) /* ENODEV: unmounted, or the peer closed */
 		fsd_log("worker %u: reading /dev/fuse: %s", w->index, strerror(-err));
 	fsd_worker_exited(err);
 	return NULL;

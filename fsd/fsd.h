@@ -60,6 +60,7 @@ struct config {
 	uint64_t user_ops; /* -o user_ops=: opcodes that default to userspace */
 	const struct user_module *user; /* -o user=NAME[:ARGS] */
 	char user_args[256];
+	int dev_fd; /* --dev-fd N: serve this connection, mount nothing (-1: /dev/fuse) */
 };
 
 /* Fills *cfg from argv; 0, or -EINVAL with a one-line message in err. */
@@ -215,6 +216,7 @@ uint64_t handle_count(void);
 
 extern int fsd_passthrough; /* negotiated at INIT */
 extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's umask */
+extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /*
  * Counts a new open of node, opened as fd, and chooses its I/O mode: the
@@ -230,7 +232,9 @@ uint64_t backing_count(void);
 
 struct request;
 int dev_open(void);
-/* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd). */
+/* Checks a connection fsd was given (--dev-fd): a message-keeping socket, or /dev/fuse. */
+int dev_given(int fd);
+/* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd; a dup of a socket). */
 int dev_clone(int session_fd);
 int dev_reply(struct request *req, int error);
 /* Serves requests on fd until the connection ends. */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * fsd: checks its arguments, mounts, starts the workers and waits for a
- * signal or for the mount to go away, then unmounts.
+ * signal or for the mount to go away, then unmounts.  With --dev-fd it
+ * serves a connection it was given instead (a test harness playing the
+ * kernel): no mount, no root needed, and it exits when the peer closes.
  *
  * fsd mounts with mount(2) itself and speaks the protocol on /dev/fuse
  * itself: libfuse is not used (Debian 12's 3.14 cannot negotiate
@@ -114,6 +116,12 @@ static int check_paths(const struct config *cfg, char *backing, char *mnt)
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "fsd: backing directory '%s' is not a directory\n",
 			cfg->backing_dir);
+		return -1;
+	}
+	if (!cfg->mountpoint) { /* --dev-fd */
+		if (realpath(cfg->backing_dir, backing))
+			return 0;
+		fprintf(stderr, "fsd: resolving '%s': %s\n", cfg->backing_dir, strerror(errno));
 		return -1;
 	}
 	if (stat(cfg->mountpoint, &st) < 0) {
@@ -336,22 +344,26 @@ int main(int argc, char **argv)
 				cfg->stats_mountpoint, strerror(-err));
 		return err ? 1 : 0;
 	}
-	if (!has_cap_sys_admin()) {
+	if (cfg->dev_fd < 0 && !has_cap_sys_admin()) {
 		fprintf(stderr, "fsd: must run as root: mounting and kernel passthrough need "
 				"CAP_SYS_ADMIN\n");
 		return 1;
 	}
 	if (check_paths(cfg, backing, mnt))
 		return 1;
+	/* Without the privilege (--dev-fd as a user) creation runs as the daemon's user. */
 	err = creds_setup();
-	if (err) {
+	if (err && cfg->dev_fd < 0) {
 		fprintf(stderr, "fsd: cannot keep capabilities across fsuid changes: %s\n",
 			strerror(-err));
 		return 1;
 	}
-	devfd = dev_open();
+	devfd = cfg->dev_fd >= 0 ? dev_given(cfg->dev_fd) : dev_open();
 	if (devfd < 0) {
-		fprintf(stderr, "fsd: cannot open /dev/fuse: %s\n", strerror(-devfd));
+		if (cfg->dev_fd >= 0)
+			fprintf(stderr, "fsd: --dev-fd %d: %s\n", cfg->dev_fd, strerror(-devfd));
+		else
+			fprintf(stderr, "fsd: cannot open /dev/fuse: %s\n", strerror(-devfd));
 		return 1;
 	}
 	err = node_table_init(backing, cfg->fd_cache);
@@ -378,7 +390,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	err = fuse_mount(cfg, backing, mnt, devfd);
+	err = cfg->mountpoint ? fuse_mount(cfg, backing, mnt, devfd) : 0;
 	if (err) {
 		fprintf(stderr, "fsd: mounting '%s' on '%s': %s\n", cfg->backing_dir,
 			cfg->mountpoint, strerror(-err));
@@ -389,28 +401,31 @@ int main(int argc, char **argv)
 	workers = calloc(cfg->threads, sizeof(*workers));
 	if (!workers || workers_start(workers, cfg->threads, devfd)) {
 		fprintf(stderr, "fsd: cannot start %u workers\n", cfg->threads);
-		umount2(mnt, MNT_DETACH);
+		if (cfg->mountpoint)
+			umount2(mnt, MNT_DETACH);
 		daemon_ready(status_fd, 1);
 		return 1;
 	}
 	/* Answered once INIT is: the workers are running. */
-	if (stat(mnt, &st) == 0) {
+	if (cfg->mountpoint && stat(mnt, &st) == 0) {
 		err = stats_serve(st.st_dev);
 		if (err)
 			fsd_log("statistics socket: %s (continuing without)", strerror(-err));
 	}
 	if (cfg->debug)
-		fsd_log("serving '%s' on '%s' with %u workers", backing, mnt, cfg->threads);
+		fsd_log("serving '%s' on '%s' with %u workers", backing,
+			cfg->mountpoint ? mnt : "--dev-fd", cfg->threads);
 	daemon_ready(status_fd, 0);
 
 	do {
 		if (sigwait(&sigs, &sig))
 			sig = SIGTERM;
 	} while (sig == SIGPIPE);
+	/* -ENODEV: unmounted, or the --dev-fd peer closed its end. */
 	unmounted_outside = sig == SIGUSR2 && atomic_load(&worker_exit_err) == -ENODEV;
 
 	stats_stop();
-	if (!unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
+	if (cfg->mountpoint && !unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
 		fsd_log("unmounting '%s': %s", mnt, strerror(errno));
 	/*
 	 * With nothing open on it the connection ends now and the workers see

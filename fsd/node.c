@@ -7,7 +7,9 @@
  * needs no open fd while idle: the kernel can hold far more inodes than the
  * RLIMIT_NOFILE of the daemon.  An O_PATH fd is opened on demand
  * (open_by_handle_at) and kept in an LRU cache while nobody uses it.  On a
- * filesystem without file handles the node keeps its fd for its lifetime.
+ * filesystem without file handles, or without the privilege to open them
+ * (CAP_DAC_READ_SEARCH: fsd --dev-fd run as a user), the node keeps its fd
+ * for its lifetime.
  *
  * Nodeids come from a counter and are never reused, so the FUSE generation
  * is always 0.  A node lives while the kernel holds lookups on it or a
@@ -43,6 +45,7 @@ static struct {
 	/* fds on each backing mount seen, for open_by_handle_at. */
 	struct mount_fd mounts[16];
 	unsigned nmounts;
+	bool handles_denied; /* open_by_handle_at needs a privilege we lack (node_table_init) */
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t id_hash_in(uint64_t id, size_t nbuckets)
@@ -252,6 +255,16 @@ int node_table_init(const char *backing_dir, unsigned fd_cache)
 
 		if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0)
 			table.root.mount_fd = mount_fd_add(mount_id, fd);
+		table.handles_denied = false;
+		if (table.root.mount_fd >= 0) {
+			int probe = open_by_handle_at(table.root.mount_fd, &h.fh,
+						      O_PATH | O_CLOEXEC);
+
+			/* CAP_DAC_READ_SEARCH: fsd --dev-fd run as a user lacks it. */
+			table.handles_denied = probe < 0 && errno == EPERM;
+			if (probe >= 0)
+				close(probe);
+		}
 	}
 	table.root.nlookup = 1;
 	table.root.id_next = NULL;
@@ -490,7 +503,7 @@ int node_from_fd(int fd, bool by_handle, struct node *parent, struct stat *st, s
 		close(fd);
 		return err;
 	}
-	if (by_handle) {
+	if (by_handle && !table.handles_denied) {
 		h.fh.handle_bytes = NODE_HANDLE_MAX;
 		have_handle = name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0;
 	}

@@ -103,10 +103,11 @@ static bool is_dot_or_dotdot(const char *name)
  * handing the kernel a lookup that the reply carries (an entry that cannot
  * be looked up goes without, nodeid 0, rather than stopping the listing).
  * The policy's postfilter, if the verdict asked for one, sees each entry
- * and may leave it out or rename it.  Returns the bytes used, 0 when the
- * reply is full, DIR_SKIPPED, or -errno.
+ * and may leave it out or rename it.  dir is the directory the handle
+ * reads.  Returns the bytes used, 0 when the reply is full, DIR_SKIPPED, or
+ * -errno.
  */
-static long dir_emit(struct request *req, char *buf, size_t size,
+static long dir_emit(struct request *req, struct node *dir, char *buf, size_t size,
 		     const struct linux_dirent64 *d, bool plus)
 {
 	struct fusebpf_dirent de = { .ino = d->d_ino, .off = d->d_off, .type = d->d_type };
@@ -129,7 +130,7 @@ static long dir_emit(struct request *req, char *buf, size_t size,
 		 * "." and "..", or a name that cannot be looked up: listed
 		 * without attributes (nodeid 0), the kernel does not link it.
 		 */
-		err = is_dot_or_dotdot(name) ? -EEXIST : node_lookup(req->node, name, &st, &child);
+		err = is_dot_or_dotdot(name) ? -EEXIST : node_lookup(dir, name, &st, &child);
 		if (err == -ENOENT)
 			return DIR_SKIPPED;
 		if (!err) {
@@ -179,7 +180,8 @@ static int readdir_common(struct request *req, bool plus)
 		err = dir_next(h, &d);
 		if (err || !d)
 			break;
-		used = dir_emit(req, buf + len, size - len, d, plus);
+		/* The handle's directory: a request's nodeid need not be it. */
+		used = dir_emit(req, h->node, buf + len, size - len, d, plus);
 		if (used < 0)
 			err = used;
 		if (used <= 0)

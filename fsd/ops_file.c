@@ -416,11 +416,15 @@ OP_HANDLER(op_lseek)
 	return 0;
 }
 
+/* The reply's size is 32 bits: copy no more than it can say, as the kernel asks no more. */
+#define COPY_MAX (UINT32_MAX & ~4095u)
+
 OP_HANDLER(op_copy_file_range)
 {
 	const struct fuse_copy_file_range_in *in = req->in;
 	struct handle *src = handle_get(in->fh_in), *dst = handle_get(in->fh_out);
 	loff_t off_in = in->off_in, off_out = in->off_out;
+	size_t len = in->len < COPY_MAX ? in->len : COPY_MAX;
 	ssize_t n = -1;
 	int err = 0;
 
@@ -428,8 +432,7 @@ OP_HANDLER(op_copy_file_range)
 		err = -EBADF;
 	else if (req->hdr->uid && (err = privs_kill(dst->fd, req->hdr)))
 		; /* as FALLOCATE: the kernel sends no kill request */
-	else if ((n = copy_file_range(src->fd, &off_in, dst->fd, &off_out, in->len,
-				      in->flags)) < 0)
+	else if ((n = copy_file_range(src->fd, &off_in, dst->fd, &off_out, len, in->flags)) < 0)
 		err = -errno;
 	handle_put(src);
 	handle_put(dst);

@@ -14,6 +14,7 @@
 #define FSD_MINOR 45 /* the protocol we speak */
 
 int fsd_dont_mask;
+atomic_int fsd_initialized;
 
 /* INIT features we ask for when the kernel offers them. */
 static uint64_t init_wanted(void)
@@ -45,7 +46,10 @@ static uint64_t init_wanted(void)
 
 /*
  * fuse_init_in: a 16-byte head (major, minor, max_readahead, flags) that
- * every kernel sends, then flags2 and reserved words from 7.36 on.
+ * every kernel sends, then flags2 and reserved words from 7.36 on; a later
+ * kernel's longer struct is read as far as we know it.  Only an answered 7.x
+ * INIT starts the session (request_decode refuses anything else before it,
+ * and a second INIT after it).
  */
 OP_HANDLER(op_init)
 {
@@ -57,8 +61,14 @@ OP_HANDLER(op_init)
 	out->major = FUSE_KERNEL_VERSION;
 	out->minor = FSD_MINOR;
 	if (in->major > FUSE_KERNEL_VERSION) {
-		/* The kernel retries with our major: only major/minor count. */
-		reply_arg(req, sizeof(*out));
+		/*
+		 * The protocol's rule: answer our major, ignore the rest, and
+		 * expect a new INIT in our major.  Only the 7.0 head (major,
+		 * minor) has the same layout in every version, and the kernel
+		 * reads the INIT reply as a variable-length argument (a short
+		 * one is zero-filled), so that is all we send.
+		 */
+		reply_arg(req, FUSE_COMPAT_INIT_OUT_SIZE);
 		return 0;
 	}
 	if (in->major < FUSE_KERNEL_VERSION || in->minor < FSD_MINOR_OLDEST) {
@@ -90,6 +100,7 @@ OP_HANDLER(op_init)
 		out->max_stack_depth = 1;
 		fsd_passthrough = 1;
 	}
+	atomic_store(&fsd_initialized, 1);
 	if (fsd_config.debug)
 		fsd_log("INIT: kernel %u.%u, protocol 7.%u, flags %#llx of %#llx offered, passthrough %s",
 		in->major, in->minor, in->minor < FSD_MINOR ? in->minor : FSD_MINOR,

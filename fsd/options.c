@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * Command line: fsd [options] BACKING_DIR MOUNTPOINT, in the style of other
- * FUSE filesystems.  Parsing only; nothing here touches the system, so it is
- * unit tested as it is.
+ * FUSE filesystems, or fsd --dev-fd N [options] BACKING_DIR to serve a
+ * connection a test harness opened.  Parsing only; nothing here touches the
+ * system, so it is unit tested as it is.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +234,7 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 	cfg->allow_other = true;
 	cfg->default_permissions = true;
 	cfg->cache = CACHE_ALWAYS;
+	cfg->dev_fd = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -270,6 +273,13 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 			if (!v || parse_uint(v, 1, FSD_THREADS_MAX, &cfg->threads))
 				return fail(err, errlen, "--threads: expected a number from 1 to %d",
 					    FSD_THREADS_MAX);
+		} else if (!strcmp(a, "--dev-fd") || !strncmp(a, "--dev-fd=", 9)) {
+			const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+			unsigned fd;
+
+			if (!v || parse_uint(v, 0, INT_MAX, &fd))
+				return fail(err, errlen, "--dev-fd: expected an fd number");
+			cfg->dev_fd = fd;
 		} else if (a[0] == '-' && a[1]) {
 			return fail(err, errlen, "unknown option '%s' (see --help)", a);
 		} else if (npos < 2) {
@@ -278,11 +288,22 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 			return fail(err, errlen, "unexpected argument '%s': expected BACKING_DIR MOUNTPOINT", a);
 		}
 	}
-	if (npos < 2)
+	if (cfg->dev_fd >= 0) {
+		/* The connection exists already: nothing to mount, no terminal to leave. */
+		if (npos == 0)
+			return fail(err, errlen,
+				    "missing BACKING_DIR: usage: fsd --dev-fd N BACKING_DIR");
+		if (npos == 2)
+			return fail(err, errlen,
+				    "unexpected argument '%s': --dev-fd mounts nothing",
+				    positional[1]);
+		cfg->foreground = true;
+	} else if (npos < 2) {
 		return fail(err, errlen, "missing %s: usage: fsd [options] BACKING_DIR MOUNTPOINT",
 			    npos ? "MOUNTPOINT" : "BACKING_DIR and MOUNTPOINT");
+	}
 	cfg->backing_dir = positional[0];
-	cfg->mountpoint = positional[1];
+	cfg->mountpoint = npos == 2 ? positional[1] : NULL;
 	cache_set(cfg, cfg->cache);
 	if (explicit[0] >= 0)
 		cfg->entry_timeout = explicit[0];
@@ -309,6 +330,9 @@ void options_usage(const char *prog)
 	       "  -s                    one worker thread (same as --threads 1)\n"
 	       "  --threads N           worker threads, each on its own device fd (default %d)\n"
 	       "  --stats MOUNTPOINT    print the counters of the fsd serving MOUNTPOINT\n"
+	       "  --dev-fd N            serve the FUSE connection on fd N (a SOCK_SEQPACKET\n"
+	       "                        socket from a test harness) instead of mounting:\n"
+	       "                        give BACKING_DIR only; exits when the peer closes\n"
 	       "  -h, --help            this help\n"
 	       "  -V, --version         version\n"
 	       "  -o OPT[,OPT...]       mount options:\n"

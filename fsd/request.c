@@ -85,6 +85,8 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_CREATE] = { IN(fuse_create_in), .str = NAME1, .backing = op_create },
 	[FUSE_INTERRUPT] = { IN(fuse_interrupt_in), OP_NO_REPLY | OP_NO_NODE, .backing = op_interrupt },
 	[FUSE_DESTROY] = { 0, OP_NO_NODE, .backing = op_destroy },
+	/* Answers a retrieve notification, which fsd never sends; the kernel expects no reply. */
+	[FUSE_NOTIFY_REPLY] = { 0, OP_NO_REPLY },
 	[FUSE_BATCH_FORGET] = { IN(fuse_batch_forget_in), OP_NO_REPLY | OP_NO_NODE | OP_DATA,
 				.backing = op_batch_forget },
 	[FUSE_FALLOCATE] = { IN(fuse_fallocate_in), .backing = op_fallocate },
@@ -133,6 +135,10 @@ static int request_decode(struct request *req, const struct op *op, const char *
 	size_t rest;
 	const char **strs[2] = { &req->name, &req->name2 };
 
+	/* The kernel sends INIT first and once; libfuse answers the rest EIO too. */
+	if (hdr->opcode == FUSE_INIT ? atomic_load(&fsd_initialized) :
+				       !atomic_load(&fsd_initialized))
+		return -EIO;
 	if (hdr->len != len || len < sizeof(*hdr) + ext)
 		return -EINVAL;
 	rest = len - sizeof(*hdr) - ext; /* extensions are not negotiated: skip */
@@ -480,6 +486,11 @@ void request_process(struct worker *w, const char *buf, size_t len)
 
 	if (len < sizeof(*hdr)) {
 		fsd_log("dropped a %zu-byte request: shorter than its header", len);
+		return;
+	}
+	/* Unique 0 marks a notification: a reply would be read as one. */
+	if (!hdr->unique) {
+		fsd_log("dropped a request with unique 0 (opcode %u)", hdr->opcode);
 		return;
 	}
 	if (hdr->opcode < FSD_OP_MAX) {

@@ -34,6 +34,8 @@ static struct worker W;
 static uint64_t req_buf[(8192 + 64) / 8];
 static uint64_t reply_buf[(FSD_MAX_WRITE + 4096) / 8];
 
+static void session_init(void);
+
 static void decode_setup(void)
 {
 	const char *base = getenv("FSD_TEST_TMP");
@@ -48,6 +50,7 @@ static void decode_setup(void)
 	W.in_buf = malloc(FSD_REQ_BUF);
 	W.out_buf = malloc(FSD_MAX_WRITE);
 	cr_assert(W.in_buf && W.out_buf);
+	session_init();
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -117,6 +120,18 @@ static size_t build(uint32_t opcode, uint64_t unique, uint64_t nodeid, const voi
 	if (arg_len)
 		memcpy((char *)req_buf + sizeof(*hdr), arg, arg_len);
 	return hdr->len;
+}
+
+/* The kernel's first request: everything else is refused before it. */
+static void session_init(void)
+{
+	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION, .minor = 45 };
+	const struct fuse_out_header *out = (const void *)reply_buf;
+
+	request_process(&W, (const char *)req_buf, build(FUSE_INIT, 2, 0, &in, sizeof(in)));
+	cr_assert_eq(recv(sv[1], reply_buf, sizeof(reply_buf), MSG_DONTWAIT),
+		     sizeof(*out) + sizeof(struct fuse_init_out));
+	cr_assert_eq(out->error, 0);
 }
 
 static struct fuse_in_header *hdr_of_req(void)

@@ -5,7 +5,8 @@
  * (several items, repeated -o, empty items), cache= and the timeouts it
  * sets, explicit timeouts winning over cache= in either order,
  * passthrough=, fd_cache= bounds, mount flags, the error messages of
- * unknown options and bad arguments, and --help / --version / --stats.
+ * unknown options and bad arguments, --help / --version / --stats, and
+ * --dev-fd with its single positional argument.
  */
 #define _GNU_SOURCE
 #include "../../fsd/fsd.h"
@@ -68,6 +69,7 @@ Test(options, defaults)
 	cr_assert_not(cfg.show_help);
 	cr_assert_not(cfg.show_version);
 	cr_assert_null(cfg.stats_mountpoint);
+	cr_assert_eq(cfg.dev_fd, -1, "/dev/fuse unless --dev-fd says otherwise");
 }
 
 /* The struct is filled anew on every call, not merged with the last one. */
@@ -403,4 +405,25 @@ Test(options, stats)
 	cr_assert_str_eq(cfg.stats_mountpoint, "/some/mnt");
 	cr_assert_not(cfg.show_help);
 	PARSE_FAILS("--stats", "--stats");
+}
+
+/* A connection given by a harness: BACKING_DIR only, always in the foreground. */
+Test(options, dev_fd)
+{
+	cr_assert_eq(PARSE("--dev-fd", "3", "/b"), 0, "%s", err);
+	cr_assert_eq(cfg.dev_fd, 3);
+	cr_assert_str_eq(cfg.backing_dir, "/b");
+	cr_assert_null(cfg.mountpoint);
+	cr_assert(cfg.foreground, "--dev-fd never detaches");
+	cr_assert_eq(PARSE("-s", "--dev-fd=0", "-o", "cache=never", "/b"), 0, "%s", err);
+	cr_assert_eq(cfg.dev_fd, 0);
+	cr_assert_eq(cfg.threads, 1);
+	cr_assert_eq(cfg.cache, CACHE_NEVER);
+
+	PARSE_FAILS("'/m'", "--dev-fd", "3", "/b", "/m");
+	PARSE_FAILS("missing BACKING_DIR", "--dev-fd", "3");
+	PARSE_FAILS("--dev-fd", "--dev-fd", "-1", "/b");
+	PARSE_FAILS("--dev-fd", "--dev-fd", "x", "/b");
+	PARSE_FAILS("--dev-fd", "--dev-fd", "99999999999", "/b");
+	PARSE_FAILS("--dev-fd", "/b", "--dev-fd");
 }
