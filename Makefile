@@ -97,7 +97,7 @@ $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS) | $(BUILD)/j
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 
 # The libFuzzer target, built only by make fuzz (into build/fuzz/).
-$(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS)
+$(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS_FSD) -o $@
 

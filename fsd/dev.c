@@ -10,7 +10,9 @@
  */
 #define _GNU_SOURCE
 #include "fsd.h"
+#include "arch.h"
 
+#include <byteswap.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -87,7 +89,7 @@ int dev_reply(struct request *req, int error)
 
 	if (error > 0 || error <= -512) {
 		fsd_log("%s handler returned %d, not 0 or -errno: replying EIO",
-			opcode_name(req->hdr->opcode), error);
+			opcode_name(req->opcode), error);
 		error = -EIO;
 	}
 	if (!error) {
@@ -98,16 +100,22 @@ int dev_reply(struct request *req, int error)
 	} else {
 		req->out_len = 0;
 	}
-	out.error = error;
+	/* A client of another architecture reads errnos in its own numbering. */
+	out.error = fsd_client_arch ? arch_errno_from_native(fsd_client_arch, error) : error;
 	for (int i = 0; i < n; i++)
 		out.len += iov[i].iov_len;
+	if (req->other_byte_order) {
+		/* unique goes back as its bytes came. */
+		out.len = bswap_32(out.len);
+		out.error = (int32_t)bswap_32((uint32_t)out.error);
+	}
 	if (fsd_config.debug)
 		fsd_log("<- unique=%llu error=%d len=%u", (unsigned long long)out.unique, error,
 			out.len);
 	written = writev(req->worker->fd, iov, n);
 	if (written < 0) {
 		if (errno != ENOENT)
-			fsd_log("reply to %s unique=%llu: %s", opcode_name(req->hdr->opcode),
+			fsd_log("reply to %s unique=%llu: %s", opcode_name(req->opcode),
 				(unsigned long long)out.unique, strerror(errno));
 		return -errno;
 	}

@@ -206,7 +206,7 @@ static uint64_t now_ns(void)
 
 int filter_run(struct request *req, const struct policy_version *v, uint32_t phase)
 {
-	uint32_t op = req->hdr->opcode;
+	uint32_t op = req->opcode;
 	uint64_t start = now_ns();
 	int ret, err;
 

@@ -217,6 +217,9 @@ uint64_t handle_count(void);
 extern int fsd_passthrough; /* negotiated at INIT */
 extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's umask */
 extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
+/* Negotiated at INIT (ops_fs.c), read-only afterwards: */
+extern bool fsd_bpf_kernel; /* a FUSE-BPF kernel: it filters; filter calls, LOOKUP entries */
+extern const struct arch *fsd_client_arch; /* translate the client's values; NULL: none */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /*
  * Counts a new open of node, opened as fd, and chooses its I/O mode: the
@@ -278,6 +281,9 @@ union reply_arg {
 
 struct request {
 	const struct fuse_in_header *hdr;
+	uint32_t opcode; /* hdr->opcode; of a filter call, the opcode filtered */
+	uint32_t call; /* a FUSE-BPF kernel's filter call: its phase; 0: none */
+	bool other_byte_order; /* a byte-swapped INIT: the reply header is swapped too */
 	const void *in; /* the opcode's fixed input struct */
 	const char *name; /* first string argument, checked */
 	const char *name2; /* second string argument, checked */
@@ -306,6 +312,10 @@ struct request {
 	 */
 	struct node *new_node;
 	uint64_t new_fh;
+	int reply_fd; /* closed once the reply is written (-1: none): a LOOKUP entry's */
+	/* The input after translation from the client's architecture, when it needed one. */
+	union fusebpf_in in_native;
+	struct fusebpf_lookup_entry entries[2]; /* LOOKUP replies to a FUSE-BPF kernel */
 };
 
 void request_process(struct worker *w, const char *buf, size_t len);
@@ -408,6 +418,8 @@ void create_begin(const struct request *req, uint32_t umask_bits);
 void create_end(const struct request *req);
 /* Shared by handlers: fill an entry reply for a node just looked up. */
 void entry_reply(struct request *req, struct node *node, const struct stat *st);
+/* A FUSE-BPF kernel's LOOKUP reply: the child's backing file and policy follow the entry. */
+int lookup_bpf_entries(struct request *req, struct node *child);
 
 /* ---- statistics (stats.c) ---- */
 

@@ -23,6 +23,53 @@ void entry_reply(struct request *req, struct node *node, const struct stat *st)
 	reply_arg(req, sizeof(req->arg.entry));
 }
 
+/*
+ * The LOOKUP reply to a FUSE-BPF kernel carries, after the entry, the
+ * child's backing file, as an fd of ours that the kernel takes when it
+ * reads the reply (closed once it is written), and the child's policy by
+ * name, or REMOVE_BPF if it does not have its parent's.
+ */
+int lookup_bpf_entries(struct request *req, struct node *child)
+{
+	struct fusebpf_lookup_entry *e = req->entries;
+	struct policy *policy = node_policy(child);
+	int fd, n = 0;
+
+	/* Files and directories opened for reading; anything else by its O_PATH fd. */
+	if (S_ISREG(child->type) || S_ISDIR(child->type)) {
+		fd = node_open(child, O_RDONLY | (S_ISDIR(child->type) ? O_DIRECTORY : 0));
+	} else {
+		fd = node_fd(child);
+		if (fd >= 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+			fd = -errno;
+	}
+	if (fd < 0)
+		return fd;
+	req->reply_fd = fd;
+	memset(req->entries, 0, sizeof(req->entries));
+	e[n].entry_type = FUSEBPF_ENTRY_BACKING;
+	e[n++].fd = fd;
+	if (policy) {
+		e[n].entry_type = FUSEBPF_ENTRY_BPF;
+		snprintf(e[n++].name, sizeof(e->name), "%s", policy_name(policy));
+	} else if (node_policy(req->node)) {
+		e[n++].entry_type = FUSEBPF_ENTRY_REMOVE_BPF;
+	}
+	if (fsd_config.debug) {
+		char path[PROC_FD_PATH_MAX], target[PATH_MAX] = "?";
+		ssize_t len;
+
+		proc_fd_path(path, fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len > 0 ? len : 1] = '\0';
+		fsd_log("<- LOOKUP entries: BACKING fd=%d (%s)%s%s", fd, target,
+			n > 1 ? (policy ? ", BPF " : ", REMOVE_BPF") : "",
+			n > 1 && policy ? policy_name(policy) : "");
+	}
+	reply_data(req, req->entries, n * sizeof(*e));
+	return 0;
+}
+
 OP_HANDLER(op_lookup)
 {
 	struct node *child;

@@ -6,6 +6,9 @@
 #define _GNU_SOURCE
 #include "fsd.h"
 
+#include "arch.h"
+
+#include <elf.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/statfs.h>
@@ -14,6 +17,53 @@
 #define FSD_MINOR 45 /* the protocol we speak */
 
 int fsd_dont_mask;
+bool fsd_bpf_kernel;
+const struct arch *fsd_client_arch;
+
+/*
+ * A FUSE-BPF kernel (FUSEBPF_INIT_BPF): it runs the filters and the backing
+ * operations itself and sends the daemon what goes to userspace; the
+ * daemon answers with the opcodes that go to it when no filter decides.
+ */
+static void init_bpf(const struct fusebpf_init_in *in, struct fusebpf_init_out *out)
+{
+	fsd_bpf_kernel = true;
+	out->bpf_user_ops = fsd_config.user_ops & in->bpf_backing_ops;
+	if (fsd_config.debug)
+		fsd_log("INIT: FUSE-BPF kernel, backing ops %#llx, user ops %#llx",
+			(unsigned long long)in->bpf_backing_ops,
+			(unsigned long long)out->bpf_user_ops);
+}
+
+/*
+ * A client that says its architecture (FUSEBPF_INIT_ARCH): translate its
+ * open flags and our errnos if we know it, else ask for x86-64's values if
+ * it can send them, else take its values as ours, and say so once.
+ */
+static void init_arch(const struct fusebpf_init_in *in, struct fusebpf_init_out *out)
+{
+	const struct arch *a = arch_find(in->arch);
+
+	if (a == arch_native()) {
+		out->arch_mode = FUSEBPF_ARCH_NATIVE;
+	} else if (a) {
+		out->arch_mode = FUSEBPF_ARCH_TRANSLATE;
+		fsd_client_arch = a;
+	} else if (in->arch_flags & FUSEBPF_ARCH_CAN_CANONICAL) {
+		out->arch_mode = FUSEBPF_ARCH_CANONICAL;
+		a = arch_find(EM_X86_64);
+		if (a != arch_native())
+			fsd_client_arch = a;
+	} else {
+		out->arch_mode = FUSEBPF_ARCH_NATIVE;
+		fsd_log("INIT: client architecture %u (ELF e_machine) is unknown: its open flags "
+			"and errnos are taken as this machine's, untranslated", in->arch);
+	}
+	if (fsd_config.debug)
+		fsd_log("INIT: client architecture %u, mode %u%s%s", in->arch, out->arch_mode,
+			fsd_client_arch ? ", translating " : "",
+			fsd_client_arch ? arch_name(fsd_client_arch) : "");
+}
 atomic_int fsd_initialized;
 
 /* INIT features we ask for when the kernel offers them. */
@@ -99,6 +149,20 @@ OP_HANDLER(op_init)
 		/* Depth 1: backing files on a plain fs; we may sit under overlayfs. */
 		out->max_stack_depth = 1;
 		fsd_passthrough = 1;
+	}
+	/* The extensions read words of the 64-byte fuse_init_in: only when it is whole. */
+	if ((offered & (FUSEBPF_INIT_BPF | FUSEBPF_INIT_ARCH)) &&
+	    16 + req->data_len >= sizeof(struct fusebpf_init_in)) {
+		struct fusebpf_init_in ext;
+
+		memcpy(&ext, in, 16);
+		memcpy((char *)&ext + 16, req->data, sizeof(ext) - 16);
+		if (offered & FUSEBPF_INIT_BPF)
+			init_bpf(&ext, out);
+		if (offered & FUSEBPF_INIT_ARCH)
+			init_arch(&ext, out);
+		granted |= offered & (FUSEBPF_INIT_BPF | FUSEBPF_INIT_ARCH);
+		out->flags2 = (uint32_t)(granted >> 32);
 	}
 	atomic_store(&fsd_initialized, 1);
 	if (fsd_config.debug)

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "fsd.h"
+#include "arch.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* How a string argument is checked. */
 enum str_kind {
@@ -36,6 +38,7 @@ enum op_flags {
 	OP_NO_NODE = 1 << 1, /* hdr->nodeid names no node to look up */
 	OP_DATA = 1 << 2, /* a payload follows the strings */
 	OP_ENTRY_FILTER = 1 << 3, /* READDIR(PLUS): the postfilter runs on each entry */
+	OP_OPEN_FLAGS = 1 << 4, /* the input starts with open(2) flags: translated per client */
 };
 
 struct op {
@@ -62,7 +65,7 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_RMDIR] = { .str = NAME1, .backing = op_rmdir },
 	[FUSE_RENAME] = { IN(fuse_rename_in), .str = NAME2, .backing = op_rename },
 	[FUSE_LINK] = { IN(fuse_link_in), .str = NAME1, .backing = op_link },
-	[FUSE_OPEN] = { IN(fuse_open_in), .backing = op_open },
+	[FUSE_OPEN] = { IN(fuse_open_in), OP_OPEN_FLAGS, .backing = op_open },
 	[FUSE_READ] = { IN(fuse_read_in), .backing = op_read },
 	[FUSE_WRITE] = { IN(fuse_write_in), OP_DATA, .backing = op_write },
 	[FUSE_STATFS] = { .backing = op_statfs },
@@ -76,13 +79,13 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_FLUSH] = { IN(fuse_flush_in), .backing = op_flush },
 	/* fuse_init_in grew over time: the 16-byte 7.x head, the rest as data. */
 	[FUSE_INIT] = { 16, OP_NO_NODE | OP_DATA, .backing = op_init },
-	[FUSE_OPENDIR] = { IN(fuse_open_in), .backing = op_opendir },
+	[FUSE_OPENDIR] = { IN(fuse_open_in), OP_OPEN_FLAGS, .backing = op_opendir },
 	[FUSE_READDIR] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdir },
 	[FUSE_RELEASEDIR] = { IN(fuse_release_in), .backing = op_releasedir },
 	[FUSE_FSYNCDIR] = { IN(fuse_fsync_in), .backing = op_fsyncdir },
 	/* GETLK, SETLK, SETLKW: ENOSYS, and the kernel then locks locally. */
 	[FUSE_ACCESS] = { IN(fuse_access_in), .backing = op_access },
-	[FUSE_CREATE] = { IN(fuse_create_in), .str = NAME1, .backing = op_create },
+	[FUSE_CREATE] = { IN(fuse_create_in), OP_OPEN_FLAGS, NAME1, op_create },
 	[FUSE_INTERRUPT] = { IN(fuse_interrupt_in), OP_NO_REPLY | OP_NO_NODE, .backing = op_interrupt },
 	[FUSE_DESTROY] = { 0, OP_NO_NODE, .backing = op_destroy },
 	/* Answers a retrieve notification, which fsd never sends; the kernel expects no reply. */
@@ -95,7 +98,7 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_LSEEK] = { IN(fuse_lseek_in), .backing = op_lseek },
 	[FUSE_COPY_FILE_RANGE] = { IN(fuse_copy_file_range_in), .backing = op_copy_file_range },
 	/* The name is "/" on the wire, and means nothing. */
-	[FUSE_TMPFILE] = { IN(fuse_create_in), .str = { STR_IGNORED }, .backing = op_tmpfile },
+	[FUSE_TMPFILE] = { IN(fuse_create_in), OP_OPEN_FLAGS, { STR_IGNORED }, op_tmpfile },
 	[FUSEBPF_OP_STATX] = { IN(fusebpf_statx_in), .backing = op_statx },
 };
 
@@ -127,10 +130,32 @@ static int string_check(enum str_kind kind, const char *s, size_t len)
 }
 
 /* Checks every length in the request and points req at its parts. */
+/*
+ * Open flags in the client's values become ours (fuse_open_in and
+ * fuse_create_in both start with them), in a copy the request reads.
+ */
+static int request_translate_flags(struct request *req, const struct op *op)
+{
+	uint32_t flags, native;
+
+	memcpy(&flags, req->in, sizeof(flags));
+	if (arch_open_flags_to_native(fsd_client_arch, flags, &native)) {
+		fsd_log("%s: open flags %#x carry bits %#x unknown to %s: EINVAL",
+			opcode_name(req->opcode), flags,
+			arch_open_flags_unknown(fsd_client_arch, flags), arch_name(fsd_client_arch));
+		return -EINVAL;
+	}
+	memcpy(&req->in_native, req->in, op->in_size);
+	memcpy(&req->in_native, &native, sizeof(native));
+	req->in = &req->in_native;
+	return 0;
+}
+
 static int request_decode(struct request *req, const struct op *op, const char *buf, size_t len)
 {
 	const struct fuse_in_header *hdr = (const void *)buf;
-	size_t ext = (size_t)hdr->total_extlen * 8;
+	/* A postfilter call's error_in fills the header's last word: no extensions. */
+	size_t ext = req->call == FUSEBPF_PHASE_POST ? 0 : (size_t)hdr->total_extlen * 8;
 	const char *p = buf + sizeof(*hdr);
 	size_t rest;
 	const char **strs[2] = { &req->name, &req->name2 };
@@ -147,6 +172,12 @@ static int request_decode(struct request *req, const struct op *op, const char *
 	req->in = p;
 	p += op->in_size;
 	rest -= op->in_size;
+	if ((op->flags & OP_OPEN_FLAGS) && fsd_client_arch) {
+		int err = request_translate_flags(req, op);
+
+		if (err)
+			return err;
+	}
 
 	for (int i = 0; i < 2 && op->str[i] != STR_NONE; i++) {
 		const char *nul = memchr(p, '\0', rest);
@@ -163,7 +194,8 @@ static int request_decode(struct request *req, const struct op *op, const char *
 		p += slen + 1;
 		rest -= slen + 1;
 	}
-	if (op->flags & OP_DATA) {
+	/* A postfilter call's output follows; filter calls carry no data payload. */
+	if (req->call == FUSEBPF_PHASE_POST || (!req->call && (op->flags & OP_DATA))) {
 		req->data = p;
 		req->data_len = rest;
 	}
@@ -174,8 +206,10 @@ static void request_log(const struct request *req, const char *buf, size_t len)
 {
 	const struct fuse_in_header *hdr = (const void *)buf;
 
-	fsd_log("-> unique=%llu op=%s(%u) nodeid=%llu uid=%u gid=%u pid=%u len=%zu%s%s%s%s",
-		(unsigned long long)hdr->unique, opcode_name(hdr->opcode), hdr->opcode,
+	fsd_log("-> unique=%llu op=%s%s(%#x) nodeid=%llu uid=%u gid=%u pid=%u len=%zu%s%s%s%s",
+		(unsigned long long)hdr->unique, opcode_name(req->opcode),
+		req->call == FUSEBPF_PHASE_PRE ? "/prefilter" :
+		req->call == FUSEBPF_PHASE_POST ? "/postfilter" : "", hdr->opcode,
 		(unsigned long long)hdr->nodeid, hdr->uid, hdr->gid, hdr->pid, len,
 		req->name ? " name=" : "", req->name ? req->name : "",
 		req->name2 ? " name2=" : "", req->name2 ? req->name2 : "");
@@ -218,7 +252,7 @@ static void ctx_fill(struct request *req, const struct op *op)
 		return;
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->nodeid = hdr->nodeid;
-	ctx->opcode = hdr->opcode;
+	ctx->opcode = req->opcode;
 	ctx->uid = hdr->uid;
 	ctx->gid = hdr->gid;
 	ctx->pid = hdr->pid;
@@ -258,7 +292,7 @@ static int ctx_take_input(struct request *req, const struct op *op)
 		err = ctx_name_take(req->ctx.name2, op->str[1], &req->name2);
 	if (err)
 		fsd_log("%s: a prefilter left a name that is not a valid one: EINVAL",
-			opcode_name(req->hdr->opcode));
+			opcode_name(req->opcode));
 	return err;
 }
 
@@ -311,7 +345,7 @@ static int ctx_take_output(struct request *req, int err, int ret)
 		return err;
 	if (req->arg_len)
 		memcpy(&req->arg, &req->ctx.out, req->arg_len);
-	if (req->hdr->opcode != FUSE_LOOKUP)
+	if (req->opcode != FUSE_LOOKUP)
 		return 0;
 	if (req->ctx.child_cookie && req->new_node)
 		node_set_cookie(req->new_node, req->ctx.child_cookie);
@@ -321,7 +355,7 @@ static int ctx_take_output(struct request *req, int err, int ret)
 /* Runs a userspace filter of phase on req, if the module has one; 0 or -errno. */
 static int user_filter(struct request *req, const struct op *op, uint32_t phase, int err)
 {
-	uint32_t opcode = req->hdr->opcode;
+	uint32_t opcode = req->opcode;
 	int ret;
 
 	if (phase == FUSEBPF_PHASE_PRE) {
@@ -361,11 +395,14 @@ static void request_no_cache(struct request *req)
  */
 static int request_prefilter(struct request *req, const struct op *op)
 {
-	uint32_t opcode = req->hdr->opcode;
+	uint32_t opcode = req->opcode;
 	int verdict = FUSEBPF_CALL_DEFAULT;
 
 	if (!(FUSEBPF_FILTERABLE_OPS & FUSEBPF_OP_BIT(opcode)))
 		return FUSEBPF_CONTINUE;
+	/* A FUSE-BPF kernel ran the filters: what it sends us is for userspace. */
+	if (fsd_bpf_kernel)
+		return FUSEBPF_USER;
 	req->filters = policy_acquire(node_policy(req->node));
 	if (policy_per_caller(req->filters))
 		request_no_cache(req);
@@ -422,7 +459,7 @@ static int request_postfilter(struct request *req, const struct op *op, int verd
 	if (op->flags & OP_ENTRY_FILTER)
 		return err;
 	if (verdict == FUSEBPF_POSTFILTER &&
-	    policy_has(req->filters, req->hdr->opcode, FUSEBPF_PHASE_POST)) {
+	    policy_has(req->filters, req->opcode, FUSEBPF_PHASE_POST)) {
 		ctx_fill_output(req, op, err);
 		return ctx_take_output(req, err,
 				       filter_run(req, req->filters, FUSEBPF_PHASE_POST));
@@ -435,7 +472,7 @@ static int request_postfilter(struct request *req, const struct op *op, int verd
 int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d,
 			 struct node *child)
 {
-	const struct op *op = &ops[req->hdr->opcode];
+	const struct op *op = &ops[req->opcode];
 	int ret, err;
 
 	if (!req->entry_post)
@@ -447,14 +484,14 @@ int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent 
 	req->ctx.out.dirent = *d;
 	memcpy(req->ctx.name, name, FUSEBPF_NAME_LEN);
 	if (req->entry_post == FUSEBPF_POSTFILTER) {
-		if (!policy_has(req->filters, req->hdr->opcode, FUSEBPF_PHASE_POST))
+		if (!policy_has(req->filters, req->opcode, FUSEBPF_PHASE_POST))
 			return 0;
 		ret = filter_run(req, req->filters, FUSEBPF_PHASE_POST);
 	} else {
-		if (!user_module->postfilter[req->hdr->opcode])
+		if (!user_module->postfilter[req->opcode])
 			return 0;
 		req->ctx.phase = FUSEBPF_PHASE_POST;
-		ret = user_module->postfilter[req->hdr->opcode](req, &req->ctx);
+		ret = user_module->postfilter[req->opcode](req, &req->ctx);
 	}
 	if (ret < 0)
 		return ret;
@@ -472,16 +509,92 @@ int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent 
 	return 0;
 }
 
+/*
+ * A FUSE-BPF kernel's userspace prefilter or postfilter call: the module's
+ * filter sees the context as in daemon mode, and the reply carries the
+ * input (prefilter) or the output (postfilter) as the filter left it; the
+ * kernel goes on with them.  No filter: they go back unchanged.
+ */
+static int request_filter_call(struct request *req, const struct op *op)
+{
+	char *names = req->worker->out_buf;
+	const char *strs[2];
+	size_t used = 0;
+	int ret = 0;
+
+	ctx_fill(req, op);
+	req->ctx.phase = req->call;
+	if (req->call == FUSEBPF_PHASE_POST) {
+		size_t n = req->data_len < sizeof(req->ctx.out) ? req->data_len : sizeof(req->ctx.out);
+
+		/* The header's last word, where total_extlen and padding are. */
+		memcpy(&req->ctx.error_in, (const char *)req->hdr + sizeof(*req->hdr) - 4, 4);
+		memcpy(&req->ctx.out, req->data, n);
+		req->ctx.out_size = n;
+		if (user_module->postfilter[req->opcode])
+			ret = user_module->postfilter[req->opcode](req, &req->ctx);
+		if (ret < 0)
+			return ret;
+		memcpy(&req->arg, &req->ctx.out, n);
+		reply_arg(req, n);
+		return 0;
+	}
+	if (user_module->prefilter[req->opcode])
+		ret = user_module->prefilter[req->opcode](req, &req->ctx);
+	if (ret < 0)
+		return ret;
+	ret = ctx_take_input(req, op);
+	if (ret)
+		return ret;
+	memcpy(&req->arg, req->in, op->in_size);
+	reply_arg(req, op->in_size);
+	strs[0] = req->name;
+	strs[1] = req->name2;
+	for (int i = 0; i < 2 && op->str[i] != STR_NONE; i++) {
+		size_t n = strlen(strs[i]) + 1;
+
+		memcpy(names + used, strs[i], n);
+		used += n;
+	}
+	reply_data(req, names, used);
+	return 0;
+}
+
+/*
+ * The opcode's row (an empty one for an opcode fsd does not serve); none for
+ * a number beyond the table, a filter call that was not negotiated, or one
+ * of an opcode that cannot be filtered.
+ */
+static const struct op *request_op(struct request *req)
+{
+	uint32_t call = req->hdr->opcode & ~FUSEBPF_OPCODE_MASK;
+
+	req->opcode = req->hdr->opcode & FUSEBPF_OPCODE_MASK;
+	if (req->opcode >= FSD_OP_MAX)
+		return NULL;
+	if (!call)
+		return &ops[req->opcode];
+	if (!fsd_bpf_kernel || !(FUSEBPF_FILTERABLE_OPS & FUSEBPF_OP_BIT(req->opcode)))
+		return NULL;
+	if (call == FUSEBPF_PREFILTER_CALL)
+		req->call = FUSEBPF_PHASE_PRE;
+	else if (call == FUSEBPF_POSTFILTER_CALL)
+		req->call = FUSEBPF_PHASE_POST;
+	else
+		return NULL;
+	return &ops[req->opcode];
+}
+
 int request_backing(struct request *req)
 {
-	return ops[req->hdr->opcode].backing(req);
+	return ops[req->opcode].backing(req);
 }
 
 void request_process(struct worker *w, const char *buf, size_t len)
 {
 	const struct fuse_in_header *hdr = (const void *)buf;
-	struct request req = { .hdr = hdr, .worker = w };
-	const struct op *op = NULL;
+	struct request req = { .hdr = hdr, .worker = w, .reply_fd = -1 };
+	const struct op *op;
 	int err, verdict = FUSEBPF_CONTINUE;
 
 	if (len < sizeof(*hdr)) {
@@ -493,10 +606,19 @@ void request_process(struct worker *w, const char *buf, size_t len)
 		fsd_log("dropped a request with unique 0 (opcode %u)", hdr->opcode);
 		return;
 	}
-	if (hdr->opcode < FSD_OP_MAX) {
-		op = &ops[hdr->opcode];
-		atomic_fetch_add_explicit(&stats_requests[hdr->opcode], 1, memory_order_relaxed);
+	/*
+	 * A client of the other byte order, whose INIT we read byte-swapped:
+	 * not served (docs/cross-arch.md), told so in its own byte order.
+	 */
+	if (hdr->opcode == FUSE_INIT_BSWAP_RESERVED) {
+		fsd_log("INIT from a client of the other byte order: not supported, EPROTO");
+		req.other_byte_order = true;
+		dev_reply(&req, -EPROTO);
+		return;
 	}
+	op = request_op(&req);
+	if (req.opcode < FSD_OP_MAX)
+		atomic_fetch_add_explicit(&stats_requests[req.opcode], 1, memory_order_relaxed);
 	cache_timeouts_from_config(&req.cache);
 
 	/* Decode. */
@@ -515,6 +637,12 @@ void request_process(struct worker *w, const char *buf, size_t len)
 		}
 	}
 
+	/* A FUSE-BPF kernel's filter call: userspace's part of its filtering. */
+	if (req.call) {
+		err = request_filter_call(&req, op);
+		goto reply;
+	}
+
 	/* Prefilter. */
 	verdict = request_prefilter(&req, op);
 	if (verdict < 0) {
@@ -528,13 +656,19 @@ void request_process(struct worker *w, const char *buf, size_t len)
 	/* Postfilter. */
 	err = request_postfilter(&req, op, verdict, err);
 
+	/* A FUSE-BPF kernel learns the backing file and the policy of what it looks up. */
+	if (!err && fsd_bpf_kernel && req.opcode == FUSE_LOOKUP && req.new_node)
+		err = lookup_bpf_entries(&req, req.new_node);
+
 reply:
-	if (err && hdr->opcode < FSD_OP_MAX)
-		atomic_fetch_add_explicit(&stats_errors[hdr->opcode], 1, memory_order_relaxed);
+	if (err && req.opcode < FSD_OP_MAX)
+		atomic_fetch_add_explicit(&stats_errors[req.opcode], 1, memory_order_relaxed);
 	if (!op || !(op->flags & OP_NO_REPLY)) {
 		if (dev_reply(&req, err) < 0 || err)
 			request_undo(&req);
 	}
+	if (req.reply_fd >= 0)
+		close(req.reply_fd);
 	policy_release(req.filters);
 	node_put(req.new_node);
 	node_put(req.node);

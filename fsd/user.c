@@ -38,7 +38,7 @@ void user_modules_list(char *buf, size_t size)
 
 int user_handle(struct request *req)
 {
-	uint32_t op = req->hdr->opcode;
+	uint32_t op = req->opcode;
 
 	atomic_fetch_add_explicit(&stats_user[op], 1, memory_order_relaxed);
 	if (user_module->handler[op])

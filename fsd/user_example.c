@@ -4,8 +4,9 @@
  * the tests use to see each userspace path taken.  -o user=example[:deny_uid=N]
  *
  * - USER: READ serves the file's bytes with ASCII letters upper-cased;
- *   GETATTR reports the file's attributes with mtime 1000000000.  Other
- *   opcodes get the daemon's own implementation.
+ *   GETATTR reports the file's attributes with mtime 1000000000; LOOKUP of
+ *   "nopol" gives the child no policy (what a FUSE-BPF kernel then hears as
+ *   REMOVE_BPF).  Other opcodes get the daemon's own implementation.
  * - USER_PREFILTER: fails every call of uid deny_uid with EACCES; rewrites
  *   a name "alias.X" to "X" (so "alias.a" reaches "a").
  * - USER_POSTFILTER: sets mtime to 1000000000 in the attributes of LOOKUP,
@@ -33,7 +34,7 @@ enum { CALL_HANDLER, CALL_PRE, CALL_POST };
 
 static void count(int kind, const struct request *req)
 {
-	atomic_fetch_add_explicit(&calls[kind][req->hdr->opcode], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&calls[kind][req->opcode], 1, memory_order_relaxed);
 }
 
 static int example_init(const char *args)
@@ -84,6 +85,17 @@ static int example_getattr(struct request *req)
 	err = request_backing(req);
 	if (!err)
 		req->arg.attr.attr.mtime = EXAMPLE_MTIME;
+	return err;
+}
+
+static int example_lookup(struct request *req)
+{
+	int err;
+
+	count(CALL_HANDLER, req);
+	err = request_backing(req);
+	if (!err && req->new_node && !strcmp(req->name, "nopol"))
+		node_set_policy(req->new_node, NULL);
 	return err;
 }
 
@@ -149,6 +161,7 @@ const struct user_module user_example = {
 	.handler = {
 		[FUSE_READ] = example_read,
 		[FUSE_GETATTR] = example_getattr,
+		[FUSE_LOOKUP] = example_lookup,
 	},
 	.prefilter = { ALL_FILTERABLE(example_prefilter) },
 	.postfilter = { ALL_FILTERABLE(example_postfilter) },

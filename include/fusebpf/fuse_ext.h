@@ -9,6 +9,12 @@
  *   7.40  FUSE_PASSTHROUGH, max_stack_depth in fuse_init_out, backing_id in
  *         fuse_open_out, FOPEN_PASSTHROUGH, the backing ioctls
  *   7.43  request_timeout in fuse_init_out (fsd leaves it 0)
+ *
+ * and, in the second half, the extensions of this project that a FUSE-BPF
+ * kernel or a client of another architecture speaks (docs/abi.md): words of
+ * fuse_init_in and fuse_init_out that mainline leaves unused, flags2 bits
+ * at the top of the range, LOOKUP entries and filter calls.  They are used
+ * only when the kernel offered them at INIT.
  */
 #ifndef FUSEBPF_FUSE_EXT_H
 #define FUSEBPF_FUSE_EXT_H
@@ -48,11 +54,37 @@ struct fusebpf_init_out {
 	uint32_t flags2;
 	uint32_t max_stack_depth;
 	uint16_t request_timeout;
-	uint16_t unused[11];
+	uint16_t unused0;
+	uint32_t unused1;
+	/* Unused by mainline; this project's extensions, when negotiated: */
+	uint64_t bpf_user_ops; /* FUSEBPF_INIT_BPF: the opcodes that default to the daemon */
+	uint32_t arch_mode; /* FUSEBPF_INIT_ARCH: FUSEBPF_ARCH_* */
+	uint32_t unused2;
 };
 _Static_assert(sizeof(struct fusebpf_init_out) == 64, "fuse_init_out is 64 bytes");
+_Static_assert(__builtin_offsetof(struct fusebpf_init_out, bpf_user_ops) == 48, "at 48");
 _Static_assert(sizeof(struct fusebpf_init_out) == sizeof(struct fuse_init_out),
 	       "same size as the 7.38 layout");
+
+/*
+ * fuse_init_in as of 7.36 (flags2, then unused words), with the words this
+ * project's extensions use.
+ */
+struct fusebpf_init_in {
+	uint32_t major;
+	uint32_t minor;
+	uint32_t max_readahead;
+	uint32_t flags;
+	uint32_t flags2;
+	uint32_t unused0;
+	/* Unused by mainline; this project's extensions, when the flags2 bit is set: */
+	uint64_t bpf_backing_ops; /* FUSEBPF_INIT_BPF: opcodes the kernel can do on backing files */
+	uint32_t arch; /* FUSEBPF_INIT_ARCH: the client's ELF e_machine */
+	uint32_t arch_flags; /* FUSEBPF_ARCH_CAN_CANONICAL */
+	uint32_t unused[6];
+};
+_Static_assert(sizeof(struct fusebpf_init_in) == 64, "fuse_init_in is 64 bytes");
+_Static_assert(__builtin_offsetof(struct fusebpf_init_in, bpf_backing_ops) == 24, "at 24");
 
 /* fuse_open_out as of 7.40: padding became backing_id. */
 struct fusebpf_open_out {
@@ -131,5 +163,53 @@ struct fusebpf_statx_out {
 	struct fusebpf_statx stat;
 };
 _Static_assert(sizeof(struct fusebpf_statx_out) == 288, "fuse_statx_out is 288 bytes");
+
+/* ---- this project's extensions (docs/abi.md) ---- */
+
+/*
+ * INIT flags, at the top of the 64 (mainline is at bit 42): the kernel sets
+ * them in fuse_init_in's flags2, the daemon in fuse_init_out's to accept.
+ */
+#define FUSEBPF_INIT_BPF (1ULL << 63) /* a FUSE-BPF kernel: filters, backing operations */
+#define FUSEBPF_INIT_ARCH (1ULL << 62) /* the client says its architecture */
+
+/* fusebpf_init_in.arch_flags: the client can send x86-64's values instead of its own. */
+#define FUSEBPF_ARCH_CAN_CANONICAL (1u << 0)
+/* fusebpf_init_out.arch_mode: what the daemon does with the client's values. */
+enum fusebpf_arch_mode {
+	FUSEBPF_ARCH_NATIVE = 0, /* nothing to translate: the same architecture, or unknown */
+	FUSEBPF_ARCH_TRANSLATE = 1, /* the daemon translates the client's values */
+	FUSEBPF_ARCH_CANONICAL = 2, /* the client sends x86-64's values */
+};
+
+/*
+ * Filter calls of a FUSE-BPF kernel: the opcode with one of these OR-ed in;
+ * the low 16 bits are the opcode filtered.  A postfilter call puts the
+ * backing operation's error in the last word of fuse_in_header (where
+ * total_extlen and padding are: filter calls carry no extensions).
+ */
+#define FUSEBPF_PREFILTER_CALL 0x10000u
+#define FUSEBPF_POSTFILTER_CALL 0x20000u
+#define FUSEBPF_OPCODE_MASK 0xffffu
+
+/* What follows fuse_entry_out in the LOOKUP reply to a FUSE-BPF kernel (up to two). */
+enum fusebpf_entry_type {
+	FUSEBPF_ENTRY_BACKING = 1, /* fd: the backing file or directory, an fd of the daemon */
+	FUSEBPF_ENTRY_BPF = 2, /* name: the policy (ops table) of the node */
+	FUSEBPF_ENTRY_REMOVE_BACKING = 3,
+	FUSEBPF_ENTRY_REMOVE_BPF = 4, /* the node does not inherit its parent's policy */
+};
+struct fusebpf_lookup_entry {
+	uint32_t entry_type;
+	uint32_t unused; /* 0 */
+	union {
+		struct {
+			uint64_t unused2; /* 0 */
+			uint64_t fd;
+		};
+		char name[16];
+	};
+};
+_Static_assert(sizeof(struct fusebpf_lookup_entry) == 24, "a lookup entry is 24 bytes");
 
 #endif /* FUSEBPF_FUSE_EXT_H */

@@ -10,7 +10,10 @@
  *	            bits 1-2 cache mode (0 never, 1 auto, else always)
  *	            bit 3 negative entries cached (negative_timeout > 0)
  *	            bit 4 the input sends its own INIT (else the target sends 7.45's)
- *	            bit 5 the kernel offers no passthrough
+ *	            bit 5 the kernel offers no passthrough; with a 7.45 INIT from the
+ *	                  target, it is a FUSE-BPF kernel of arm64 instead
+ *	                  (FUSEBPF_INIT_BPF, FUSEBPF_INIT_ARCH): filter calls,
+ *	                  LOOKUP entries and open flags translated
  *	            bit 6 no_default_permissions
  *	            bit 7 the target's INIT is 7.31's (16 bytes) instead of 7.45's
  *	frame       u16 little-endian: bits 0-12 the request's length, bit 13
@@ -46,6 +49,7 @@
 #include "../../fsd/fsd.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -430,8 +434,20 @@ static bool payload_size_ok(const unsigned char *req, size_t n)
 	const struct fuse_in_header *hdr = (const void *)req;
 	const void *in = req + sizeof(*hdr);
 
+	/* A FUSE-BPF kernel's filter calls: the input (with names) or the output back. */
+	if (hdr->opcode & FUSEBPF_PREFILTER_CALL)
+		return n <= hdr->len - sizeof(*hdr);
+	if (hdr->opcode & FUSEBPF_POSTFILTER_CALL)
+		return n <= sizeof(union fusebpf_out);
 	switch (hdr->opcode) {
 	case FUSE_LOOKUP:
+		/* To a FUSE-BPF kernel: BACKING, and BPF or REMOVE_BPF, entries follow. */
+		if (fsd_bpf_kernel && n > sizeof(struct fuse_entry_out))
+			return n == sizeof(struct fuse_entry_out) +
+					    sizeof(struct fusebpf_lookup_entry) ||
+			       n == sizeof(struct fuse_entry_out) +
+					    2 * sizeof(struct fusebpf_lookup_entry);
+		return n == sizeof(struct fuse_entry_out);
 	case FUSE_MKNOD:
 	case FUSE_MKDIR:
 	case FUSE_SYMLINK:
@@ -546,6 +562,10 @@ static void request_run(const unsigned char *req, size_t len)
 	if (!want_reply)
 		die("a reply to a request that gets none (%zu bytes, opcode %u)", len,
 		    len >= sizeof(*hdr) ? hdr->opcode : 0);
+	/* An INIT of the other byte order gets its error in that order: nothing else to check. */
+	if (len >= sizeof(*hdr) && hdr->opcode == FUSE_INIT_BSWAP_RESERVED &&
+	    n == sizeof(*out) && __builtin_bswap32(out->len) == sizeof(*out))
+		return;
 	if ((size_t)n < sizeof(*out) || (size_t)n > REPLY_BUF || out->len != (size_t)n)
 		die("%s: a %zd-byte reply whose header says %u", opcode_name(hdr->opcode), n,
 		    (size_t)n >= sizeof(*out) ? out->len : 0);
@@ -597,13 +617,18 @@ static void kernel_init(uint8_t cfg)
 			 FUSE_POSIX_ACL | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
 	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION, .minor = old ? 31 : 45 };
 
+	struct fusebpf_init_in ext = { 0 };
+
 	if (!old)
 		flags |= FUSE_HANDLE_KILLPRIV_V2 | FUSE_INIT_EXT | FUSEBPF_DIRECT_IO_ALLOW_MMAP |
-			 (cfg & 0x20 ? 0 : FUSEBPF_PASSTHROUGH);
+			 (cfg & 0x20 ? FUSEBPF_INIT_BPF | FUSEBPF_INIT_ARCH : FUSEBPF_PASSTHROUGH);
 	in.flags = (uint32_t)flags;
 	in.flags2 = (uint32_t)(flags >> 32);
 	in.max_readahead = 128 * 1024;
-	kernel_send(FUSE_INIT, 0, &in, old ? 16 : sizeof(in));
+	memcpy(&ext, &in, sizeof(in));
+	ext.bpf_backing_ops = FUSEBPF_FILTERABLE_OPS;
+	ext.arch = EM_AARCH64;
+	kernel_send(FUSE_INIT, 0, &ext, old ? 16 : sizeof(ext));
 }
 
 /* Unmount, as the kernel does it: release every handle, forget every lookup. */
@@ -679,6 +704,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	atomic_store(&fsd_initialized, 0);
 	fsd_passthrough = 0;
 	fsd_dont_mask = 0;
+	fsd_bpf_kernel = false;
+	fsd_client_arch = NULL;
 	nfhs = 0;
 	if (lookups)
 		memset(lookups, 0, lookups_len * sizeof(*lookups));

@@ -272,6 +272,35 @@ seed("readdirplus-other-dir", C, req("LOOKUP", 1, s("d")), req("LOOKUP", 1, s("x
 seed("forget-weird", C, req("FORGET", 1, forget_in(1 << 63)), req("FORGET", 0, forget_in(1)),
      req("FORGET", 77, b"abc"), req("GETATTR", 1, getattr_in))
 
+# A FUSE-BPF kernel of arm64 (NO_PASSTHROUGH with the target's INIT): filter
+# calls (opcode | 0x10000 pre, | 0x20000 post, error_in in the header's last
+# word), LOOKUP entries, arm64 open flags (O_DIRECT 0o200000 is O_DIRECTORY here).
+PRE, POST = 0x10000, 0x20000
+FB = CACHE_ALWAYS | NO_PASSTHROUGH
+attr_out = struct.pack("<QII", 1, 0, 0) + bytes(88)
+entry_out = struct.pack("<QQQQII", 5, 0, 1, 1, 0, 0) + bytes(88)
+
+
+def call(op, phase, nodeid, body, error_in=0):
+    h = hdr(OP[op] | phase, nodeid, body)
+    return frame(h[:36] + struct.pack("<i", error_in) + h[40:])
+
+
+seed("fusebpf-lookup-entries", FB, req("LOOKUP", 1, s("d")), req("LOOKUP", 2, s("g")),
+     req("LOOKUP", 1, s("p")), req("LOOKUP", 1, s("ln")), req("LOOKUP", 1, s("nope")))
+seed("fusebpf-filter-calls", FB, call("LOOKUP", PRE, 1, s("f")),
+     call("RENAME", PRE, 1, struct.pack("<Q", 1) + s("f") + s("g")),
+     call("OPEN", PRE, 1, open_in(O_RDWR)), call("GETATTR", POST, 1, getattr_in + attr_out),
+     call("GETATTR", POST, 1, getattr_in + attr_out, error_in=-2),
+     call("LOOKUP", POST, 1, s("f") + entry_out), call("LOOKUP", POST, 1, s("f")),
+     call("WRITE", PRE, 1, write_in(1, 0, b"data")), call("INIT", PRE, 0, b""),
+     frame(hdr(OP["LOOKUP"] | PRE | POST, 1, s("f"))))
+seed("arm64-open-flags", FB, req("LOOKUP", 1, s("f")), req("OPEN", 2, open_in(0o200000)),
+     req("OPEN", 2, open_in(0o40000)), req("OPEN", 2, open_in(0x40000000)),
+     req("CREATE", 1, create_in(O_CREAT | 0o200000, S_IFREG | 0o644, "new")))
+seed("bswap-init", OWN_INIT, raw(struct.pack(">IIQQIIIHH", 56, 26, 2, 0, 0, 0, 0, 0, 0) +
+                                 struct.pack(">IIII", 7, 45, 0, 0), FIX_UNIQUE))
+
 os.makedirs(OUT, exist_ok=True)
 for old in os.listdir(OUT):
     os.unlink(os.path.join(OUT, old))
