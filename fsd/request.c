@@ -221,13 +221,11 @@ static void request_log(const struct request *req, const char *buf, size_t len)
  */
 static void request_undo(struct request *req)
 {
-	const struct fuse_in_header *hdr = req->hdr;
-
 	if (req->new_fh)
 		handle_release(req->new_fh);
 	if (req->new_node)
 		node_unlookup(req->new_node, 1);
-	if (hdr->opcode == FUSE_READDIRPLUS && req->out_data) {
+	if (req->opcode == FUSE_READDIRPLUS && !req->call && req->out_data) {
 		const char *p = req->out_data, *end = p + req->out_len;
 
 		while (p < end) {
