@@ -137,7 +137,8 @@ static bool data_filtered(const struct request *req)
 static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		      struct fusebpf_open_out *out)
 {
-	bool filtered = data_filtered(req);
+	/* A userspace handler that claimed the open must see its data (user.h). */
+	bool filtered = data_filtered(req) || req->open_user;
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
 	struct handle *h;
 	int err, id;
@@ -150,6 +151,8 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		return err;
 	}
 	req->new_fh = h->fh;
+	h->user = req->open_user; /* the handle frees it from now on */
+	req->open_user = NULL;
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
 	id = backing_open(node, fd, want_passthrough);
