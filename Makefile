@@ -83,9 +83,10 @@ $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
-$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS)
+# `fusebpf media query|rescan` use the media index (free of fsd globals).
+$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/fsd/media_index.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -lsqlite3 -o $@
 
 # One binary, unit and integration tests, so one Criterion summary line.
 # The media tests run jpeggen, found beside the binary.
