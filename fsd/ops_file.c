@@ -157,6 +157,8 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	out->fh = h->fh;
 	id = backing_open(node, fd, want_passthrough);
 	h->is_file = true;
+	/* Counted in that mode: the release of a failed open must uncount it there. */
+	h->passthrough = id > 0;
 	if (id > 0 && filtered) {
 		/*
 		 * The kernel keeps one I/O mode per inode, and this one is
@@ -178,7 +180,6 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 			return err; /* the dispatcher releases the handle */
 	}
 	if (id > 0) {
-		h->passthrough = true;
 		out->backing_id = id;
 		/*
 		 * FLUSH would reach our fd, not the backing file the kernel
