@@ -82,16 +82,17 @@ static char *control_send(const char *path, const char *command)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	size_t used = 0, size = 4096;
-	char *buf = malloc(size);
+	char *buf = malloc(size), line[256];
+	int fd, len = snprintf(line, sizeof(line), "%s\n", command);
 	ssize_t n;
-	int fd;
 
 	if (!buf)
 		return NULL;
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* A daemon going away meanwhile is EPIPE, not SIGPIPE: the other daemons still hear. */
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    dprintf(fd, "%s\n", command) < 0) {
+	    send(fd, line, len, MSG_NOSIGNAL) != len) {
 		int e = errno;
 
 		if (fd >= 0)
