@@ -60,7 +60,8 @@ static void usage(FILE *out)
 		"                      time in filters of the fsd serving MOUNTPOINT\n"
 		"  media [--policy NAME] ...\n"
 		"                      the media storage policy (docs/media.md; NAME: media):\n"
-		"    app add UID PACKAGE | app rm UID      which app a uid is\n"
+		"    app add UID PACKAGE | app rm UID [PACKAGE]\n"
+		"                                          which app a uid is\n"
 		"    privileged add UID | privileged rm UID\n"
 		"                                          uids that see every app's files\n"
 		"    grant UID location | revoke UID location\n"
@@ -384,7 +385,7 @@ static int cmd_stats(const char *mountpoint)
 
 static int media_usage(void)
 {
-	fprintf(stderr, "usage: fusebpf media [--policy NAME] app add UID PACKAGE | app rm UID |\n"
+	fprintf(stderr, "usage: fusebpf media [--policy NAME] app add UID PACKAGE | app rm UID [PACKAGE] |\n"
 			"         privileged add|rm UID | grant|revoke UID location | apps |\n"
 			"         query [--owner UID] [--type MIME] [--prefix PATH] DB |\n"
 			"         rescan BACKING DB\n");
@@ -483,9 +484,24 @@ static int media_app(const char *policy, int argc, char **argv)
 		strcpy(pkg.name, argv[2]);
 		return media_map_set(policy, MEDIA_MAP_APPS, uid, &pkg);
 	}
-	if (argc == 2 && !strcmp(argv[0], "rm")) {
+	if ((argc == 2 || argc == 3) && !strcmp(argv[0], "rm")) {
 		if (uid_parse(argv[1], &uid))
 			return 2;
+		if (argc == 3) {
+			/* Only if it is that package's: a check against removing another's. */
+			int fd = media_map(policy, MEDIA_MAP_APPS), found;
+
+			if (fd < 0)
+				return 1;
+			found = bpf_map_lookup_elem(fd, &uid, &pkg) == 0;
+			close(fd);
+			pkg.name[MEDIA_PACKAGE_LEN - 1] = '\0';
+			if (!found || strcmp(pkg.name, argv[2])) {
+				fprintf(stderr, "fusebpf media: uid %u is not %s's (it is %s)\n", uid,
+					argv[2], found ? pkg.name : "no app's");
+				return 1;
+			}
+		}
 		return media_map_set(policy, MEDIA_MAP_APPS, uid, NULL);
 	}
 	return media_usage();

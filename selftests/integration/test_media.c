@@ -619,6 +619,55 @@ Test(media, gps_bytes_are_zeros_for_apps_without_the_grant)
 	check_read(UID_P, ACT_MMAP, "DCIM/Camera/mm.JPEG", false);
 }
 
+/* The tables apply to the next request: nothing of them was cached. */
+Test(media, table_changes_apply_at_once)
+{
+	char out[4096];
+
+	media_start();
+	jpeg("DCIM/gps.jpg", "");
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s apps", pol), 0);
+	cr_assert(strstr(out, "10001      com.a") && strstr(out, "location") &&
+			  strstr(out, "10003      -") && strstr(out, "privileged"),
+		  "%s", out);
+	assert_errno(as(UID_B, ACT_STAT, mp(&M, "Android/data/com.b"), NULL), 0, "B com.b");
+	cr_assert_str_eq(listing(UID_B, mp(&M, "Android/data")), ".\n..\ncom.b\n");
+
+	/* B is no app any more: it sees nothing, then is com.a's second uid. */
+	cr_assert_neq(fusebpf(out, sizeof(out), "media --policy %s app rm %d com.a", pol, UID_B),
+		      0, "removed B as com.a's");
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s app rm %d com.b", pol, UID_B), 0,
+		     "%s", out);
+	assert_errno(as(UID_B, ACT_STAT, mp(&M, "Android/data/com.b"), NULL), ENOENT, "B com.b");
+	cr_assert_str_eq(listing(UID_B, mp(&M, "Android/data")), ".\n..\n");
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s app add %d com.a", pol, UID_B), 0,
+		     "%s", out);
+	assert_errno(as(UID_B, ACT_STAT, mp(&M, "Android/data/com.a/a.txt"), NULL), 0, "B as com.a");
+
+	/* The grant: revoked, A's next open is redacted; given to B, B's is not. */
+	check_read(UID_A, ACT_READ, "DCIM/gps.jpg", false);
+	wait_release();
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s revoke %d location", pol, UID_A),
+		     0, "%s", out);
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s grant %d location", pol, UID_B),
+		     0, "%s", out);
+	check_read(UID_A, ACT_READ, "DCIM/gps.jpg", true);
+	wait_release();
+	check_read(UID_B, ACT_READ, "DCIM/gps.jpg", false);
+	wait_release();
+	/* Privileged no more: P is "other". */
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s privileged rm %d", pol, UID_P),
+		     0, "%s", out);
+	cr_assert_str_eq(listing(UID_P, mp(&M, "Android/data")), ".\n..\n");
+	check_read(UID_P, ACT_READ, "DCIM/gps.jpg", true);
+	/* Bad input is refused, naming what was wrong. */
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s app add 12 a/b", pol), 2);
+	cr_assert(strstr(out, "not a package name"), "%s", out);
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy %s app add -1 x", pol), 2);
+	cr_assert_eq(fusebpf(out, sizeof(out), "media --policy nosuchpolicy apps"), 1);
+	cr_assert(strstr(out, "not loaded"), "%s", out);
+}
+
 /* The copy of a redacted file is redacted: COPY_FILE_RANGE falls back to READs. */
 Test(media, copies_of_redacted_files_are_redacted)
 {
