@@ -255,7 +255,7 @@ static int media_changed(struct request *req, struct fusebpf_ctx *ctx)
 	err = node_rel(req->node, rel, sizeof(rel));
 	if (err)
 		path_failed("a changed file", err);
-	else
+	else if (rel[0]) /* the root is no file */
 		index_update(INDEX_CHANGED, rel, NULL);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #   - creates 2,000 files of 4 KiB (one process, timed inside it),
 # on the backing directory (native), on an fsd mount with no policy, and on an
 # fsd mount with the media policy and module (docs/media.md), in one run, the
-# three sides taking turns.  Prints one table with the ratios media/native and
+# three sides taking turns (each round another side goes first).  Prints one table with the ratios media/native and
 # media/no-policy, and the media module's counters.
 #
 # Usage: scripts/bench-media.sh BUILD_DIR SCRATCH_DIR      (as root)
@@ -246,7 +246,11 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 
 stats >"$work/s0"
 for ((round = 1; round <= rounds; round++)); do
-	for side in "${sides[@]}"; do
+	# The sides take turns going first: round 1 native, plain, media; round 2
+	# plain, media, native; ... so that no side always runs after the same one.
+	k=$(((round - 1) % 3))
+	order=("${sides[@]:k}" "${sides[@]:0:k}")
+	for side in "${order[@]}"; do
 		r=${root[$side]}
 		drop_caches
 		t0=$EPOCHREALTIME
@@ -255,7 +259,7 @@ for ((round = 1; round <= rounds; round++)); do
 		ls_t[$side]+=" $(secs "$t0" "$EPOCHREALTIME")"
 	done
 	(cd "$tree" && xargs -0 cat <"$work/files" >/dev/null)
-	for side in "${sides[@]}"; do
+	for side in "${order[@]}"; do
 		r=${root[$side]}
 		t0=$EPOCHREALTIME
 		(cd "$r" && timeout 900 "${as_app[@]}" xargs -0 cat <"$work/files" >/dev/null)
@@ -268,7 +272,7 @@ for ((round = 1; round <= rounds; round++)); do
 		done
 		big_t[$side]+=" $(secs "$t0" "$EPOCHREALTIME")"
 	done
-	for side in "${sides[@]}"; do
+	for side in "${order[@]}"; do
 		d=${root[$side]}/DCIM/New-$side-$round
 		mkdir "$d"
 		chmod 777 "$d"
