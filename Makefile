@@ -6,7 +6,7 @@
 #                 generator (build/jpeggen)
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
-#   make demo     mounts a built-in example and shows it working
+#   make demo     the media storage overlay, as two apps and a privileged uid
 #   make bench    mount vs native benchmark table
 #   make deps     installs the Debian packages the build and tests need
 #   make clean
