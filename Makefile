@@ -8,7 +8,7 @@
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make fuzz     fuzzes the request decoder and dispatcher (libFuzzer, clang)
 #                 for FUZZ_SECONDS (default 60) from selftests/fuzz/corpus
-#   make demo     mounts a built-in example and shows it working
+#   make demo     the media storage overlay, as two apps and a privileged uid
 #   make bench    mount vs native benchmark table
 #   make deps     installs the Debian packages the build and tests need
 #   make clean
@@ -86,9 +86,10 @@ $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
-$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS)
+# `fusebpf media query|rescan` use the media index (free of fsd globals).
+$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/fsd/media_index.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -lsqlite3 -o $@
 
 # One binary, unit and integration tests, so one Criterion summary line.
 # The media tests run jpeggen, found beside the binary.

@@ -190,6 +190,12 @@ struct handle {
 	int fd; /* the backing file or directory, opened with the caller's flags */
 	bool passthrough; /* a passthrough open (else the daemon serves its data) */
 	bool is_file; /* a file open, counted by backing_open (else a directory) */
+	/*
+	 * The userspace module's state for an open it claimed (user.h), set
+	 * once before the reply: its READ and COPY_FILE_RANGE requests go to
+	 * the module.  Freed by user_module->handle_free with the handle.
+	 */
+	void *user;
 
 	/* Directory reading state, guarded by dir_lock. */
 	pthread_mutex_t dir_lock;
@@ -210,6 +216,8 @@ struct handle *handle_get(uint64_t fh);
 void handle_put(struct handle *h);
 /* Forgets fh (freed when its last user is done); 0 or -EBADF. */
 int handle_release(uint64_t fh);
+/* Whether fh is an open a userspace module claimed (handle->user set). */
+bool handle_claimed(uint64_t fh);
 uint64_t handle_count(void);
 
 /* ---- I/O modes of opens, kernel passthrough backing ids (backing.c) ---- */
@@ -299,6 +307,8 @@ struct request {
 	int entry_post; /* READDIR(PLUS): FUSEBPF_POSTFILTER or _USER_POSTFILTER per entry, or 0 */
 	bool ctx_ready; /* ctx holds the request's input */
 	struct fusebpf_ctx ctx; /* what filters see; input read from here after a prefilter */
+	/* A userspace OPEN or CREATE handler claims the open it makes (user.h); the handle takes it. */
+	void *open_user;
 
 	/* Reply payload, set by the handler. */
 	union reply_arg arg;

@@ -3,7 +3,8 @@
  * Open file and directory handles: the fh the kernel passes back on READ,
  * WRITE, RELEASE and friends.  Handles are numbered from a counter and found
  * through a hash table; a handle holds a reference to its node and the
- * backing fd opened with the caller's flags.
+ * backing fd opened with the caller's flags, and the state of a userspace
+ * module that claimed the open (user.h).
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -77,6 +78,8 @@ void handle_put(struct handle *h)
 		return;
 	if (h->is_file)
 		backing_release(h->node, h->passthrough);
+	if (h->user && user_module->handle_free)
+		user_module->handle_free(h->user);
 	close(h->fd);
 	node_put(h->node);
 	pthread_mutex_destroy(&h->dir_lock);
@@ -102,6 +105,15 @@ int handle_release(uint64_t fh)
 		return -EBADF;
 	handle_put(h); /* the table's reference */
 	return 0;
+}
+
+bool handle_claimed(uint64_t fh)
+{
+	struct handle *h = handle_get(fh);
+	bool claimed = h && h->user;
+
+	handle_put(h);
+	return claimed;
 }
 
 uint64_t handle_count(void)

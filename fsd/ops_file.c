@@ -137,7 +137,8 @@ static bool data_filtered(const struct request *req)
 static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		      struct fusebpf_open_out *out)
 {
-	bool filtered = data_filtered(req);
+	/* A userspace handler that claimed the open must see its data (user.h). */
+	bool filtered = data_filtered(req) || req->open_user;
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
 	struct handle *h;
 	int err, id;
@@ -150,10 +151,14 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		return err;
 	}
 	req->new_fh = h->fh;
+	h->user = req->open_user; /* the handle frees it from now on */
+	req->open_user = NULL;
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
 	id = backing_open(node, fd, want_passthrough);
 	h->is_file = true;
+	/* Counted in that mode: the release of a failed open must uncount it there. */
+	h->passthrough = id > 0;
 	if (id > 0 && filtered) {
 		/*
 		 * The kernel keeps one I/O mode per inode, and this one is
@@ -175,7 +180,6 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 			return err; /* the dispatcher releases the handle */
 	}
 	if (id > 0) {
-		h->passthrough = true;
 		out->backing_id = id;
 		/*
 		 * FLUSH would reach our fd, not the backing file the kernel

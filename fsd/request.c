@@ -427,6 +427,22 @@ static int request_prefilter(struct request *req, const struct op *op)
 	return verdict;
 }
 
+/*
+ * Data read from an open that a userspace handler claimed (user.h) is the
+ * module's to serve: READ, and COPY_FILE_RANGE from it, go to its handler.
+ */
+static bool request_claimed(const struct request *req)
+{
+	switch (req->hdr->opcode) {
+	case FUSE_READ:
+		return handle_claimed(((const struct fuse_read_in *)req->in)->fh);
+	case FUSE_COPY_FILE_RANGE:
+		return handle_claimed(((const struct fuse_copy_file_range_in *)req->in)->fh_in);
+	default:
+		return false;
+	}
+}
+
 /* The backing operation, the userspace handler, or both, as the verdict says. */
 static int request_perform(struct request *req, const struct op *op, int verdict)
 {
@@ -647,6 +663,8 @@ void request_process(struct worker *w, const char *buf, size_t len)
 		err = verdict;
 		goto reply;
 	}
+	if (request_claimed(&req))
+		verdict = FUSEBPF_USER;
 
 	/* Backing, or userspace. */
 	err = request_perform(&req, op, verdict);

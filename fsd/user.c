@@ -9,9 +9,11 @@
 #include <string.h>
 
 extern const struct user_module user_example;
+extern const struct user_module user_media;
 
 static const struct user_module *const modules[] = {
 	&user_example,
+	&user_media,
 };
 
 static const struct user_module no_module = { .name = "none" };

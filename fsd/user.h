@@ -21,6 +21,17 @@
  * the backing handler of their opcode (request_backing) to do the normal
  * work first.  A FUSE-BPF kernel sends the same prefilter and postfilter
  * calls on the wire (opcode | FUSEBPF_*_CALL); they reach the same functions.
+ *
+ * Claiming an open.  An OPEN or CREATE handler that must see the data of
+ * the open it makes (to redact it, say) sets req->open_user to state of its
+ * own before calling request_backing.  The open is then served by the
+ * daemon, never by passthrough, with direct I/O (an inode already open in
+ * passthrough fails it with EBUSY: the kernel keeps one I/O mode per
+ * inode); the handle keeps the state (handle->user), and every READ and
+ * COPY_FILE_RANGE from that handle goes to the module's handler, whatever
+ * the policy's verdict (a filter may still fail it).  handle_free frees the
+ * state with the handle; if the open fails before a handle takes it,
+ * req->open_user is still set and the handler frees it.
  */
 #ifndef FSD_USER_H
 #define FSD_USER_H
@@ -40,6 +51,8 @@ struct user_module {
 	void (*fini)(void);
 	/* Adds "key value" lines of its own to the daemon's statistics. */
 	void (*stats)(FILE *f);
+	/* Frees the state of a claimed open (req->open_user) when its handle goes. */
+	void (*handle_free)(void *user);
 	int (*handler[FUSEBPF_OP_MAX])(struct request *req);
 	int (*prefilter[FUSEBPF_OP_MAX])(struct request *req, struct fusebpf_ctx *ctx);
 	int (*postfilter[FUSEBPF_OP_MAX])(struct request *req, struct fusebpf_ctx *ctx);

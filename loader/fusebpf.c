@@ -22,7 +22,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bpf/media.h"
+#include "fsd/media_index.h"
+
 #include "hide.skel.h"
+#include "media.skel.h"
 #include "passthrough.skel.h"
 #include "readonly.skel.h"
 #include "trace.skel.h"
@@ -34,6 +38,7 @@ static const struct {
 	const void *(*elf_bytes)(size_t *size);
 } builtins[] = {
 	{ "hide", hide_bpf__elf_bytes },
+	{ "media", media_bpf__elf_bytes },
 	{ "passthrough", passthrough_bpf__elf_bytes },
 	{ "readonly", readonly_bpf__elf_bytes },
 	{ "trace", trace_bpf__elf_bytes },
@@ -53,6 +58,18 @@ static void usage(FILE *out)
 		"  unload NAME         remove a policy; mounts running it take the defaults\n"
 		"  stats MOUNTPOINT    per opcode: requests, verdicts, userspace calls and\n"
 		"                      time in filters of the fsd serving MOUNTPOINT\n"
+		"  media [--policy NAME] ...\n"
+		"                      the media storage policy (docs/media.md; NAME: media):\n"
+		"    app add UID PACKAGE | app rm UID [PACKAGE]\n"
+		"                                          which app a uid is\n"
+		"    privileged add UID | privileged rm UID\n"
+		"                                          uids that see every app's files\n"
+		"    grant UID location | revoke UID location\n"
+		"                                          GPS tags unredacted for that uid\n"
+		"    apps                                  the tables above\n"
+		"    query [--owner UID] [--type MIME|TYPE/*] [--prefix PATH] DB\n"
+		"                                          rows of the media index DB\n"
+		"    rescan BACKING DB                     rebuild the index DB of BACKING\n"
 		"\n"
 		"built-in policies:");
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
@@ -66,16 +83,17 @@ static char *control_send(const char *path, const char *command)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	size_t used = 0, size = 4096;
-	char *buf = malloc(size);
+	char *buf = malloc(size), line[256];
+	int fd, len = snprintf(line, sizeof(line), "%s\n", command);
 	ssize_t n;
-	int fd;
 
 	if (!buf)
 		return NULL;
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* A daemon going away meanwhile is EPIPE, not SIGPIPE: the other daemons still hear. */
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    dprintf(fd, "%s\n", command) < 0) {
+	    send(fd, line, len, MSG_NOSIGNAL) != len) {
 		int e = errno;
 
 		if (fd >= 0)
@@ -270,6 +288,27 @@ static void trace_counts_print(const char *policy)
 	close(fd);
 }
 
+/* The userspace module's own counters, "user.MODULE.NAME VALUE" lines. */
+static void module_counters_print(const struct kv *kv, size_t n)
+{
+	const char *module = kv_get(kv, n, "user_module");
+	char prefix[64];
+	size_t len;
+	bool header = false;
+
+	if (!module)
+		return;
+	len = snprintf(prefix, sizeof(prefix), "user.%s.", module);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(kv[i].key, prefix, len))
+			continue;
+		if (!header)
+			printf("\nuserspace module %s:\n", module);
+		header = true;
+		printf("  %-28s %s\n", kv[i].key + len, kv[i].value);
+	}
+}
+
 static int cmd_stats(const char *mountpoint)
 {
 	static const char *const verdicts[] = { "CONTINUE",	   "USER",	   "USER_PREFILTER",
@@ -337,8 +376,315 @@ static int cmd_stats(const char *mountpoint)
 	for (size_t i = 0; i < n; i++)
 		if (!strncmp(kv[i].key, "policy.", 7))
 			trace_counts_print(kv[i].key + 7);
+	module_counters_print(kv, n);
 	free(answer);
 	return 0;
+}
+
+/* ---- media: the media storage policy's tables and index (docs/media.md) ---- */
+
+static int media_usage(void)
+{
+	fprintf(stderr, "usage: fusebpf media [--policy NAME] app add UID PACKAGE | app rm UID [PACKAGE] |\n"
+			"         privileged add|rm UID | grant|revoke UID location | apps |\n"
+			"         query [--owner UID] [--type MIME] [--prefix PATH] DB |\n"
+			"         rescan BACKING DB\n");
+	return 2;
+}
+
+static int uid_parse(const char *s, uint32_t *uid)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	/* (uid_t)-1 means "no change" to chown and friends: not a uid. */
+	if (errno || *end || v >= UINT32_MAX) {
+		fprintf(stderr, "fusebpf media: '%s' is not a uid (0 to %u)\n", s, UINT32_MAX - 1);
+		return -EINVAL;
+	}
+	*uid = v;
+	return 0;
+}
+
+/* An fd of a map of the media policy; -errno with a message. */
+static int media_map(const char *policy, const char *map)
+{
+	char path[256];
+	int fd;
+
+	loader_map_path(policy, map, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			fprintf(stderr, "fusebpf media: policy '%s' is not loaded, or has no map '%s' "
+				"(fusebpf load media%s%s)\n", policy, map,
+				strcmp(policy, MEDIA_POLICY_NAME) ? " --name " : "",
+				strcmp(policy, MEDIA_POLICY_NAME) ? policy : "");
+		else
+			fprintf(stderr, "fusebpf media: %s: %s\n", path, strerror(e));
+		return -e;
+	}
+	return fd;
+}
+
+/* Adds uid to (value NULL: removes it from) a map of the policy. */
+static int media_map_set(const char *policy, const char *map, uint32_t uid, const void *value)
+{
+	int fd = media_map(policy, map), err = 0;
+
+	if (fd < 0)
+		return 1;
+	if (value ? bpf_map_update_elem(fd, &uid, value, BPF_ANY) :
+		    bpf_map_delete_elem(fd, &uid))
+		err = errno;
+	close(fd);
+	if (err == ENOENT && !value) {
+		fprintf(stderr, "fusebpf media: uid %u is not in %s\n", uid, map);
+		return 1;
+	}
+	if (err) {
+		fprintf(stderr, "fusebpf media: %s uid %u in %s: %s\n", value ? "adding" : "removing",
+			uid, map, strerror(err));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A package name is what the policy compares entry names of Android/data
+ * with: one path component, as a directory could be named.
+ */
+static bool package_valid(const char *p)
+{
+	size_t len = strlen(p);
+
+	return len > 0 && len < MEDIA_PACKAGE_LEN && !strchr(p, '/') && strcmp(p, ".") &&
+	       strcmp(p, "..");
+}
+
+static int media_app(const char *policy, int argc, char **argv)
+{
+	struct media_package pkg = {};
+	uint32_t uid;
+
+	if (argc == 3 && !strcmp(argv[0], "add")) {
+		if (uid_parse(argv[1], &uid))
+			return 2;
+		if (!package_valid(argv[2])) {
+			fprintf(stderr, "fusebpf media: '%s' is not a package name: 1 to %d bytes, "
+				"no '/', not . or ..\n", argv[2], MEDIA_PACKAGE_LEN - 1);
+			return 2;
+		}
+		strcpy(pkg.name, argv[2]);
+		return media_map_set(policy, MEDIA_MAP_APPS, uid, &pkg);
+	}
+	if ((argc == 2 || argc == 3) && !strcmp(argv[0], "rm")) {
+		if (uid_parse(argv[1], &uid))
+			return 2;
+		if (argc == 3) {
+			/* Only if it is that package's: a check against removing another's. */
+			int fd = media_map(policy, MEDIA_MAP_APPS), found;
+
+			if (fd < 0)
+				return 1;
+			found = bpf_map_lookup_elem(fd, &uid, &pkg) == 0;
+			close(fd);
+			pkg.name[MEDIA_PACKAGE_LEN - 1] = '\0';
+			if (!found || strcmp(pkg.name, argv[2])) {
+				fprintf(stderr, "fusebpf media: uid %u is not %s's (it is %s)\n", uid,
+					argv[2], found ? pkg.name : "no app's");
+				return 1;
+			}
+		}
+		return media_map_set(policy, MEDIA_MAP_APPS, uid, NULL);
+	}
+	return media_usage();
+}
+
+/* Whether uid is in a uid set of the policy (fd of the map). */
+static bool uid_in(int fd, uint32_t uid)
+{
+	uint8_t v;
+
+	return fd >= 0 && bpf_map_lookup_elem(fd, &uid, &v) == 0;
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every key of a uid-keyed map, sorted, appended to *uids. */
+static int uids_collect(int fd, uint32_t **uids, size_t *n, size_t *cap)
+{
+	uint32_t key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (*n == *cap) {
+			uint32_t *more = realloc(*uids, (*cap ? *cap * 2 : 64) * sizeof(**uids));
+
+			if (!more)
+				return -ENOMEM;
+			*uids = more;
+			*cap = *cap ? *cap * 2 : 64;
+		}
+		(*uids)[(*n)++] = next;
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
+/* The three tables, one line per uid that is in any of them, by uid. */
+static int media_apps(const char *policy)
+{
+	int apps = media_map(policy, MEDIA_MAP_APPS);
+	int priv = apps < 0 ? -1 : media_map(policy, MEDIA_MAP_PRIVILEGED);
+	int loc = priv < 0 ? -1 : media_map(policy, MEDIA_MAP_LOCATION);
+	uint32_t *uids = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 1;
+
+	if (loc < 0)
+		goto out;
+	if (uids_collect(apps, &uids, &n, &cap) || uids_collect(priv, &uids, &n, &cap) ||
+	    uids_collect(loc, &uids, &n, &cap)) {
+		fprintf(stderr, "fusebpf media apps: out of memory\n");
+		goto out;
+	}
+	qsort(uids, n, sizeof(*uids), uid_cmp);
+	printf("%-10s %-40s %s\n", "uid", "package", "flags");
+	for (size_t i = 0; i < n; i++) {
+		struct media_package pkg;
+
+		if (i && uids[i] == uids[i - 1])
+			continue;
+		if (bpf_map_lookup_elem(apps, &uids[i], &pkg))
+			snprintf(pkg.name, sizeof(pkg.name), "-");
+		pkg.name[MEDIA_PACKAGE_LEN - 1] = '\0';
+		printf("%-10u %-40s %s%s%s\n", uids[i], pkg.name, uid_in(priv, uids[i]) ? "privileged" : "",
+		       uid_in(priv, uids[i]) && uid_in(loc, uids[i]) ? "," : "",
+		       uid_in(loc, uids[i]) ? "location" : "");
+	}
+	ret = 0;
+out:
+	free(uids);
+	if (apps >= 0)
+		close(apps);
+	if (priv >= 0)
+		close(priv);
+	if (loc >= 0)
+		close(loc);
+	return ret;
+}
+
+static int media_query(int argc, char **argv)
+{
+	struct media_query q = {};
+	struct media_index *idx;
+	const char *db = NULL;
+	int err;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--owner") && i + 1 < argc) {
+			if (uid_parse(argv[++i], &q.owner))
+				return 2;
+			q.by_owner = true;
+		} else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+			q.mime = argv[++i];
+		} else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
+			q.prefix = argv[++i];
+		} else if (!db && argv[i][0] != '-') {
+			db = argv[i];
+		} else {
+			return media_usage();
+		}
+	}
+	if (!db)
+		return media_usage();
+	err = media_index_open(db, NULL, MEDIA_INDEX_RDONLY, &idx);
+	if (err) {
+		fprintf(stderr, "fusebpf media query: %s: %s\n", db, strerror(-err));
+		return 1;
+	}
+	err = media_index_dump(idx, &q, stdout);
+	media_index_close(idx);
+	if (err) {
+		fprintf(stderr, "fusebpf media query: %s: %s%s\n", db, strerror(-err),
+			err == -EINVAL ? " (--type: a MIME type, TYPE/*, or *)" : "");
+		return 1;
+	}
+	return 0;
+}
+
+static int media_rescan(const char *backing, const char *db)
+{
+	struct media_index *idx;
+	int err = media_index_open(db, backing, 0, &idx);
+
+	if (err) {
+		fprintf(stderr, "fusebpf media rescan: %s of %s: %s\n", db, backing, strerror(-err));
+		return 1;
+	}
+	err = media_index_rescan(idx, "");
+	media_index_close(idx);
+	if (err) {
+		fprintf(stderr, "fusebpf media rescan: %s: %s\n", backing, strerror(-err));
+		return 1;
+	}
+	printf("index %s rebuilt from %s\n", db, backing);
+	return 0;
+}
+
+static int cmd_media(int argc, char **argv)
+{
+	const char *policy = MEDIA_POLICY_NAME;
+	static const uint8_t one = 1;
+	uint32_t uid;
+
+	if (argc >= 2 && !strcmp(argv[0], "--policy")) {
+		policy = argv[1];
+		argc -= 2;
+		argv += 2;
+		if (!loader_name_valid(policy)) {
+			fprintf(stderr, "fusebpf media: '%s' is not a policy name\n", policy);
+			return 2;
+		}
+	}
+	if (argc < 1)
+		return media_usage();
+	if (!strcmp(argv[0], "app"))
+		return media_app(policy, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "privileged") && argc == 3 &&
+	    (!strcmp(argv[1], "add") || !strcmp(argv[1], "rm"))) {
+		if (uid_parse(argv[2], &uid))
+			return 2;
+		return media_map_set(policy, MEDIA_MAP_PRIVILEGED, uid,
+				     !strcmp(argv[1], "add") ? &one : NULL);
+	}
+	if ((!strcmp(argv[0], "grant") || !strcmp(argv[0], "revoke")) && argc == 3 &&
+	    !strcmp(argv[2], "location")) {
+		if (uid_parse(argv[1], &uid))
+			return 2;
+		return media_map_set(policy, MEDIA_MAP_LOCATION, uid,
+				     !strcmp(argv[0], "grant") ? &one : NULL);
+	}
+	if (!strcmp(argv[0], "apps") && argc == 1)
+		return media_apps(policy);
+	if (!strcmp(argv[0], "query"))
+		return media_query(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "rescan") && argc == 3)
+		return media_rescan(argv[1], argv[2]);
+	return media_usage();
 }
 
 int main(int argc, char **argv)
@@ -378,6 +724,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "stats") && argc == 3)
 		return cmd_stats(argv[2]);
+	if (!strcmp(cmd, "media"))
+		return cmd_media(argc - 2, argv + 2);
 	fprintf(stderr, "fusebpf: unknown command or arguments: '%s' (see fusebpf --help)\n", cmd);
 	return 2;
 }

@@ -10,7 +10,8 @@
 #   BENCH_QUICK=1       small sizes for a quick try: 128 MiB, 2,000 files, 3 s of
 #                       random reads, a generated tree instead of the kernel source
 #   BENCH_ONLY=LIST     comma-separated workloads: seqwrite seqread randread meta ls
-#                       tree, or the groups data (the first three) and all (default)
+#                       tree media, or the groups data (the first three) and all (default);
+#                       media is scripts/bench-media.sh, with mounts of its own
 #   BENCH_FSD_OPTS=...  extra fsd options, e.g. "-o passthrough=off --threads 2"
 #   BENCH_SIZE_MB, BENCH_FILES, BENCH_RUNTIME, BENCH_TREE (a .tar.xz, or "gen"),
 #   BENCH_TREE_FILES (files of the generated tree), BENCH_ROUNDS (rounds of the
@@ -54,8 +55,8 @@ die() {
 
 for w in ${only//,/ }; do
 	case $w in
-	all | seqwrite | seqread | randread | meta | ls | tree) ;;
-	*) die "unknown workload '$w' in BENCH_ONLY (seqwrite seqread randread meta ls tree data all)" ;;
+	all | seqwrite | seqread | randread | meta | ls | tree | media) ;;
+	*) die "unknown workload '$w' in BENCH_ONLY (seqwrite seqread randread meta ls tree media data all)" ;;
 	esac
 done
 want() { [[ $only = *,all,* || $only = *,$1,* ]]; }
@@ -255,6 +256,14 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores
 echo "fsd options: ${fsd_opts:-(defaults)}; sizes: $(size_label) data, $nfiles files" \
 	"per metadata workload, ${runtime}s of random reads;" \
 	"median of $rounds rounds for metadata and ls -l, one run for the others"
+
+# The media workload: its own tree and mounts (native, no policy, media policy).
+if want media; then
+	step "$limit" "$top/scripts/bench-media.sh" "$build" "$scratch/media" ||
+		die "the media workload failed"
+	[[ $only = ,media, ]] && exit 0
+	echo
+fi
 
 # Fixtures made before mounting, so the mount finds them as if they were old.
 if want ls; then

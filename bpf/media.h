@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the media policy (bpf/media.bpf.c), its userspace module
+ * (fsd/user_media.c) and the CLI (`fusebpf media`, loader/fusebpf.c) share:
+ * the layout of the policy's maps, the node cookies the policy sets and the
+ * module reads, and the default policy name.  Types only, for BPF and C.
+ */
+#ifndef FUSEBPF_MEDIA_H
+#define FUSEBPF_MEDIA_H
+
+#include <linux/types.h>
+
+/* The policy's name as `fusebpf load media` pins it, and the CLI's default. */
+#define MEDIA_POLICY_NAME "media"
+
+/*
+ * Maps, pinned under /sys/fs/bpf/fusebpf/<policy>/maps/:
+ *   apps        hash, __u32 uid -> struct media_package: the app a uid is
+ *   privileged  hash, __u32 uid -> __u8 (any value): sees every app's files
+ *   location    hash, __u32 uid -> __u8 (any value): holds the media
+ *               location grant, reads GPS tags unredacted
+ */
+#define MEDIA_MAP_APPS	     "apps"
+#define MEDIA_MAP_PRIVILEGED "privileged"
+#define MEDIA_MAP_LOCATION   "location"
+#define MEDIA_APPS_MAX	     16384
+#define MEDIA_UIDS_MAX	     4096
+
+/* A package name, NUL-terminated and NUL-padded, as a context name buffer. */
+#define MEDIA_PACKAGE_LEN 256
+struct media_package {
+	char name[MEDIA_PACKAGE_LEN];
+};
+
+/* The mount's root, the storage root ("/sdcard"): FUSE's root node id. */
+#define MEDIA_ROOT_NODEID 1
+
+/*
+ * Node cookies (fusebpf_ctx.child_cookie / node_cookie).  0 is a node no
+ * LOOKUP or READDIRPLUS postfilter has classified (made by CREATE or MKDIR,
+ * or renamed since): nothing is known about it.
+ */
+#define MEDIA_C_SEEN	(1ULL << 0) /* classified; without KNOWN: decide by content */
+#define MEDIA_C_KNOWN	(1ULL << 1) /* its name tells whether it is a JPEG */
+#define MEDIA_C_JPEG	(1ULL << 2) /* a regular file named *.jpg or *.jpeg (any case) */
+#define MEDIA_C_ANDROID (1ULL << 3) /* the directory Android/ under the root */
+#define MEDIA_C_PRIVATE (1ULL << 4) /* Android/data/, Android/obb/: a private parent */
+#define MEDIA_C_APPDIR	(1ULL << 5) /* a directory in a private parent: an app's own */
+
+#endif /* FUSEBPF_MEDIA_H */
