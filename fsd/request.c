@@ -372,9 +372,10 @@ static int user_filter(struct request *req, const struct op *op, uint32_t phase,
 	return ctx_take_output(req, err, ret);
 }
 
+/* Counts a prefilter's verdict; a negative errno, or no verdict at all (EIO), as ERRNO. */
 static void verdict_count(uint32_t opcode, int verdict)
 {
-	int slot = verdict < 0 ? FUSEBPF_VERDICT_MAX + 1 : verdict;
+	int slot = verdict < 0 || verdict > FUSEBPF_VERDICT_MAX ? FUSEBPF_VERDICT_MAX + 1 : verdict;
 
 	atomic_fetch_add_explicit(&stats_verdicts[opcode][slot], 1, memory_order_relaxed);
 }
