@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define FSD_VERSION "0.1.0"
 
@@ -46,6 +47,8 @@ struct config {
 	double negative_timeout; /* seconds; cached ENOENT */
 	double attr_timeout; /* seconds */
 	bool passthrough; /* use kernel passthrough when the kernel offers it */
+	bool uring; /* serve requests over io_uring when the kernel offers it */
+	bool uring_given; /* -o uring= was on the command line */
 	bool allow_other;
 	bool default_permissions;
 	unsigned long mount_flags; /* MS_RDONLY, MS_NOSUID, ... */
@@ -176,23 +179,64 @@ uint64_t backing_count(void);
 /* ---- the FUSE device (dev.c) ---- */
 
 struct request;
+struct worker;
 int dev_open(void);
 /* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd). */
 int dev_clone(int session_fd);
+/* Sends the one reply of a request, over the transport that carried it. */
 int dev_reply(struct request *req, int error);
 /* Serves requests on fd until the connection ends. */
 void *dev_worker(void *arg);
-/* main.c: a worker's read failed with err (-ENODEV: the mount is gone). */
+/* Sets up a worker thread: its own umask (create_begin sets the caller's). */
+void dev_worker_init(struct worker *w);
+/* main.c: a worker stopped with err (-ENODEV: the mount is gone). */
 void fsd_worker_exited(int err);
+
+/* ---- FUSE over io_uring (dev_uring.c) ---- */
+
+struct uring_ent;
+/*
+ * Before mounting, with uring wanted: one io_uring per possible CPU and a
+ * thread per ring, pinned to its CPU, waiting for INIT.  0, or -errno when
+ * io_uring cannot be used (the daemon then serves /dev/fuse alone).
+ */
+int uring_setup(int session_fd);
+/* True when uring_setup succeeded: INIT asks for FUSE_OVER_IO_URING. */
+bool uring_wanted(void);
+/* INIT's outcome: the threads register their rings, or end. */
+void uring_negotiated(bool granted);
+/* Ends the threads still waiting for INIT (the mount went away first). */
+void uring_stop(void);
+/* Waits until deadline for the ring threads; true if they all ended. */
+bool uring_join(const struct timespec *deadline);
+void uring_free(void);
+/* Queues the reply held in iov (iov[0]: the fuse_out_header) as the entry's commit. */
+int uring_reply(struct worker *w, const struct iovec *iov, int n);
+/* 1 once every ring is registered and serving. */
+int uring_active(void);
 
 /* ---- the request (request.c) ---- */
 
+/* How a worker receives requests and sends their replies. */
+enum worker_transport {
+	WORKER_DEV, /* read and writev on a /dev/fuse fd */
+	WORKER_URING, /* the entries of an io_uring queue */
+};
+
 struct worker {
-	int fd;
+	enum worker_transport transport;
+	int fd; /* WORKER_DEV: its device fd */
 	unsigned index;
 	pthread_t thread;
-	char *in_buf; /* FSD_REQ_BUF bytes */
-	char *out_buf; /* FSD_MAX_WRITE bytes for READ, READDIR, xattr replies */
+	char *in_buf; /* FSD_REQ_BUF bytes (WORKER_DEV) */
+	/*
+	 * FSD_MAX_WRITE bytes for READ, READDIR, xattr replies.  For
+	 * WORKER_URING it is the payload buffer of the entry being served,
+	 * which holds the request's strings and data (req->name, req->data)
+	 * too: a handler reads its input before it writes its output here.
+	 */
+	char *out_buf;
+	struct uring_ent *ent; /* WORKER_URING: the entry being served */
 };
 
 /* A reply carries at most a fixed struct and one data buffer. */
@@ -324,6 +368,9 @@ void entry_reply(struct request *req, struct node *node, const struct stat *st);
 #define FSD_OP_MAX 64
 extern _Atomic uint64_t stats_requests[FSD_OP_MAX];
 extern _Atomic uint64_t stats_errors[FSD_OP_MAX];
+/* Requests received per transport. */
+extern _Atomic uint64_t stats_dev_requests;
+extern _Atomic uint64_t stats_uring_requests;
 /* Serves a "key value" snapshot on a unix socket named after the mount. */
 int stats_serve(dev_t mount_dev);
 void stats_stop(void);
