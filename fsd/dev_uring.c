@@ -285,7 +285,10 @@ static void ent_commit_error(struct uring_ent *e, int error)
 int uring_reply(struct worker *w, const struct iovec *iov, int n)
 {
 	struct uring_ent *e = w->ent;
-	size_t off[3] = { 0 }, len = 0;
+	size_t off[3] = { 0 }, len = 0; /* dev_reply: header, fixed struct, data */
+
+	if (n > 3)
+		return -EINVAL;
 
 	for (int i = 1; i < n; i++) {
 		off[i] = len;
