@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The FUSE device: opening and cloning it, the worker loop that reads
- * requests, and the one function that writes replies.
+ * requests, and the one function that sends replies, on the device or, for
+ * requests that came over io_uring, as the ring entry's commit (dev_uring.c).
  *
  * The device may also be a connection fsd was given (--dev-fd): a
  * SOCK_SEQPACKET socket, whose peer plays the kernel, keeps the device's
@@ -112,6 +113,8 @@ int dev_reply(struct request *req, int error)
 	if (fsd_config.debug)
 		fsd_log("<- unique=%llu error=%d len=%u", (unsigned long long)out.unique, error,
 			out.len);
+	if (req->worker->transport == WORKER_URING)
+		return uring_reply(req->worker, iov, n);
 	written = writev(req->worker->fd, iov, n);
 	if (written < 0) {
 		if (errno != ENOENT)
@@ -122,14 +125,19 @@ int dev_reply(struct request *req, int error)
 	return 0;
 }
 
+void dev_worker_init(struct worker *w)
+{
+	/* A umask of its own: create_begin sets the caller's. */
+	if (unshare(CLONE_FS) < 0)
+		fsd_log("worker %u: unshare(CLONE_FS): %s", w->index, strerror(errno));
+}
+
 void *dev_worker(void *arg)
 {
 	struct worker *w = arg;
 	int err;
 
-	/* A umask of its own: create_begin sets the caller's. */
-	if (unshare(CLONE_FS) < 0)
-		fsd_log("worker %u: unshare(CLONE_FS): %s", w->index, strerror(errno));
+	dev_worker_init(w);
 	for (;;) {
 		ssize_t n = read(w->fd, w->in_buf, FSD_REQ_BUF);
 
@@ -145,6 +153,7 @@ void *dev_worker(void *arg)
 			err = -errno;
 			break;
 		}
+		atomic_fetch_add_explicit(&stats_dev_requests, 1, memory_order_relaxed);
 		request_process(w, w->in_buf, n);
 	}
 	if (err != -ENODEV) /* ENODEV: unmounted, or the peer closed */

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "user.h"
 
@@ -49,6 +50,8 @@ struct config {
 	double negative_timeout; /* seconds; cached ENOENT */
 	double attr_timeout; /* seconds */
 	bool passthrough; /* use kernel passthrough when the kernel offers it */
+	bool uring; /* serve requests over io_uring when the kernel offers it */
+	bool uring_given; /* -o uring= was on the command line */
 	bool allow_other;
 	bool default_permissions;
 	unsigned long mount_flags; /* MS_RDONLY, MS_NOSUID, ... */
@@ -242,25 +245,66 @@ uint64_t backing_count(void);
 /* ---- the FUSE device (dev.c) ---- */
 
 struct request;
+struct worker;
 int dev_open(void);
 /* Checks a connection fsd was given (--dev-fd): a message-keeping socket, or /dev/fuse. */
 int dev_given(int fd);
 /* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd; a dup of a socket). */
 int dev_clone(int session_fd);
+/* Sends the one reply of a request, over the transport that carried it. */
 int dev_reply(struct request *req, int error);
 /* Serves requests on fd until the connection ends. */
 void *dev_worker(void *arg);
-/* main.c: a worker's read failed with err (-ENODEV: the mount is gone). */
+/* Sets up a worker thread: its own umask (create_begin sets the caller's). */
+void dev_worker_init(struct worker *w);
+/* main.c: a worker stopped with err (-ENODEV: the mount is gone). */
 void fsd_worker_exited(int err);
+
+/* ---- FUSE over io_uring (dev_uring.c) ---- */
+
+struct uring_ent;
+/*
+ * Before mounting, with uring wanted: one io_uring per possible CPU and a
+ * thread per ring, pinned to its CPU, waiting for INIT.  0, or -errno when
+ * io_uring cannot be used (the daemon then serves /dev/fuse alone).
+ */
+int uring_setup(int session_fd);
+/* True when uring_setup succeeded: INIT asks for FUSE_OVER_IO_URING. */
+bool uring_wanted(void);
+/* INIT's outcome: the threads register their rings, or end. */
+void uring_negotiated(bool granted);
+/* Ends the threads still waiting for INIT (the mount went away first). */
+void uring_stop(void);
+/* Waits until deadline for the ring threads; true if they all ended. */
+bool uring_join(const struct timespec *deadline);
+void uring_free(void);
+/* Queues the reply held in iov (iov[0]: the fuse_out_header) as the entry's commit. */
+int uring_reply(struct worker *w, const struct iovec *iov, int n);
+/* 1 once every ring is registered and serving. */
+int uring_active(void);
 
 /* ---- the request (request.c) ---- */
 
+/* How a worker receives requests and sends their replies. */
+enum worker_transport {
+	WORKER_DEV, /* read and writev on a /dev/fuse fd */
+	WORKER_URING, /* the entries of an io_uring queue */
+};
+
 struct worker {
-	int fd;
+	enum worker_transport transport;
+	int fd; /* WORKER_DEV: its device fd */
 	unsigned index;
 	pthread_t thread;
-	char *in_buf; /* FSD_REQ_BUF bytes */
-	char *out_buf; /* FSD_MAX_WRITE bytes for READ, READDIR, xattr replies */
+	char *in_buf; /* FSD_REQ_BUF bytes (WORKER_DEV) */
+	/*
+	 * FSD_MAX_WRITE bytes for READ, READDIR, xattr replies.  For
+	 * WORKER_URING it is the payload buffer of the entry being served,
+	 * which holds the request's strings and data (req->name, req->data)
+	 * too: a handler reads its input before it writes its output here.
+	 */
+	char *out_buf;
+	struct uring_ent *ent; /* WORKER_URING: the entry being served */
 };
 
 /* How long the kernel may cache what a reply tells it, in seconds. */
@@ -441,6 +485,9 @@ extern _Atomic uint64_t stats_verdicts[FSD_OP_MAX][FUSEBPF_VERDICT_MAX + 2];
 extern _Atomic uint64_t stats_user[FSD_OP_MAX]; /* served by the userspace handler */
 extern _Atomic uint64_t stats_filter_calls[FSD_OP_MAX]; /* BPF filter runs, both phases */
 extern _Atomic uint64_t stats_filter_ns[FSD_OP_MAX]; /* time in them */
+/* Requests received per transport. */
+extern _Atomic uint64_t stats_dev_requests;
+extern _Atomic uint64_t stats_uring_requests;
 /* Serves the control socket named after the mount (statistics, policy reloads). */
 int stats_serve(dev_t mount_dev);
 void stats_stop(void);

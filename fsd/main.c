@@ -282,22 +282,13 @@ static int workers_start(struct worker *w, unsigned n, int session_fd)
 	return 0;
 }
 
-/* Waits up to ms for every worker to finish; true if they all did. */
-static bool workers_join(struct worker *w, unsigned n, unsigned ms)
+/* Waits until deadline for every worker to finish; true if they all did. */
+static bool workers_join(struct worker *w, unsigned n, const struct timespec *deadline)
 {
-	struct timespec deadline;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	for (unsigned i = 0; i < n; i++) {
 		if (!w[i].thread)
 			continue;
-		if (pthread_timedjoin_np(w[i].thread, NULL, &deadline))
+		if (pthread_timedjoin_np(w[i].thread, NULL, deadline))
 			return false;
 		w[i].thread = 0;
 	}
@@ -324,6 +315,7 @@ int main(int argc, char **argv)
 	bool unmounted_outside = false;
 	sigset_t sigs;
 	struct stat st;
+	struct timespec deadline;
 
 	if (options_parse(argc, argv, cfg, err_msg, sizeof(err_msg))) {
 		fprintf(stderr, "fsd: %s\n", err_msg);
@@ -398,6 +390,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fsd_session_fd = devfd;
+	/* Before the workers: INIT asks for io_uring only if the rings are there. */
+	if (cfg->uring)
+		uring_setup(devfd);
 	workers = calloc(cfg->threads, sizeof(*workers));
 	if (!workers || workers_start(workers, cfg->threads, devfd)) {
 		fprintf(stderr, "fsd: cannot start %u workers\n", cfg->threads);
@@ -413,8 +408,9 @@ int main(int argc, char **argv)
 			fsd_log("statistics socket: %s (continuing without)", strerror(-err));
 	}
 	if (cfg->debug)
-		fsd_log("serving '%s' on '%s' with %u workers", backing,
-			cfg->mountpoint ? mnt : "--dev-fd", cfg->threads);
+		fsd_log("serving '%s' on '%s' with %u workers%s", backing,
+			cfg->mountpoint ? mnt : "--dev-fd", cfg->threads,
+			uring_wanted() ? " and io_uring queues" : "");
 	daemon_ready(status_fd, 0);
 
 	do {
@@ -427,13 +423,18 @@ int main(int argc, char **argv)
 	stats_stop();
 	if (cfg->mountpoint && !unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
 		fsd_log("unmounting '%s': %s", mnt, strerror(errno));
+	uring_stop();
 	/*
-	 * With nothing open on it the connection ends now and the workers see
-	 * ENODEV; if files are still open, exiting closes the device, which
-	 * aborts the connection: their next access gets ENOTCONN.
+	 * With nothing open on it the connection ends now: the workers see
+	 * ENODEV and the kernel hands back the ring entries.  If files are
+	 * still open, exiting closes the device, which aborts the connection:
+	 * their next access gets ENOTCONN.
 	 */
-	if (workers_join(workers, cfg->threads, 2000)) {
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
+	if (workers_join(workers, cfg->threads, &deadline) && uring_join(&deadline)) {
 		workers_free(workers, cfg->threads);
+		uring_free();
 		node_table_destroy();
 		policy_registry_destroy();
 	}

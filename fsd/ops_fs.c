@@ -91,6 +91,9 @@ static uint64_t init_wanted(void)
 	 */
 	if (fsd_config.default_permissions)
 		want |= FUSE_POSIX_ACL | FUSE_DONT_MASK;
+	/* Only with the rings made: once granted, requests wait for them. */
+	if (uring_wanted())
+		want |= FUSEBPF_OVER_IO_URING;
 	return want;
 }
 
@@ -124,6 +127,7 @@ OP_HANDLER(op_init)
 	if (in->major < FUSE_KERNEL_VERSION || in->minor < FSD_MINOR_OLDEST) {
 		fsd_log("kernel FUSE protocol %u.%u is older than 7.%u: not supported", in->major,
 			in->minor, FSD_MINOR_OLDEST);
+		uring_negotiated(false);
 		return -EPROTO;
 	}
 	if ((offered & FUSE_INIT_EXT) && req->data_len >= sizeof(uint32_t)) {
@@ -135,6 +139,8 @@ OP_HANDLER(op_init)
 	granted = offered & init_wanted();
 	if (in->minor < FUSEBPF_MINOR_PASSTHROUGH)
 		granted &= ~FUSEBPF_PASSTHROUGH;
+	if (in->minor < FUSEBPF_MINOR_OVER_IO_URING)
+		granted &= ~FUSEBPF_OVER_IO_URING;
 
 	out->max_readahead = in->max_readahead;
 	out->flags = (uint32_t)granted;
@@ -165,11 +171,18 @@ OP_HANDLER(op_init)
 		out->flags2 = (uint32_t)(granted >> 32);
 	}
 	atomic_store(&fsd_initialized, 1);
+	/*
+	 * The ring threads register once the kernel has processed this reply
+	 * (until then it refuses them with EAGAIN, and they retry).
+	 */
+	if (uring_wanted())
+		uring_negotiated(granted & FUSEBPF_OVER_IO_URING);
 	if (fsd_config.debug)
-		fsd_log("INIT: kernel %u.%u, protocol 7.%u, flags %#llx of %#llx offered, passthrough %s",
+		fsd_log("INIT: kernel %u.%u, protocol 7.%u, flags %#llx of %#llx offered, passthrough %s, "
+			"io_uring %s",
 		in->major, in->minor, in->minor < FSD_MINOR ? in->minor : FSD_MINOR,
 		(unsigned long long)granted, (unsigned long long)offered,
-		fsd_passthrough ? "on" : "off");
+		fsd_passthrough ? "on" : "off", granted & FUSEBPF_OVER_IO_URING ? "on" : "off");
 	reply_arg(req, sizeof(*out));
 	return 0;
 }

@@ -18,6 +18,8 @@
 
 #define FSD_THREADS_DEFAULT 4
 #define FSD_THREADS_MAX 64
+/* FUSE over io_uring when the kernel offers it; see docs/operations.md for why. */
+#define FSD_URING_DEFAULT false
 /* cache=always: the mount owns its backing directory; see docs/operations.md. */
 #define TIMEOUT_ALWAYS 86400.0
 #define TIMEOUT_AUTO 1.0
@@ -131,6 +133,16 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 			return fail(err, errlen, "option passthrough=%s: expected on or off", val);
 		return 0;
 	}
+	if (KEY("uring") && val) {
+		if (!strcmp(val, "on"))
+			cfg->uring = true;
+		else if (!strcmp(val, "off"))
+			cfg->uring = false;
+		else
+			return fail(err, errlen, "option uring=%s: expected on or off", val);
+		cfg->uring_given = true;
+		return 0;
+	}
 	if (KEY("fd_cache") && val) {
 		if (parse_uint(val, 16, 1u << 30, &cfg->fd_cache))
 			return fail(err, errlen, "option fd_cache=%s: expected a number of fds >= 16",
@@ -231,6 +243,7 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->threads = FSD_THREADS_DEFAULT;
 	cfg->passthrough = true;
+	cfg->uring = FSD_URING_DEFAULT;
 	cfg->allow_other = true;
 	cfg->default_permissions = true;
 	cfg->cache = CACHE_ALWAYS;
@@ -342,6 +355,8 @@ void options_usage(const char *prog)
 	       "     negative_timeout=S       seconds a missing name stays cached\n"
 	       "     attr_timeout=S           seconds attributes stay cached\n"
 	       "     passthrough=on|off       kernel passthrough of file data (default on)\n"
+	       "     uring=on|off             serve requests over io_uring, a queue per CPU,\n"
+	       "                              when the kernel offers it (default %s)\n"
 	       "     fd_cache=N               O_PATH fds kept open for idle inodes\n"
 	       "                              (default: half the open-file limit)\n"
 	       "     allow_other, no_allow_other\n"
@@ -356,5 +371,6 @@ void options_usage(const char *prog)
 	       "                              userspace filter calls (default none)\n"
 	       "     ro, rw, nosuid, nodev, noexec, noatime, nodiratime, sync, dirsync\n"
 	       "                              the usual mount flags\n",
-	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO);
+	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO,
+	       FSD_URING_DEFAULT ? "on" : "off");
 }

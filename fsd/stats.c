@@ -35,6 +35,8 @@ static const char *const verdict_names[FUSEBPF_VERDICT_MAX + 2] = {
 	[FUSEBPF_CALL_DEFAULT] = "CALL_DEFAULT",
 	[FUSEBPF_VERDICT_MAX + 1] = "ERRNO",
 };
+_Atomic uint64_t stats_dev_requests;
+_Atomic uint64_t stats_uring_requests;
 
 static int listen_fd = -1;
 static pthread_t stats_thread;
@@ -56,6 +58,9 @@ static void stats_write(FILE *f)
 	node_stats(&ns);
 	fprintf(f, "pid %d\n", (int)getpid());
 	fprintf(f, "passthrough %d\n", fsd_passthrough);
+	fprintf(f, "uring %d\n", uring_active());
+	fprintf(f, "dev_requests %llu\n", (unsigned long long)atomic_load(&stats_dev_requests));
+	fprintf(f, "uring_requests %llu\n", (unsigned long long)atomic_load(&stats_uring_requests));
 	fprintf(f, "nodes %llu\n", (unsigned long long)ns.nodes);
 	fprintf(f, "fds_cached %llu\n", (unsigned long long)ns.fds_cached);
 	fprintf(f, "fd_cache_max %llu\n", (unsigned long long)ns.fd_cache_max);

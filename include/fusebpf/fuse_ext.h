@@ -8,6 +8,7 @@
  *   7.39  FUSE_STATX and its structs, FUSE_DIRECT_IO_ALLOW_MMAP
  *   7.40  FUSE_PASSTHROUGH, max_stack_depth in fuse_init_out, backing_id in
  *         fuse_open_out, FOPEN_PASSTHROUGH, the backing ioctls
+ *   7.42  FUSE_OVER_IO_URING and the io_uring ring entry structs and commands
  *   7.43  request_timeout in fuse_init_out (fsd leaves it 0)
  *
  * and, in the second half, the extensions of this project that a FUSE-BPF
@@ -26,9 +27,12 @@
 /* INIT flags (flags2 is bits 32..63, sent only with FUSE_INIT_EXT). */
 #define FUSEBPF_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #define FUSEBPF_PASSTHROUGH	     (1ULL << 37)
+#define FUSEBPF_OVER_IO_URING	     (1ULL << 41)
 
 /* The first minor version that carries passthrough. */
 #define FUSEBPF_MINOR_PASSTHROUGH 40
+/* The first minor version that carries FUSE over io_uring. */
+#define FUSEBPF_MINOR_OVER_IO_URING 42
 
 /* Open reply flag: read/write/mmap go to the backing file (7.40). */
 #define FUSEBPF_FOPEN_PASSTHROUGH (1 << 7)
@@ -211,5 +215,51 @@ struct fusebpf_lookup_entry {
 	};
 };
 _Static_assert(sizeof(struct fusebpf_lookup_entry) == 24, "a lookup entry is 24 bytes");
+/*
+ * FUSE over io_uring (7.42).  Each ring entry is two buffers registered with
+ * FUSEBPF_URING_CMD_REGISTER (an IORING_OP_URING_CMD on the FUSE device fd,
+ * sqe->addr pointing at two iovecs, sqe->len 2): the header below, and a
+ * payload buffer of at least max(8 KiB, max_write, max_pages pages).  The
+ * kernel fills in_out with the fuse_in_header, op_in with the opcode's fixed
+ * input struct (zero bytes for opcodes that have none) and the payload with
+ * the rest of the request; the daemon answers with
+ * FUSEBPF_URING_CMD_COMMIT_AND_FETCH: fuse_out_header in in_out, the reply's
+ * arguments in the payload, their size in ring_ent_in_out.payload_sz.
+ */
+#define FUSEBPF_URING_IN_OUT_HEADER_SZ 128
+#define FUSEBPF_URING_OP_IN_OUT_SZ     128
+
+struct fusebpf_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* the request's unique, given back in the commit */
+	uint32_t payload_sz; /* bytes used in the payload buffer, either way */
+	uint32_t padding;
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct fusebpf_uring_ent_in_out) == 32, "fuse_uring_ent_in_out is 32 bytes");
+
+struct fusebpf_uring_req_header {
+	char in_out[FUSEBPF_URING_IN_OUT_HEADER_SZ]; /* fuse_in_header, then fuse_out_header */
+	char op_in[FUSEBPF_URING_OP_IN_OUT_SZ];
+	struct fusebpf_uring_ent_in_out ring_ent_in_out;
+};
+_Static_assert(sizeof(struct fusebpf_uring_req_header) == 288,
+	       "fuse_uring_req_header is 288 bytes");
+
+/* io_uring_sqe.cmd_op values. */
+enum fusebpf_uring_cmd {
+	FUSEBPF_URING_CMD_INVALID = 0,
+	FUSEBPF_URING_CMD_REGISTER = 1, /* register an entry; completes with its first request */
+	FUSEBPF_URING_CMD_COMMIT_AND_FETCH = 2, /* reply, then wait for the next request */
+};
+
+/* In the 80-byte command area of a 128-byte SQE (IORING_SETUP_SQE128). */
+struct fusebpf_uring_cmd_req {
+	uint64_t flags; /* 0 */
+	uint64_t commit_id; /* COMMIT_AND_FETCH: the commit_id of the request answered */
+	uint16_t qid; /* the queue: the CPU whose requests it serves */
+	uint8_t padding[6];
+};
+_Static_assert(sizeof(struct fusebpf_uring_cmd_req) == 24, "fuse_uring_cmd_req is 24 bytes");
 
 #endif /* FUSEBPF_FUSE_EXT_H */

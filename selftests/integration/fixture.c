@@ -97,7 +97,9 @@ void mnt_start(struct mnt *m, const char *opts)
 	m->fsd = fork();
 	cr_assert(m->fsd >= 0);
 	if (m->fsd == 0) {
-		const char *argv[8];
+		const char *argv[40];
+		char *extra = getenv("FSD_TEST_OPTS") ? strdup(getenv("FSD_TEST_OPTS")) : NULL;
+		char *save = NULL;
 		int n = 0;
 
 		logfd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -111,6 +113,10 @@ void mnt_start(struct mnt *m, const char *opts)
 			argv[n++] = "-o";
 			argv[n++] = opts;
 		}
+		/* The whole suite under other options: FSD_TEST_OPTS="-o uring=on". */
+		for (char *a = extra ? strtok_r(extra, " ", &save) : NULL; a && n < 36;
+		     a = strtok_r(NULL, " ", &save))
+			argv[n++] = a;
 		argv[n++] = m->backing;
 		argv[n++] = m->dir;
 		argv[n] = NULL;

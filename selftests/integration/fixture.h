@@ -27,8 +27,10 @@ struct mnt {
 extern struct mnt M;
 
 /*
- * Makes a scratch dir, runs `fsd -f OPTS BACKING MNT` and waits until the
- * mount answers.  opts may be NULL.  Aborts the test on failure.
+ * Makes a scratch dir, runs `fsd -f -o OPTS $FSD_TEST_OPTS BACKING MNT` and
+ * waits until the mount answers.  opts may be NULL; FSD_TEST_OPTS (split at
+ * spaces, e.g. "-o uring=on") runs the suite with other options.  Aborts
+ * the test on failure.
  */
 void mnt_start(struct mnt *m, const char *opts);
 /* Unmounts, waits for fsd to exit, removes the scratch dir; true if fsd exited 0. */

@@ -276,6 +276,19 @@ Test(options, passthrough)
 	PARSE_FAILS("passthrough", "-o", "passthrough", "/b", "/m");
 }
 
+Test(options, uring)
+{
+	cr_assert_eq(PARSE("/b", "/m"), 0, "%s", err);
+	cr_assert_not(cfg.uring_given);
+	cr_assert_eq(PARSE("-o", "uring=on", "/b", "/m"), 0, "%s", err);
+	cr_assert(cfg.uring);
+	cr_assert(cfg.uring_given);
+	cr_assert_eq(PARSE("-o", "uring=on,uring=off", "/b", "/m"), 0, "%s", err);
+	cr_assert_not(cfg.uring);
+	PARSE_FAILS("uring=yes", "-o", "uring=yes", "/b", "/m");
+	PARSE_FAILS("uring", "-o", "uring", "/b", "/m");
+}
+
 Test(options, fd_cache_bounds)
 {
 	cr_assert_eq(PARSE("-o", "fd_cache=16", "/b", "/m"), 0, "%s", err);

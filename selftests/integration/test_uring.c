@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * FUSE over io_uring through a real mount: with the kernel's enable_uring
+ * set, -o uring=on serves requests over the rings (the daemon's
+ * uring_requests counter grows, and the only requests read from /dev/fuse
+ * are the FORGETs the kernel always sends there); files, directories,
+ * data (passthrough off) and xattrs behave; unmount, SIGTERM and SIGKILL
+ * end it cleanly; and without enable_uring the option falls back to
+ * /dev/fuse with a one-line notice.
+ *
+ * enable_uring is the machine's: each test takes a lock so that no other
+ * test of this file changes it meanwhile, and puts back the value it found.
+ */
+#define _GNU_SOURCE
+#include "fixture.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+#define LOCK_PATH "/run/fusebpf/test-enable-uring.lock"
+
+static int lock_fd = -1;
+static char saved = 0; /* 'Y' or 'N': the value to put back, 0 if none */
+
+static void enable_uring_set(char value)
+{
+	int fd = open(ENABLE_URING, O_WRONLY);
+
+	cr_assert(fd >= 0, "open %s: %s", ENABLE_URING, strerror(errno));
+	cr_assert_eq(write(fd, value == 'Y' ? "1" : "0", 1), 1, "write %s: %s", ENABLE_URING,
+		     strerror(errno));
+	close(fd);
+}
+
+/*
+ * Takes the lock, remembers enable_uring and sets it to value.  A test's
+ * own .init runs after the suite's: it only changes the value.
+ */
+static void enable_uring_take(char value)
+{
+	char cur[4] = "";
+	int fd;
+
+	if (lock_fd >= 0) {
+		enable_uring_set(value);
+		return;
+	}
+	mkdir("/run/fusebpf", 0755);
+	lock_fd = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert(lock_fd >= 0 && flock(lock_fd, LOCK_EX) == 0, "locking %s", LOCK_PATH);
+	fd = open(ENABLE_URING, O_RDONLY);
+	if (fd < 0)
+		cr_skip_test("this kernel has no FUSE over io_uring (%s)", ENABLE_URING);
+	cr_assert(read(fd, cur, sizeof(cur) - 1) >= 1);
+	close(fd);
+	saved = cur[0];
+	enable_uring_set(value);
+}
+
+/*
+ * The kernel reads enable_uring at INIT and REGISTER only: once a mount is
+ * up, the value goes back at once, so that a test that hangs later and is
+ * killed (no .fini then) does not leave it changed.
+ */
+static void enable_uring_put_back(void)
+{
+	if (saved)
+		enable_uring_set(saved);
+	saved = 0;
+}
+
+static void enable_uring_restore(void)
+{
+	mnt_stop(&M);
+	enable_uring_put_back();
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = -1;
+}
+
+static void uring_on_setup(void)
+{
+	enable_uring_take('Y');
+}
+
+static void uring_off_setup(void)
+{
+	enable_uring_take('N');
+}
+
+TestSuite(uring, .init = uring_on_setup, .fini = enable_uring_restore, .timeout = 60);
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Starts fsd with opts and waits until every ring is registered. */
+static void start_uring(const char *opts)
+{
+	start(opts);
+	for (int i = 0; i < 40 && mnt_stat(&M, "uring") != 1; i++)
+		sleep_ms(50);
+	cr_assert_eq(mnt_stat(&M, "uring"), 1, "the rings of %s are not serving", opts);
+	enable_uring_put_back();
+}
+
+struct counts {
+	uint64_t dev, uring, forgets;
+};
+
+/*
+ * The transports' counters once they stand still (a FORGET the kernel
+ * queued may still be on its way when the operations return).
+ */
+static struct counts counts_settled(void)
+{
+	struct counts c = { 0 }, prev;
+
+	for (int i = 0; i < 20; i++) {
+		prev = c;
+		c.dev = mnt_stat(&M, "dev_requests");
+		c.uring = mnt_stat(&M, "uring_requests");
+		c.forgets = requests("FORGET") + requests("BATCH_FORGET");
+		if (i && !memcmp(&c, &prev, sizeof(c)))
+			break;
+		sleep_ms(100);
+	}
+	return c;
+}
+
+static char *log_read(void)
+{
+	static char buf[1 << 16];
+	int fd = open(M.log, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* Creates, writes, reads, lists, renames and removes n files in a new directory. */
+static void ordinary_ops(int n)
+{
+	char name[64], to[64], buf[64];
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	int seen = 0;
+
+	cr_assert_eq(mkdir(mp(&M, "d"), 0755), 0, "%s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		snprintf(buf, sizeof(buf), "content %d", i);
+		put(mp(&M, name), buf);
+	}
+	for (int i = 0; i < n; i++) {
+		char want[64] = "";
+
+		snprintf(name, sizeof(name), "d/f%d", i);
+		snprintf(want, sizeof(want), "content %d", i);
+		memset(buf, 0, sizeof(buf));
+		cr_assert_eq(read_file(mp(&M, name), buf, sizeof(buf)), (ssize_t)strlen(want));
+		cr_assert_str_eq(buf, want);
+		cr_assert_eq(stat(mp(&M, name), &st), 0);
+		cr_assert_eq(st.st_size, (off_t)strlen(want));
+	}
+	d = opendir(mp(&M, "d"));
+	cr_assert(d);
+	while ((de = readdir(d)))
+		seen += de->d_name[0] == 'f';
+	closedir(d);
+	cr_assert_eq(seen, n, "readdir saw %d of %d files", seen, n);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		snprintf(to, sizeof(to), "d/g%d", i);
+		cr_assert_eq(rename(mp(&M, name), mp(&M, to)), 0, "%s", strerror(errno));
+		cr_assert_eq(access(bp(&M, to), F_OK), 0, "%s not in the backing dir", to);
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(to, sizeof(to), "d/g%d", i);
+		cr_assert_eq(unlink(mp(&M, to)), 0, "%s", strerror(errno));
+	}
+	cr_assert_eq(rmdir(mp(&M, "d")), 0, "%s", strerror(errno));
+	cr_assert_eq(access(bp(&M, "d"), F_OK), -1);
+}
+
+Test(uring, serves_requests_through_the_ring)
+{
+	struct counts before, after;
+
+	start_uring("uring=on");
+	before = counts_settled();
+	ordinary_ops(50);
+	after = counts_settled();
+	/* Each file: at least CREATE, OPEN or LOOKUP, RENAME, UNLINK... */
+	cr_assert_geq(after.uring - before.uring, 200, "only %llu requests over the ring",
+		      (unsigned long long)(after.uring - before.uring));
+	cr_assert_eq(after.dev - before.dev, after.forgets - before.forgets,
+		     "%llu requests read from /dev/fuse, of which %llu FORGETs",
+		     (unsigned long long)(after.dev - before.dev),
+		     (unsigned long long)(after.forgets - before.forgets));
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+}
+
+/* Data through the daemon (passthrough off), names and xattrs, over the ring. */
+Test(uring, data_names_and_xattrs_behave)
+{
+	size_t len = 3 << 20;
+	char *data = malloc(len), *back = malloc(len), value[32] = "", target[64] = "";
+	uint64_t reads, writes, uring0;
+	ssize_t n;
+	int fd;
+
+	cr_assert(data && back);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 7 + i / 4096);
+	start_uring("uring=on,passthrough=off");
+	reads = requests("READ");
+	writes = requests("WRITE");
+	uring0 = mnt_stat(&M, "uring_requests");
+
+	cr_assert_eq(write_file(mp(&M, "big"), data, len), 0);
+	fd = open(bp(&M, "big"), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(read(fd, back, len), (ssize_t)len);
+	close(fd);
+	cr_assert_eq(memcmp(data, back, len), 0, "the backing file differs from what was written");
+	/* Read back through the mount, from a cold cache: READs of up to 1 MiB. */
+	cr_assert_eq(sh("echo 3 > /proc/sys/vm/drop_caches"), 0);
+	memset(back, 0, len);
+	fd = open(mp(&M, "big"), O_RDONLY);
+	cr_assert(fd >= 0);
+	n = 0;
+	while ((size_t)n < len) {
+		ssize_t r = read(fd, back + n, len - n);
+
+		cr_assert_gt(r, 0, "read: %s", strerror(errno));
+		n += r;
+	}
+	cr_assert_eq(pread(fd, value, 8, 4096 * 3 + 5), 8);
+	close(fd);
+	cr_assert_eq(memcmp(data, back, len), 0, "the mount reads other bytes");
+	cr_assert_eq(memcmp(value, data + 4096 * 3 + 5, 8), 0);
+	cr_assert_gt(requests("WRITE"), writes);
+	cr_assert_gt(requests("READ"), reads);
+
+	cr_assert_eq(symlink("some/target", mp(&M, "link")), 0);
+	cr_assert_eq(readlink(mp(&M, "link"), target, sizeof(target)), 11);
+	cr_assert_str_eq(target, "some/target");
+	/* GETXATTR's name and value share the entry's payload buffer. */
+	if (setxattr(mp(&M, "big"), "user.colour", "cobalt-blue", 11, 0) == 0) {
+		char list[256];
+
+		memset(value, 0, sizeof(value));
+		cr_assert_eq(getxattr(mp(&M, "big"), "user.colour", value, sizeof(value)), 11);
+		cr_assert_str_eq(value, "cobalt-blue");
+		cr_assert_eq(getxattr(mp(&M, "big"), "user.colour", NULL, 0), 11);
+		n = listxattr(mp(&M, "big"), list, sizeof(list));
+		cr_assert_gt(n, 0);
+		cr_assert(memmem(list, n, "user.colour", 12), "listxattr lacks user.colour");
+	} else {
+		cr_assert_eq(errno, EOPNOTSUPP, "setxattr: %s", strerror(errno));
+	}
+	cr_assert_gt(mnt_stat(&M, "uring_requests"), uring0 + 10);
+	free(data);
+	free(back);
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+}
+
+Test(uring, sigterm_exits_clean)
+{
+	int status;
+
+	start_uring("uring=on");
+	put(mp(&M, "f"), "x");
+	cr_assert_eq(kill(M.fsd, SIGTERM), 0);
+	cr_assert_eq(waitpid(M.fsd, &status, 0), M.fsd);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	M.fsd = 0;
+	cr_assert_eq(sh("grep -q ' %s ' /proc/mounts", M.dir), 1, "still mounted after SIGTERM");
+}
+
+/* The connection outlives the unmount (a file is open): the rings must not hold up exit. */
+Test(uring, sigterm_with_a_file_open_exits)
+{
+	int status, fd;
+	char c;
+
+	start_uring("uring=on");
+	put(mp(&M, "f"), "x");
+	fd = open(mp(&M, "f"), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(kill(M.fsd, SIGTERM), 0);
+	cr_assert_eq(waitpid(M.fsd, &status, 0), M.fsd);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	M.fsd = 0;
+	cr_assert_eq(sh("grep -q ' %s ' /proc/mounts", M.dir), 1, "still mounted after SIGTERM");
+	/* Passthrough reads go on from the backing file; others see the aborted connection. */
+	errno = 0;
+	if (pread(fd, &c, 1, 0) < 0)
+		cr_assert_eq(errno, ENOTCONN, "%s", strerror(errno));
+	close(fd);
+}
+
+Test(uring, sigkill_aborts_the_connection)
+{
+	int status;
+	struct stat st;
+
+	start_uring("uring=on,cache=never");
+	put(mp(&M, "f"), "x");
+	cr_assert_eq(kill(M.fsd, SIGKILL), 0);
+	cr_assert_eq(waitpid(M.fsd, &status, 0), M.fsd);
+	M.fsd = 0;
+	/*
+	 * A request made while the dead daemon's rings are being released
+	 * fails with ECANCELED or ECONNABORTED; once the kernel has torn the
+	 * connection down, with ENOTCONN.  None waits.
+	 */
+	for (int i = 0;; i++) {
+		cr_assert_eq(stat(mp(&M, "f"), &st), -1);
+		if (errno == ENOTCONN)
+			break;
+		cr_assert(errno == ECANCELED || errno == ECONNABORTED, "%s", strerror(errno));
+		cr_assert_lt(i, 50, "the connection is not torn down after 5 s");
+		sleep_ms(100);
+	}
+}
+
+Test(uring, unmount_from_outside_exits_clean)
+{
+	start_uring("uring=on");
+	ordinary_ops(5);
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+}
+
+Test(uring, falls_back_to_dev_fuse_without_enable_uring, .init = uring_off_setup)
+{
+	uint64_t dev;
+
+	start("uring=on");
+	enable_uring_put_back();
+	dev = mnt_stat(&M, "dev_requests");
+	ordinary_ops(5);
+	cr_assert_eq(mnt_stat(&M, "uring"), 0);
+	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
+	cr_assert_gt(mnt_stat(&M, "dev_requests"), dev + 20);
+	cr_assert_eq(count_lines_with(log_read(), "does not offer FUSE over io_uring"), 1,
+		     "log: %s", log_read());
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+}
+
+Test(uring, off_is_off)
+{
+	const char *extra = getenv("FSD_TEST_OPTS");
+
+	if (extra && strstr(extra, "uring"))
+		cr_skip_test("FSD_TEST_OPTS sets uring");
+	start("uring=off");
+	enable_uring_put_back();
+	ordinary_ops(5);
+	cr_assert_eq(mnt_stat(&M, "uring"), 0);
+	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
+	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+}
