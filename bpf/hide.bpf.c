@@ -50,7 +50,7 @@ static __always_inline int hidden(char *name)
 			break;
 	key.prefixlen = len * 8;
 	if (bpf_probe_read_kernel(key.data, sizeof(key.data), name))
-		return 0;
+		return 1; /* cannot tell: hidden, rather than shown by mistake */
 	return bpf_map_lookup_elem(&prefixes, &key) != 0;
 }
 

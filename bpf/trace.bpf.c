@@ -14,13 +14,9 @@
  */
 #include <fusebpf/policy.bpf.h>
 
-FUSEBPF_POLICY("trace");
+#include "trace.h"
 
-/* The value of `counts`: [0..5] verdicts, [6] negative errnos. */
-struct trace_count {
-	__u64 requests;
-	__u64 verdicts[FUSEBPF_VERDICT_MAX + 2];
-};
+FUSEBPF_POLICY("trace");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -21,27 +21,16 @@
  */
 #include <fusebpf/policy.bpf.h>
 
+#include "verdicts.h"
+
 FUSEBPF_POLICY("verdicts");
 
-struct setting {
-	__s32 value;
-	__u32 set; /* 0: not set */
-};
-
-struct event {
-	__u64 nodeid;
-	__u32 opcode;
-	__u32 phase;
-	__u32 uid;
-	__s32 error_in;
-	char name[32];
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FUSEBPF_OP_MAX);
 	__type(key, __u32);
-	__type(value, struct setting);
+	__type(value, struct verdicts_setting);
 } pre SEC(".maps"), post SEC(".maps"), nocache SEC(".maps");
 
 struct {
@@ -51,7 +40,6 @@ struct {
 	__type(value, __u64);
 } seen_cookie SEC(".maps");
 
-#define COOKIE 0xc00c1e
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -83,7 +71,7 @@ static __always_inline void record(struct fusebpf_ctx *ctx)
 {
 	__u32 slot = ctx->opcode * 2 + ctx->phase - 1;
 	__u64 *n = bpf_map_lookup_elem(&calls, &slot);
-	struct event *e;
+	struct verdicts_event *e;
 
 	if (n)
 		__sync_fetch_and_add(n, 1);
@@ -114,9 +102,9 @@ static __always_inline void unalias(char *name)
 static __always_inline int prefilter(struct fusebpf_ctx *ctx)
 {
 	__u32 op = ctx->opcode;
-	struct setting *s = bpf_map_lookup_elem(&pre, &op);
+	struct verdicts_setting *s = bpf_map_lookup_elem(&pre, &op);
 
-	struct setting *nc = bpf_map_lookup_elem(&nocache, &op);
+	struct verdicts_setting *nc = bpf_map_lookup_elem(&nocache, &op);
 	__u64 *seen = bpf_map_lookup_elem(&seen_cookie, &op);
 
 	record(ctx);
@@ -175,7 +163,7 @@ static __always_inline void child_policy(struct fusebpf_ctx *ctx)
 static __always_inline int postfilter(struct fusebpf_ctx *ctx, const __u32 op)
 {
 	__u32 key = op, zero = 0; /* op itself stays a constant the switches fold */
-	struct setting *s = bpf_map_lookup_elem(&post, &key);
+	struct verdicts_setting *s = bpf_map_lookup_elem(&post, &key);
 	__s32 *last = bpf_map_lookup_elem(&last_error, &key);
 	__u64 *t = bpf_map_lookup_elem(&mtime, &zero);
 
@@ -188,7 +176,7 @@ static __always_inline int postfilter(struct fusebpf_ctx *ctx, const __u32 op)
 	if (op == FUSE_LOOKUP && !ctx->error_in)
 		child_policy(ctx);
 	if ((op == FUSE_LOOKUP || op == FUSE_READDIRPLUS) && fusebpf_name_has_prefix(ctx->name, "cookie."))
-		ctx->child_cookie = COOKIE;
+		ctx->child_cookie = VERDICTS_COOKIE;
 	if (t && *t && !ctx->error_in)
 		out_set_mtime(ctx, op, *t);
 	return s && s->set ? s->value : 0;

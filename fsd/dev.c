@@ -88,7 +88,7 @@ int dev_reply(struct request *req, int error)
 	int n = 1;
 	ssize_t written;
 
-	if (error > 0 || error <= -512) {
+	if (!errno_valid(error)) {
 		fsd_log("%s handler returned %d, not 0 or -errno: replying EIO",
 			opcode_name(req->opcode), error);
 		error = -EIO;

@@ -13,7 +13,8 @@
  * closed when its last request is done.  A load that fails never reaches
  * the daemon: the old version stays in force.
  *
- * Lock order: registry lock, then a policy's lock.
+ * Lock order: registry lock, then a policy's lock; neither is held while the
+ * loader's lock of a policy is taken (loader_filters_open).
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -89,37 +90,57 @@ static void version_install(struct policy *p, struct policy_version *v)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * Opening a policy's pins waits for a loader that holds its lock (through
+ * the kernel's verification), so it happens outside the registry lock; two
+ * requests may open the same new policy at once, and the first to insert
+ * it wins.
+ */
 int policy_get(const char *name, struct policy **out)
 {
 	struct policy_version *v;
-	struct policy *p;
-	int err = 0;
+	struct policy *p, *found;
+	int err;
 
 	pthread_mutex_lock(&registry_lock);
 	p = registry_find(name);
-	if (p)
-		goto out;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		err = -ENOMEM;
-		goto out;
+	pthread_mutex_unlock(&registry_lock);
+	if (p) {
+		/* Unloaded: its nodes run the defaults, but nothing new may choose it. */
+		pthread_mutex_lock(&p->lock);
+		err = p->current ? 0 : -ENOENT;
+		pthread_mutex_unlock(&p->lock);
+		*out = err ? NULL : p;
+		return err;
 	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	pthread_mutex_init(&p->lock, NULL);
 	err = version_open(p, &v);
 	if (err) {
 		pthread_mutex_destroy(&p->lock);
 		free(p);
-		p = NULL;
-		goto out;
+		*out = NULL;
+		return err;
 	}
 	version_install(p, v);
-	p->next = registry;
-	registry = p;
-out:
+	pthread_mutex_lock(&registry_lock);
+	found = registry_find(name);
+	if (!found) {
+		p->next = registry;
+		registry = p;
+	}
 	pthread_mutex_unlock(&registry_lock);
+	if (found) {
+		version_install(p, NULL);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		p = found;
+	}
 	*out = p;
-	return err;
+	return 0;
 }
 
 struct policy_version *policy_acquire(struct policy *p)
@@ -204,20 +225,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
-int filter_run(struct request *req, const struct policy_version *v, uint32_t phase)
+int filter_run(const struct policy_version *v, uint32_t opcode, uint32_t phase,
+	       struct fusebpf_ctx *ctx)
 {
-	uint32_t op = req->opcode;
 	uint64_t start = now_ns();
 	int ret, err;
 
-	req->ctx.phase = phase;
-	err = loader_filter_run(v->filters.fd[op][phase - 1], v->filters.flavor[op][phase - 1],
-				&req->ctx, &ret);
-	atomic_fetch_add_explicit(&stats_filter_calls[op], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&stats_filter_ns[op], now_ns() - start, memory_order_relaxed);
+	err = loader_filter_run(v->filters.fd[opcode][phase - 1],
+				v->filters.flavor[opcode][phase - 1], ctx, &ret);
+	atomic_fetch_add_explicit(&stats_filter_calls[opcode], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stats_filter_ns[opcode], now_ns() - start, memory_order_relaxed);
 	if (err) {
 		fsd_log("policy %s: running %s %s: %s; failing the request with EIO",
-			v->policy->name, opcode_name(op),
+			v->policy->name, opcode_name(opcode),
 			phase == FUSEBPF_PHASE_PRE ? "prefilter" : "postfilter", strerror(-err));
 		return -EIO;
 	}

@@ -11,6 +11,10 @@
 #ifndef FSD_H
 #define FSD_H
 
+#ifdef __bpf__
+#error "fsd.h is the daemon's; BPF programs include <fusebpf/policy.bpf.h>"
+#endif
+
 #include <fusebpf/filter.h>
 #include <fusebpf/fuse_ext.h>
 
@@ -179,8 +183,9 @@ const char *policy_name(const struct policy *policy);
 bool policy_has(const struct policy_version *v, uint32_t opcode, uint32_t phase);
 /* Whether v's decisions depend on the caller (FUSEBPF_POLICY_PER_CALLER). */
 bool policy_per_caller(const struct policy_version *v);
-/* Runs v's filter for req's opcode in phase on req->ctx: its return, or -EIO if it could not run. */
-int filter_run(struct request *req, const struct policy_version *v, uint32_t phase);
+/* Runs v's filter of opcode and phase on ctx: its return, or -EIO if it could not run. */
+int filter_run(const struct policy_version *v, uint32_t opcode, uint32_t phase,
+	       struct fusebpf_ctx *ctx);
 /* Writes "policy.NAME version N" lines for the statistics. */
 void policy_stats(FILE *f);
 void policy_registry_destroy(void);
@@ -330,6 +335,9 @@ union reply_arg {
 	struct fusebpf_init_out init;
 	struct fusebpf_statx_out statx;
 };
+/* A postfilter's output (and a filter call's input) is copied in and out of it. */
+_Static_assert(sizeof(union reply_arg) >= sizeof(union fusebpf_out), "reply_arg holds fusebpf_out");
+_Static_assert(sizeof(union reply_arg) >= sizeof(union fusebpf_in), "reply_arg holds fusebpf_in");
 
 struct request {
 	const struct fuse_in_header *hdr;
@@ -382,6 +390,13 @@ int request_backing(struct request *req);
  */
 int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d,
 			 struct node *child);
+/*
+ * An entry name of dir, decided by the policy's LOOKUP filters: 0, with,
+ * for READDIRPLUS (plus), *child looked up (NULL: list it without
+ * attributes) and e filled; or -errno to leave it out.
+ */
+int request_entry_lookup(struct request *req, struct node *dir, const char *name, bool plus,
+			 struct fuse_entry_out *e, struct node **child);
 /* Parses "-o user_ops=" opcode names into a mask; 0 or -EINVAL naming the bad one in err. */
 int opcode_mask_parse(const char *list, uint64_t *mask, char *err, size_t errlen);
 /* Formats a mask as opcode names. */
@@ -475,7 +490,7 @@ void entry_reply(struct request *req, struct node *node, const struct stat *st);
 /* A FUSE-BPF kernel's LOOKUP reply: the child's backing file and policy follow the entry. */
 int lookup_bpf_entries(struct request *req, struct node *child);
 
-/* ---- statistics (stats.c) ---- */
+/* ---- statistics and the control socket (control.c) ---- */
 
 #define FSD_OP_MAX FUSEBPF_OP_MAX
 extern _Atomic uint64_t stats_requests[FSD_OP_MAX];
@@ -489,10 +504,10 @@ extern _Atomic uint64_t stats_filter_ns[FSD_OP_MAX]; /* time in them */
 extern _Atomic uint64_t stats_dev_requests;
 extern _Atomic uint64_t stats_uring_requests;
 /* Serves the control socket named after the mount (statistics, policy reloads). */
-int stats_serve(dev_t mount_dev);
-void stats_stop(void);
+int control_serve(dev_t mount_dev);
+void control_stop(void);
 /* Sends command ("stats", ...) to the fsd serving mountpoint; prints its answer. */
-int stats_client(const char *mountpoint, const char *command);
+int control_send(const char *mountpoint, const char *command);
 const char *opcode_name(uint32_t opcode);
 
 /*
@@ -503,6 +518,12 @@ const char *opcode_name(uint32_t opcode);
 static inline void proc_fd_path(char buf[PROC_FD_PATH_MAX], int fd)
 {
 	snprintf(buf, PROC_FD_PATH_MAX, "/proc/self/fd/%d", fd);
+}
+
+/* Whether err is 0 or a negative errno the kernel takes in a reply. */
+static inline bool errno_valid(int err)
+{
+	return err <= 0 && err > -512;
 }
 
 /* ---- logging ---- */

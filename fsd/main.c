@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cfg->stats_mountpoint) {
-		err = stats_client(cfg->stats_mountpoint, "stats");
+		err = control_send(cfg->stats_mountpoint, "stats");
 		if (err)
 			fprintf(stderr, "fsd: no fsd statistics for '%s': %s\n",
 				cfg->stats_mountpoint, strerror(-err));
@@ -403,7 +403,7 @@ int main(int argc, char **argv)
 	}
 	/* Answered once INIT is: the workers are running. */
 	if (cfg->mountpoint && stat(mnt, &st) == 0) {
-		err = stats_serve(st.st_dev);
+		err = control_serve(st.st_dev);
 		if (err)
 			fsd_log("statistics socket: %s (continuing without)", strerror(-err));
 	}
@@ -420,7 +420,7 @@ int main(int argc, char **argv)
 	/* -ENODEV: unmounted, or the --dev-fd peer closed its end. */
 	unmounted_outside = sig == SIGUSR2 && atomic_load(&worker_exit_err) == -ENODEV;
 
-	stats_stop();
+	control_stop();
 	if (cfg->mountpoint && !unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
 		fsd_log("unmounting '%s': %s", mnt, strerror(errno));
 	uring_stop();
@@ -432,14 +432,15 @@ int main(int argc, char **argv)
 	 */
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 2;
+	/* Workers that did not stop may still be in the module: leave it and the tables be. */
 	if (workers_join(workers, cfg->threads, &deadline) && uring_join(&deadline)) {
 		workers_free(workers, cfg->threads);
 		uring_free();
 		node_table_destroy();
 		policy_registry_destroy();
+		if (user_module->fini)
+			user_module->fini();
 	}
-	if (user_module->fini)
-		user_module->fini();
 	/* A worker that stopped for another reason than the unmount failed. */
 	return sig == SIGUSR2 && !unmounted_outside ? 1 : 0;
 }

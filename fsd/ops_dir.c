@@ -114,7 +114,6 @@ static long dir_emit(struct request *req, struct node *dir, char *buf, size_t si
 	char name[FUSEBPF_NAME_LEN] = ""; /* zero-padded, as a filter's map key wants it */
 	size_t namelen = strlen(d->d_name);
 	struct node *child = NULL;
-	struct stat st;
 	long used;
 	int err;
 
@@ -125,21 +124,22 @@ static long dir_emit(struct request *req, struct node *dir, char *buf, size_t si
 	if (FUSE_DIRENT_ALIGN((plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET) + namelen) >
 	    size)
 		return 0;
-	if (plus) {
-		/*
-		 * "." and "..", or a name that cannot be looked up: listed
-		 * without attributes (nodeid 0), the kernel does not link it.
-		 */
-		err = is_dot_or_dotdot(name) ? -EEXIST : node_lookup(dir, name, &st, &child);
-		if (err == -ENOENT)
-			return DIR_SKIPPED;
-		if (!err) {
-			entry_fill(&de.entry, child->nodeid, &st, &req->cache);
-			de.ino = st.st_ino;
-			de.type = (st.st_mode & S_IFMT) >> 12;
-		}
+	/*
+	 * The LOOKUP filters decide a name listed as they decide a lookup.
+	 * READDIRPLUS lists "." and "..", and the names they leave to the
+	 * kernel, without attributes (nodeid 0): the kernel does not link them,
+	 * and looks them up itself when it needs them.
+	 */
+	err = is_dot_or_dotdot(name) ? 0 : request_entry_lookup(req, dir, name, plus, &de.entry,
+								  &child);
+	if (err)
+		return DIR_SKIPPED;
+	if (child) {
+		de.ino = de.entry.attr.ino;
+		de.type = (de.entry.attr.mode & S_IFMT) >> 12;
 	}
-	if (request_entry_filter(req, name, &de, child) < 0) {
+	/* "." and ".." are no names a policy may hide or rename. */
+	if (!is_dot_or_dotdot(name) && request_entry_filter(req, name, &de, child) < 0) {
 		if (child)
 			node_unlookup(child, 1); /* the kernel will not hear of it */
 		node_put(child);

@@ -75,7 +75,12 @@ static uint64_t init_wanted(void)
 			FUSE_MAX_PAGES | FUSE_ASYNC_DIO | FUSE_INIT_EXT |
 			FUSEBPF_DIRECT_IO_ALLOW_MMAP;
 
-	if (fsd_config.cache != CACHE_NEVER)
+	/*
+	 * The kernel keeps symlink targets for every caller alike, out of
+	 * reach of a policy's per-caller decisions (FUSEBPF_REPLY_NO_CACHE):
+	 * with a policy, READLINK always reaches the daemon.
+	 */
+	if (fsd_config.cache != CACHE_NEVER && !fsd_config.policy[0])
 		want |= FUSE_CACHE_SYMLINKS;
 	if (fsd_config.passthrough)
 		want |= FUSEBPF_PASSTHROUGH;

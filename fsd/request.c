@@ -39,6 +39,7 @@ enum op_flags {
 	OP_DATA = 1 << 2, /* a payload follows the strings */
 	OP_ENTRY_FILTER = 1 << 3, /* READDIR(PLUS): the postfilter runs on each entry */
 	OP_OPEN_FLAGS = 1 << 4, /* the input starts with open(2) flags: translated per client */
+	OP_FINAL = 1 << 5, /* the kernel has let go (RELEASE): filters observe, cannot refuse */
 };
 
 struct op {
@@ -69,7 +70,7 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_READ] = { IN(fuse_read_in), .backing = op_read },
 	[FUSE_WRITE] = { IN(fuse_write_in), OP_DATA, .backing = op_write },
 	[FUSE_STATFS] = { .backing = op_statfs },
-	[FUSE_RELEASE] = { IN(fuse_release_in), .backing = op_release },
+	[FUSE_RELEASE] = { IN(fuse_release_in), OP_FINAL, .backing = op_release },
 	[FUSE_FSYNC] = { IN(fuse_fsync_in), .backing = op_fsync },
 	/* Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat struct. */
 	[FUSE_SETXATTR] = { FUSE_COMPAT_SETXATTR_IN_SIZE, OP_DATA, { STR_XATTR }, op_setxattr },
@@ -81,7 +82,7 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_INIT] = { 16, OP_NO_NODE | OP_DATA, .backing = op_init },
 	[FUSE_OPENDIR] = { IN(fuse_open_in), OP_OPEN_FLAGS, .backing = op_opendir },
 	[FUSE_READDIR] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdir },
-	[FUSE_RELEASEDIR] = { IN(fuse_release_in), .backing = op_releasedir },
+	[FUSE_RELEASEDIR] = { IN(fuse_release_in), OP_FINAL, .backing = op_releasedir },
 	[FUSE_FSYNCDIR] = { IN(fuse_fsync_in), .backing = op_fsyncdir },
 	/* GETLK, SETLK, SETLKW: ENOSYS, and the kernel then locks locally. */
 	[FUSE_ACCESS] = { IN(fuse_access_in), .backing = op_access },
@@ -240,21 +241,37 @@ static void request_undo(struct request *req)
 
 /* ---- the policy step ---- */
 
+/*
+ * What a filter's -errno becomes.  The kernel latches ENOSYS for the whole
+ * connection on many opcodes (OPEN, ACCESS, the xattr calls, ...): from a
+ * filter, which decides one request, it is EIO; so is a value no errno has.
+ */
+static int filter_errno(int ret)
+{
+	return ret == -ENOSYS || !errno_valid(ret) ? -EIO : ret;
+}
+
+/* The context's header: who asks what of which node. */
+static void ctx_init(struct fusebpf_ctx *ctx, const struct request *req, uint32_t opcode,
+		     uint64_t nodeid, const struct node *node)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->nodeid = nodeid;
+	ctx->opcode = opcode;
+	ctx->uid = req->hdr->uid;
+	ctx->gid = req->hdr->gid;
+	ctx->pid = req->hdr->pid;
+	ctx->node_cookie = node_cookie(node);
+}
+
 /* Copies the request's input into the filter context, once per request. */
 static void ctx_fill(struct request *req, const struct op *op)
 {
-	const struct fuse_in_header *hdr = req->hdr;
 	struct fusebpf_ctx *ctx = &req->ctx;
 
 	if (req->ctx_ready)
 		return;
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->nodeid = hdr->nodeid;
-	ctx->opcode = req->opcode;
-	ctx->uid = hdr->uid;
-	ctx->gid = hdr->gid;
-	ctx->pid = hdr->pid;
-	ctx->node_cookie = node_cookie(req->node);
+	ctx_init(ctx, req, req->opcode, req->hdr->nodeid, req->node);
 	ctx->in_size = op->in_size;
 	memcpy(&ctx->in, req->in, op->in_size);
 	/* Decoding bounded names and xattr names to 255 bytes. */
@@ -277,12 +294,15 @@ static int ctx_name_take(char *buf, enum str_kind kind, const char **name)
 
 /*
  * After a prefilter: the request goes on with the input and names as the
- * filter left them, checked again as decoding checked them.
+ * filter left them, checked again as decoding checked them.  Opcodes the
+ * kernel has already let go of (OP_FINAL) keep their input.
  */
 static int ctx_take_input(struct request *req, const struct op *op)
 {
 	int err = 0;
 
+	if (op->flags & OP_FINAL)
+		return 0;
 	req->in = &req->ctx.in;
 	if (req->name && op->str[0] != STR_IGNORED)
 		err = ctx_name_take(req->ctx.name, op->str[0], &req->name);
@@ -305,49 +325,106 @@ static void ctx_fill_output(struct request *req, const struct op *op, int err)
 		memcpy(&req->ctx.out, &req->arg, req->arg_len);
 }
 
-/* A LOOKUP postfilter may give the child another policy, or none. */
-static int ctx_child_policy(struct request *req)
+/*
+ * What a postfilter may not change in an output: the node and the open
+ * handle it hands the kernel, which the daemon counts (a lookup, an fh, a
+ * backing id and the passthrough mode that goes with it).
+ */
+static void out_keep_identity(uint32_t opcode, union fusebpf_out *out,
+			      const union fusebpf_out *was)
+{
+	struct fuse_entry_out *e = NULL;
+	struct fusebpf_open_out *o = NULL;
+	const struct fuse_entry_out *we = NULL;
+	const struct fusebpf_open_out *wo = NULL;
+
+	switch (opcode) {
+	case FUSE_LOOKUP:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+	case FUSE_SYMLINK:
+	case FUSE_LINK:
+		e = &out->entry, we = &was->entry;
+		break;
+	case FUSE_CREATE:
+	case FUSE_TMPFILE:
+		e = &out->create.entry, we = &was->create.entry;
+		o = &out->create.open, wo = &was->create.open;
+		break;
+	case FUSE_OPEN:
+	case FUSE_OPENDIR:
+		o = &out->open, wo = &was->open;
+		break;
+	case FUSE_READDIRPLUS:
+		e = &out->dirent.entry, we = &was->dirent.entry;
+		break;
+	}
+	if (e) {
+		e->nodeid = we->nodeid;
+		e->generation = we->generation;
+	}
+	if (o) {
+		o->fh = wo->fh;
+		o->backing_id = wo->backing_id;
+		o->open_flags = (o->open_flags & ~FUSEBPF_FOPEN_PASSTHROUGH) |
+				(wo->open_flags & FUSEBPF_FOPEN_PASSTHROUGH);
+	}
+}
+
+/*
+ * A LOOKUP postfilter (or a READDIRPLUS one) may give the child a cookie,
+ * and a LOOKUP postfilter another policy, or none.  A policy that is not
+ * loaded fails the lookup rather than leave the child unguarded.
+ */
+static int ctx_child_apply(const struct fusebpf_ctx *ctx, struct node *child)
 {
 	struct policy *policy = NULL;
+	char name[FUSEBPF_POLICY_NAME_LEN];
 	int err;
 
-	switch (req->ctx.child_policy) {
+	if (!child)
+		return 0;
+	if (ctx->child_cookie)
+		node_set_cookie(child, ctx->child_cookie);
+	if (ctx->opcode != FUSE_LOOKUP)
+		return 0;
+	switch (ctx->child_policy) {
 	case FUSEBPF_CHILD_INHERIT:
 		return 0;
 	case FUSEBPF_CHILD_REMOVE:
 		break;
 	case FUSEBPF_CHILD_SET:
-		req->ctx.child_policy_name[FUSEBPF_POLICY_NAME_LEN - 1] = '\0';
-		err = policy_get(req->ctx.child_policy_name, &policy);
+		memcpy(name, ctx->child_policy_name, sizeof(name));
+		name[sizeof(name) - 1] = '\0';
+		err = policy_get(name, &policy);
 		if (err) {
-			/* Fail closed: the child must not escape its policy by a typo. */
 			fsd_log("LOOKUP postfilter set policy '%s' on '%s': %s; failing the lookup",
-				req->ctx.child_policy_name, req->name, strerror(-err));
+				name, ctx->name, strerror(-err));
 			return -EIO;
 		}
 		break;
 	default:
 		return -EIO;
 	}
-	if (req->new_node)
-		node_set_policy(req->new_node, policy);
+	node_set_policy(child, policy);
 	return 0;
 }
 
 /* After a postfilter returned ret: the request's result. */
 static int ctx_take_output(struct request *req, int err, int ret)
 {
+	union fusebpf_out was;
+
 	if (ret < 0)
-		return ret <= -512 ? -EIO : ret;
+		return filter_errno(ret);
 	if (err)
 		return err;
-	if (req->arg_len)
+	if (req->arg_len) {
+		memcpy(&was, &req->arg, req->arg_len);
+		out_keep_identity(req->opcode, &req->ctx.out, &was);
 		memcpy(&req->arg, &req->ctx.out, req->arg_len);
-	if (req->opcode != FUSE_LOOKUP)
-		return 0;
-	if (req->ctx.child_cookie && req->new_node)
-		node_set_cookie(req->new_node, req->ctx.child_cookie);
-	return ctx_child_policy(req);
+	}
+	return ctx_child_apply(&req->ctx, req->new_node);
 }
 
 /* Runs a userspace filter of phase on req, if the module has one; 0 or -errno. */
@@ -362,7 +439,9 @@ static int user_filter(struct request *req, const struct op *op, uint32_t phase,
 		ctx_fill(req, op);
 		req->ctx.phase = phase;
 		ret = user_module->prefilter[opcode](req, &req->ctx);
-		return ret < 0 ? ret : ctx_take_input(req, op);
+		if (ret < 0)
+			return op->flags & OP_FINAL ? 0 : filter_errno(ret);
+		return ctx_take_input(req, op);
 	}
 	if (!user_module->postfilter[opcode])
 		return err;
@@ -380,6 +459,12 @@ static void verdict_count(uint32_t opcode, int verdict)
 	atomic_fetch_add_explicit(&stats_verdicts[opcode][slot], 1, memory_order_relaxed);
 }
 
+/* The verdict when no filter decides: the opcode's default. */
+static int verdict_default(uint32_t opcode)
+{
+	return fsd_config.user_ops & FUSEBPF_OP_BIT(opcode) ? FUSEBPF_USER : FUSEBPF_CONTINUE;
+}
+
 /* The kernel must cache nothing of this request's reply. */
 static void request_no_cache(struct request *req)
 {
@@ -391,11 +476,12 @@ static void request_no_cache(struct request *req)
  * The node's policy decides what happens to the request: the verdict of its
  * prefilter, or the opcode's default (-o user_ops) when there is none or it
  * says CALL_DEFAULT.  Returns the verdict, or -errno to fail the request.
+ * A release the kernel has already made (OP_FINAL) cannot be refused.
  */
 static int request_prefilter(struct request *req, const struct op *op)
 {
 	uint32_t opcode = req->opcode;
-	int verdict = FUSEBPF_CALL_DEFAULT;
+	int verdict = FUSEBPF_CALL_DEFAULT, err;
 
 	if (!(FUSEBPF_FILTERABLE_OPS & FUSEBPF_OP_BIT(opcode)))
 		return FUSEBPF_CONTINUE;
@@ -407,34 +493,32 @@ static int request_prefilter(struct request *req, const struct op *op)
 		request_no_cache(req);
 	if (policy_has(req->filters, opcode, FUSEBPF_PHASE_PRE)) {
 		ctx_fill(req, op);
-		verdict = filter_run(req, req->filters, FUSEBPF_PHASE_PRE);
+		req->ctx.phase = FUSEBPF_PHASE_PRE;
+		verdict = filter_run(req->filters, opcode, FUSEBPF_PHASE_PRE, &req->ctx);
 		verdict_count(opcode, verdict);
 		if (verdict > FUSEBPF_VERDICT_MAX) {
 			fsd_log("%s prefilter of policy %s returned %d, not a verdict: EIO",
 				opcode_name(opcode), policy_name(node_policy(req->node)), verdict);
-			return -EIO;
+			verdict = -EIO;
 		}
 		if (verdict < 0)
-			return verdict <= -512 ? -EIO : verdict;
+			return op->flags & OP_FINAL ? FUSEBPF_CONTINUE : filter_errno(verdict);
 		if (req->ctx.reply_flags & FUSEBPF_REPLY_NO_CACHE)
 			request_no_cache(req);
-		int err = ctx_take_input(req, op);
+		err = ctx_take_input(req, op);
 		if (err)
 			return err;
 	}
-	if (verdict == FUSEBPF_CALL_DEFAULT)
-		verdict = fsd_config.user_ops & FUSEBPF_OP_BIT(opcode) ? FUSEBPF_USER :
-									 FUSEBPF_CONTINUE;
-	return verdict;
+	return verdict == FUSEBPF_CALL_DEFAULT ? verdict_default(opcode) : verdict;
 }
 
 /*
- * Data read from an open that a userspace handler claimed (user.h) is the
- * module's to serve: READ, and COPY_FILE_RANGE from it, go to its handler.
+ * A READ (or COPY_FILE_RANGE) on a handle a userspace module claimed at
+ * OPEN goes to the module whatever the verdict: it serves that file's data.
  */
 static bool request_claimed(const struct request *req)
 {
-	switch (req->hdr->opcode) {
+	switch (req->opcode) {
 	case FUSE_READ:
 		return handle_claimed(((const struct fuse_read_in *)req->in)->fh);
 	case FUSE_COPY_FILE_RANGE:
@@ -476,8 +560,9 @@ static int request_postfilter(struct request *req, const struct op *op, int verd
 	if (verdict == FUSEBPF_POSTFILTER &&
 	    policy_has(req->filters, req->opcode, FUSEBPF_PHASE_POST)) {
 		ctx_fill_output(req, op, err);
-		return ctx_take_output(req, err,
-				       filter_run(req, req->filters, FUSEBPF_PHASE_POST));
+		req->ctx.phase = FUSEBPF_PHASE_POST;
+		return ctx_take_output(req, err, filter_run(req->filters, req->opcode,
+							    FUSEBPF_PHASE_POST, &req->ctx));
 	}
 	if (verdict == FUSEBPF_USER_POSTFILTER)
 		return user_filter(req, op, FUSEBPF_PHASE_POST, err);
@@ -487,40 +572,101 @@ static int request_postfilter(struct request *req, const struct op *op, int verd
 int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent *d,
 			 struct node *child)
 {
-	const struct op *op = &ops[req->opcode];
-	int ret, err;
+	struct fusebpf_ctx *ctx = &req->ctx;
+	union fusebpf_out was = { .dirent = *d };
+	int ret;
 
 	if (!req->entry_post)
 		return 0;
-	ctx_fill(req, op);
-	req->ctx.error_in = 0;
-	req->ctx.child_cookie = 0;
-	req->ctx.out_size = sizeof(*d);
-	req->ctx.out.dirent = *d;
-	memcpy(req->ctx.name, name, FUSEBPF_NAME_LEN);
+	ctx_fill(req, &ops[req->opcode]);
+	ctx->phase = FUSEBPF_PHASE_POST;
+	ctx->error_in = 0;
+	ctx->child_cookie = 0;
+	ctx->out_size = sizeof(*d);
+	ctx->out.dirent = *d;
+	memcpy(ctx->name, name, FUSEBPF_NAME_LEN);
 	if (req->entry_post == FUSEBPF_POSTFILTER) {
 		if (!policy_has(req->filters, req->opcode, FUSEBPF_PHASE_POST))
 			return 0;
-		ret = filter_run(req, req->filters, FUSEBPF_PHASE_POST);
+		ret = filter_run(req->filters, req->opcode, FUSEBPF_PHASE_POST, ctx);
 	} else {
 		if (!user_module->postfilter[req->opcode])
 			return 0;
-		req->ctx.phase = FUSEBPF_PHASE_POST;
-		ret = user_module->postfilter[req->opcode](req, &req->ctx);
+		ret = user_module->postfilter[req->opcode](req, ctx);
 	}
 	if (ret < 0)
 		return ret;
-	req->ctx.name[FUSEBPF_NAME_LEN - 1] = '\0';
-	if (strcmp(req->ctx.name, name)) {
+	ctx->name[FUSEBPF_NAME_LEN - 1] = '\0';
+	if (strcmp(ctx->name, name)) {
 		/* Renamed: to a name, not to a path or to "." and "..". */
-		err = string_check(STR_NAME, req->ctx.name, strlen(req->ctx.name));
-		if (err)
-			return err;
-		memcpy(name, req->ctx.name, FUSEBPF_NAME_LEN);
+		if (string_check(STR_NAME, ctx->name, strlen(ctx->name)))
+			return -EINVAL;
+		memcpy(name, ctx->name, FUSEBPF_NAME_LEN);
 	}
-	*d = req->ctx.out.dirent;
-	if (child && req->ctx.child_cookie)
-		node_set_cookie(child, req->ctx.child_cookie);
+	out_keep_identity(req->opcode, &ctx->out, &was);
+	*d = ctx->out.dirent;
+	return ctx_child_apply(ctx, child);
+}
+
+/*
+ * An entry of a listing is a name that LOOKUP would be asked for, so the
+ * policy's LOOKUP filters decide it as they decide a LOOKUP: a negative
+ * prefilter verdict leaves it out of READDIR and READDIRPLUS alike.  A
+ * READDIRPLUS entry also hands the kernel a lookup: a userspace verdict, or
+ * a name the prefilter rewrote, lists it without attributes, so that the
+ * kernel makes a LOOKUP of its own; otherwise it is looked up here, and the
+ * LOOKUP postfilter, if asked for, sees the entry and chooses the child's
+ * policy and cookie.  Returns 0 with *child (NULL: no lookup handed over)
+ * and e, or -errno to leave the entry out.
+ */
+int request_entry_lookup(struct request *req, struct node *dir, const char *name, bool plus,
+			 struct fuse_entry_out *e, struct node **child)
+{
+	struct fusebpf_ctx ctx;
+	union fusebpf_out was;
+	int verdict = FUSEBPF_CALL_DEFAULT, err;
+	struct stat st;
+
+	*child = NULL;
+	ctx_init(&ctx, req, FUSE_LOOKUP, dir->nodeid, dir);
+	strcpy(ctx.name, name);
+	if (policy_has(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_PRE)) {
+		ctx.phase = FUSEBPF_PHASE_PRE;
+		verdict = filter_run(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_PRE, &ctx);
+		verdict_count(FUSE_LOOKUP, verdict);
+		if (verdict < 0 || verdict > FUSEBPF_VERDICT_MAX)
+			return -ENOENT;
+		ctx.name[FUSEBPF_NAME_LEN - 1] = '\0';
+		if (!plus || strcmp(ctx.name, name))
+			return 0;
+	}
+	if (verdict == FUSEBPF_CALL_DEFAULT)
+		verdict = verdict_default(FUSE_LOOKUP);
+	if (!plus || (verdict != FUSEBPF_CONTINUE && verdict != FUSEBPF_POSTFILTER))
+		return 0;
+	err = node_lookup(dir, name, &st, child);
+	if (err)
+		return err == -ENOENT ? err : 0;
+	entry_fill(e, (*child)->nodeid, &st, &req->cache);
+	if (verdict != FUSEBPF_POSTFILTER ||
+	    !policy_has(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_POST))
+		return 0;
+	ctx.phase = FUSEBPF_PHASE_POST;
+	ctx.out.entry = *e;
+	ctx.out_size = sizeof(*e);
+	was.entry = *e;
+	err = filter_run(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_POST, &ctx);
+	if (!err) {
+		out_keep_identity(FUSE_LOOKUP, &ctx.out, &was);
+		*e = ctx.out.entry;
+		err = ctx_child_apply(&ctx, *child);
+	}
+	if (err < 0) {
+		node_unlookup(*child, 1);
+		node_put(*child);
+		*child = NULL;
+		return err;
+	}
 	return 0;
 }
 
@@ -549,7 +695,7 @@ static int request_filter_call(struct request *req, const struct op *op)
 		if (user_module->postfilter[req->opcode])
 			ret = user_module->postfilter[req->opcode](req, &req->ctx);
 		if (ret < 0)
-			return ret;
+			return filter_errno(ret);
 		memcpy(&req->arg, &req->ctx.out, n);
 		reply_arg(req, n);
 		return 0;
@@ -557,11 +703,20 @@ static int request_filter_call(struct request *req, const struct op *op)
 	if (user_module->prefilter[req->opcode])
 		ret = user_module->prefilter[req->opcode](req, &req->ctx);
 	if (ret < 0)
-		return ret;
+		return filter_errno(ret);
 	ret = ctx_take_input(req, op);
 	if (ret)
 		return ret;
 	memcpy(&req->arg, req->in, op->in_size);
+	/* The flags go back in the client's values, as they came. */
+	if ((op->flags & OP_OPEN_FLAGS) && fsd_client_arch) {
+		uint32_t flags;
+
+		memcpy(&flags, &req->arg, sizeof(flags));
+		if (arch_open_flags_from_native(fsd_client_arch, flags, &flags))
+			return -EINVAL;
+		memcpy(&req->arg, &flags, sizeof(flags));
+	}
 	reply_arg(req, op->in_size);
 	strs[0] = req->name;
 	strs[1] = req->name2;

@@ -25,6 +25,7 @@
 #include "bpf/media.h"
 #include "fsd/media_index.h"
 
+#include "bpf/trace.h"
 #include "hide.skel.h"
 #include "media.skel.h"
 #include "passthrough.skel.h"
@@ -118,14 +119,18 @@ static char *control_send(const char *path, const char *command)
 	return buf;
 }
 
-/* Tells every running daemon "reload NAME" or "unload NAME"; how many run it. */
-static int daemons_tell(const char *verb, const char *name)
+/*
+ * Tells every running daemon "reload NAME" or "unload NAME": how many run
+ * it; *failed counts those that could not take it.
+ */
+static int daemons_tell(const char *verb, const char *name, int *failed)
 {
 	DIR *d = opendir(FUSEBPF_CONTROL_DIR);
 	struct dirent *e;
 	char path[512], command[64];
 	int users = 0;
 
+	*failed = 0;
 	if (!d)
 		return 0;
 	snprintf(command, sizeof(command), "%s %s", verb, name);
@@ -138,10 +143,12 @@ static int daemons_tell(const char *verb, const char *name)
 		answer = control_send(path, command);
 		if (!answer)
 			continue; /* a daemon that is gone */
-		if (!strncmp(answer, "ok", 2))
+		if (!strncmp(answer, "ok", 2)) {
 			users++;
-		else if (strncmp(answer, "unused", 6))
+		} else if (strncmp(answer, "unused", 6)) {
 			fprintf(stderr, "fusebpf: daemon at %s: %s", path, answer);
+			(*failed)++;
+		}
 		free(answer);
 	}
 	closedir(d);
@@ -152,9 +159,10 @@ static int cmd_load(int argc, char **argv)
 {
 	const char *what = NULL, *name = NULL;
 	char loaded[FUSEBPF_POLICY_NAME_LEN];
-	struct loader_error err;
+	struct loader_error err = { 0 };
+	bool builtin = false;
 	struct stat st;
-	int e, users;
+	int e, users, failed;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--name") && i + 1 < argc)
@@ -182,9 +190,10 @@ static int cmd_load(int argc, char **argv)
 				continue;
 			obj = builtins[i].elf_bytes(&size);
 			e = loader_load_mem(obj, size, what, name, loaded, &err);
+			builtin = true;
 			break;
 		}
-		if (e == -ENOENT)
+		if (!builtin)
 			snprintf(err.msg, sizeof(err.msg),
 				 "%s: no such file, and no built-in policy of that name", what);
 	}
@@ -204,12 +213,13 @@ static int cmd_load(int argc, char **argv)
 		}
 		return 1;
 	}
-	users = daemons_tell("reload", loaded);
+	users = daemons_tell("reload", loaded, &failed);
 	printf("policy %s loaded (pinned in %s/%s)", loaded, LOADER_PIN_ROOT, loaded);
 	if (users)
 		printf("; %d mount%s switched to it", users, users == 1 ? "" : "s");
 	printf("\n");
-	return 0;
+	/* Pinned, but a mount runs its old version: say so in the status too. */
+	return failed ? 1 : 0;
 }
 
 static int list_one(const char *name, void *arg)
@@ -244,12 +254,6 @@ static unsigned long long kv_num(const struct kv *kv, size_t n, const char *fmt,
 	v = kv_get(kv, n, key);
 	return v ? strtoull(v, NULL, 0) : 0;
 }
-
-/* The value of the trace policy's `counts` map (bpf/trace.bpf.c). */
-struct trace_count {
-	uint64_t requests;
-	uint64_t verdicts[FUSEBPF_VERDICT_MAX + 2];
-};
 
 /* The counts of a policy the mount runs, if it keeps them as trace does. */
 static void trace_counts_print(const char *policy)
@@ -311,9 +315,6 @@ static void module_counters_print(const struct kv *kv, size_t n)
 
 static int cmd_stats(const char *mountpoint)
 {
-	static const char *const verdicts[] = { "CONTINUE",	   "USER",	   "USER_PREFILTER",
-						"POSTFILTER",	   "USER_POSTFILTER", "CALL_DEFAULT",
-						"ERRNO" };
 	char path[256], *answer, *line, *save = NULL;
 	struct kv kv[1024];
 	size_t n = 0;
@@ -359,12 +360,13 @@ static int cmd_stats(const char *mountpoint)
 		user = kv_num(kv, n, "user.%s%s", name, "");
 		calls = kv_num(kv, n, "filter_calls.%s%s", name, "");
 		ns = kv_num(kv, n, "filter_ns.%s%s", name, "");
-		for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++) {
-			unsigned long long c = kv_num(kv, n, "verdict.%s.%s", name, verdicts[v]);
+		for (size_t v = 0; v <= FUSEBPF_VERDICT_MAX + 1; v++) {
+			const char *vname = fusebpf_verdict_names[v];
+			unsigned long long c = kv_num(kv, n, "verdict.%s.%s", name, vname);
 
 			if (c && used < sizeof(vbuf))
 				used += snprintf(vbuf + used, sizeof(vbuf) - used, "%s%s %llu",
-						 used ? ", " : "", verdicts[v], c);
+						 used ? ", " : "", vname, c);
 		}
 		printf("%-16s %9llu %7llu %9llu %9llu %8.2f  %s\n", name, req,
 		       kv_num(kv, n, "errors.%s%s", name, ""), req - user, user,
@@ -690,7 +692,7 @@ static int cmd_media(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
-	int e;
+	int e, failed;
 
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(cmd ? stdout : stderr);
@@ -718,9 +720,9 @@ int main(int argc, char **argv)
 				e == -ENOENT ? "not loaded" : strerror(-e));
 			return 1;
 		}
-		daemons_tell("unload", argv[2]);
+		daemons_tell("unload", argv[2], &failed);
 		printf("policy %s unloaded\n", argv[2]);
-		return 0;
+		return failed ? 1 : 0;
 	}
 	if (!strcmp(cmd, "stats") && argc == 3)
 		return cmd_stats(argv[2]);

@@ -19,6 +19,10 @@
 #ifndef FUSEBPF_LOADER_H
 #define FUSEBPF_LOADER_H
 
+#ifdef __bpf__
+#error "loader.h is for userspace"
+#endif
+
 #include <fusebpf/filter.h>
 
 #include <stdbool.h>

@@ -237,7 +237,6 @@ static int object_check(struct bpf_object *obj, const struct fusebpf_policy_info
 			struct loader_error *err)
 {
 	struct bpf_program *prog;
-	int nfilters = 0;
 
 	if (info->magic != FUSEBPF_POLICY_MAGIC)
 		return fail(err, -EBADMSG, "bad .fusebpf section (magic %#x)", info->magic);
@@ -289,10 +288,7 @@ static int object_check(struct bpf_object *obj, const struct fusebpf_policy_info
 				    "program '%s' is in section '%s': filters are SEC(\"syscall\") "
 				    "(or SEC(\"xdp\") with FUSEBPF_FLAVOR_XDP)", pname,
 				    bpf_program__section_name(prog));
-		nfilters++;
 	}
-	if (nfilters == 0)
-		snprintf(err->msg, sizeof(err->msg), "(policy without filters)");
 	return 0;
 }
 
@@ -380,8 +376,14 @@ static int progs_pin_swap(struct bpf_object *obj, const char *dir,
 		dir_remove(fresh);
 		return fail(err, e, "pinning the policy info: %s", strerror(-e));
 	}
-	if (renameat2(AT_FDCWD, fresh, AT_FDCWD, cur, RENAME_EXCHANGE) == 0)
-		return dir_remove(fresh); /* now the old version */
+	if (renameat2(AT_FDCWD, fresh, AT_FDCWD, cur, RENAME_EXCHANGE) == 0) {
+		/* The new version is in place: what is left of the old one is litter. */
+		e = dir_remove(fresh);
+		if (e)
+			fprintf(stderr, "fusebpf: removing the old version in %s: %s\n", fresh,
+				strerror(-e));
+		return 0;
+	}
 	if (errno == ENOENT && rename(fresh, cur) == 0)
 		return 0; /* the first version */
 	e = -errno;
@@ -544,6 +546,11 @@ int loader_unload(const char *name)
 		e = dir_remove(sub);
 	if (!e && rmdir(dir) < 0)
 		e = -errno;
+	if (!e) {
+		/* The lock file goes too; a loader that waited on it works on a new one. */
+		path_fmt(sub, sizeof(sub), LOADER_RUN_DIR "/policy-%s.lock", name);
+		unlink(sub);
+	}
 	policy_unlock(lock);
 	return e;
 }

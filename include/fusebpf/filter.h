@@ -34,6 +34,19 @@ enum fusebpf_verdict {
 };
 #define FUSEBPF_VERDICT_MAX FUSEBPF_CALL_DEFAULT
 
+#ifndef __bpf__
+/* For logs and statistics: each verdict's name, and "ERRNO" for any -errno. */
+static const char *const fusebpf_verdict_names[FUSEBPF_VERDICT_MAX + 2] = {
+	[FUSEBPF_CONTINUE] = "CONTINUE",
+	[FUSEBPF_USER] = "USER",
+	[FUSEBPF_USER_PREFILTER] = "USER_PREFILTER",
+	[FUSEBPF_POSTFILTER] = "POSTFILTER",
+	[FUSEBPF_USER_POSTFILTER] = "USER_POSTFILTER",
+	[FUSEBPF_CALL_DEFAULT] = "CALL_DEFAULT",
+	[FUSEBPF_VERDICT_MAX + 1] = "ERRNO",
+};
+#endif
+
 /*
  * The opcodes a policy may filter, one bit per opcode number: every opcode
  * that acts on the backing filesystem.  INIT, DESTROY, FORGET, BATCH_FORGET

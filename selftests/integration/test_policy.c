@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include "fixture.h"
+#include "bpf/trace.h"
+#include "bpf/verdicts.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -46,14 +48,9 @@ TestSuite(policy, .fini = policies_fini, .timeout = 180);
 
 /* ---- steering the verdicts policy ---- */
 
-struct setting {
-	int32_t value;
-	uint32_t set;
-};
-
 static void map_set(const char *map, uint32_t key, int32_t value)
 {
-	struct setting s = { value, 1 };
+	struct verdicts_setting s = { value, 1 };
 	int fd = test_policy_map(pol, map);
 
 	cr_assert_eq(bpf_map_update_elem(fd, &key, &s, 0), 0, "%s[%u]", map, key);
@@ -438,7 +435,6 @@ Test(policy, prefilters_rewrite_names)
 
 Test(policy, readdir_postfilters_leave_entries_out)
 {
-	char names[64][32];
 	struct dirent *e;
 	int n = 0, seen_hidden = 0;
 	DIR *d;
@@ -462,7 +458,6 @@ Test(policy, readdir_postfilters_leave_entries_out)
 			n++;
 	}
 	closedir(d);
-	(void)names;
 	cr_assert_eq(seen_hidden, 0, "hidden names were listed");
 	cr_assert_eq(n, 540, "%d visible names listed, not 540", n);
 	cr_assert_gt(bpf_calls(FUSE_READDIRPLUS, FUSEBPF_PHASE_POST), 0);
@@ -560,7 +555,7 @@ static uint64_t mix_runs(void)
 Test(policy, replacement_under_load_fails_no_request_and_never_mixes_versions)
 {
 	struct load_arg a = { 0 };
-	char opts[128], out[4096], key[64];
+	char opts[128], out[4096];
 	pthread_t t[3];
 	uint64_t runs0;
 
@@ -587,8 +582,6 @@ Test(policy, replacement_under_load_fails_no_request_and_never_mixes_versions)
 		     strerror(a.first_errno));
 	cr_assert_gt(a.ops, 100, "the load did not run (%d operations)", a.ops);
 	cr_assert_gt(mix_runs(), runs0, "the last version does not run");
-	snprintf(key, sizeof(key), "policy.%s", pol);
-	(void)key;
 	cr_assert(sh("'%s' --stats '%s' | grep -q '^policy.%s version 31$'", getenv("FSD_BIN"),
 		     M.dir, pol) == 0, "the daemon is not at version 31 of the policy");
 }
@@ -654,22 +647,26 @@ Test(policy, user_ops_sends_opcodes_to_userspace_without_a_policy)
 	cr_assert_eq(ERR(unlink(mp(&M, "f"))), -EROFS);
 }
 
-Test(policy, bad_user_ops_and_modules_are_refused_by_name)
+/* fsd refuses with a line naming what is wrong; real directories, so that nothing else fails. */
+static void refused(const char *opts, const char *words)
 {
-	char out[1024];
+	const char *tmp = getenv("FSD_TEST_TMP");
 
-	cr_assert_neq(sh("'%s' -o user_ops=open,frob /tmp /nonexistent > %s/o 2>&1",
-			 getenv("FSD_BIN"), getenv("FSD_TEST_TMP")), 0);
-	cr_assert_eq(sh("grep -q \"'frob' is not an opcode\" %s/o", getenv("FSD_TEST_TMP")), 0);
-	cr_assert_neq(sh("'%s' -o user_ops=init /tmp /nonexistent > %s/o 2>&1",
-			 getenv("FSD_BIN"), getenv("FSD_TEST_TMP")), 0);
-	cr_assert_neq(sh("'%s' -o user=nosuch /tmp /nonexistent > %s/o 2>&1", getenv("FSD_BIN"),
-			 getenv("FSD_TEST_TMP")), 0);
-	cr_assert_eq(sh("grep -q \"no userspace module 'nosuch'\" %s/o", getenv("FSD_TEST_TMP")),
-		     0);
-	cr_assert_neq(sh("'%s' -o policy=notloaded_xyz /tmp /tmp/x > %s/o 2>&1", getenv("FSD_BIN"),
-			 getenv("FSD_TEST_TMP")), 0);
-	(void)out;
+	cr_assert_eq(sh("mkdir -p '%s/rb' '%s/rm'", tmp, tmp), 0);
+	cr_assert_neq(sh("timeout 20 '%s' -f -o %s '%s/rb' '%s/rm' > '%s/o' 2>&1", getenv("FSD_BIN"),
+			 opts, tmp, tmp, tmp),
+		      0, "fsd -o %s started", opts);
+	cr_assert_eq(sh("grep -qF \"%s\" '%s/o'", words, tmp), 0, "-o %s: no '%s' in the message",
+		     opts, words);
+}
+
+Test(policy, bad_user_ops_modules_and_policies_are_refused_by_name)
+{
+	refused("user_ops=open,frob", "'frob' is not an opcode");
+	refused("user_ops=init", "'init' is not an opcode the daemon serves");
+	refused("user=nosuch", "no userspace module 'nosuch'");
+	refused("policy=notloaded_xyz", "policy 'notloaded_xyz': No such file or directory");
+	refused("policy=a/b", "expected a policy name");
 }
 
 Test(policy, masks_are_shown_by_the_debug_log_and_the_tool)
@@ -719,11 +716,6 @@ Test(shipped, passthrough_filters_nothing)
 	cr_assert(sh("'%s' --stats '%s' | grep -q '^filter_calls'", getenv("FSD_BIN"), M.dir) != 0,
 		  "a policy without filters ran a filter");
 }
-
-struct trace_count {
-	uint64_t requests;
-	uint64_t verdicts[FUSEBPF_VERDICT_MAX + 2];
-};
 
 Test(shipped, trace_counts_every_request_by_opcode_and_verdict)
 {
@@ -895,12 +887,7 @@ Test(shipped, hide_makes_names_invisible_to_lookup_and_both_readdirs)
 static int events_seen;
 static int count_event(void *ctx, void *data, size_t size)
 {
-	const struct {
-		uint64_t nodeid;
-		uint32_t opcode, phase, uid;
-		int32_t error_in;
-		char name[32];
-	} *e = data;
+	const struct verdicts_event *e = data;
 
 	(void)ctx;
 	if (size >= sizeof(*e) && e->opcode == FUSE_LOOKUP && !strcmp(e->name, "ringme"))
@@ -1032,7 +1019,7 @@ Test(policy, a_lookup_postfilter_leaves_a_cookie_later_filters_find)
 	fd = open(mp(&M, "cookie.f"), O_RDONLY);
 	cr_assert_geq(fd, 0);
 	close(fd);
-	cr_assert_eq(seen_cookie(FUSE_OPEN), 0xc00c1e, "OPEN saw cookie %#llx",
+	cr_assert_eq(seen_cookie(FUSE_OPEN), VERDICTS_COOKIE, "OPEN saw cookie %#llx",
 		     (unsigned long long)seen_cookie(FUSE_OPEN));
 	fd = open(mp(&M, "plain"), O_RDONLY);
 	cr_assert_geq(fd, 0);
@@ -1062,4 +1049,135 @@ Test(policy, reply_no_cache_keeps_the_kernel_asking)
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(stat(mp(&M, "b"), &st), 0);
 	cr_assert_geq(requests("LOOKUP") - n0, 5);
+}
+
+/* ---- what the kernel's ways require of filters ---- */
+
+Test(policy, a_release_cannot_be_refused)
+{
+	verdict_mount(NULL);
+	verdict_pre(FUSE_RELEASE, -EPERM);
+	verdict_pre(FUSE_RELEASEDIR, -EPERM);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(do_open(), 0);
+		cr_assert_eq(do_readdir(), 0);
+	}
+	/* RELEASE is asynchronous: wait for the handles to go. */
+	for (int i = 0; i < 50 && mnt_stat(&M, "handles"); i++)
+		usleep(100 * 1000);
+	cr_assert_eq(mnt_stat(&M, "handles"), 0, "refused releases leaked their handles");
+	cr_assert_geq(mnt_stat(&M, "verdict.RELEASE.ERRNO"), 5);
+}
+
+Test(policy, enosys_from_a_filter_is_eio_and_switches_nothing_off)
+{
+	verdict_mount(NULL);
+	verdict_pre(FUSE_OPEN, -ENOSYS);
+	cr_assert_eq(do_open(), -EIO);
+	/* Had the kernel seen ENOSYS, it would no longer send OPEN at all. */
+	verdict_pre(FUSE_OPEN, -EPERM);
+	cr_assert_eq(do_open(), -EPERM);
+	verdict_pre(FUSE_GETXATTR, -ENOSYS);
+	cr_assert_eq(do_getxattr(), -EIO);
+	verdict_pre(FUSE_GETXATTR, FUSEBPF_CONTINUE);
+	cr_assert_eq(do_getxattr(), 0);
+}
+
+/* With the kernel's caches on (cache=always), a listing must not let names around LOOKUP. */
+Test(policy, readdirplus_entries_pass_the_lookup_filters)
+{
+	char opts[128], dir[64], below[128];
+	struct dirent *e;
+	int listed = 0;
+	DIR *d;
+
+	test_policy_load("verdicts", "v", pol);
+	test_policy_load("readonly", "r", pol2);
+	snprintf(opts, sizeof(opts), "policy=%s", pol);
+	start(opts);
+	snprintf(dir, sizeof(dir), "pol.%s", pol2);
+	snprintf(below, sizeof(below), "%s/x", dir);
+	cr_assert_eq(mkdir(bp(&M, dir), 0755), 0);
+	put(bp(&M, "f"), "x");
+
+	/* The LOOKUP postfilter's child policy holds for a child a listing made. */
+	verdict_pre(FUSE_LOOKUP, FUSEBPF_POSTFILTER);
+	d = opendir(mp(&M, ""));
+	cr_assert(d);
+	while ((e = readdir(d)))
+		listed++;
+	closedir(d);
+	cr_assert_geq(listed, 4);
+	cr_assert_gt(mnt_stat(&M, "verdict.LOOKUP.POSTFILTER"), 0,
+		     "the listing did not pass the LOOKUP filters");
+	cr_assert_eq(ERR(mkdir(mp(&M, below), 0755)), -EROFS);
+
+	/* A LOOKUP prefilter that refuses every name: a listing (READDIRPLUS, READDIR) shows none. */
+	cr_assert_eq(mkdir(bp(&M, "other"), 0755), 0);
+	put(bp(&M, "other/a"), "x");
+	put(bp(&M, "other/b"), "x");
+	verdict_pre(FUSE_LOOKUP, FUSEBPF_CONTINUE);
+	d = opendir(mp(&M, "other")); /* LOOKUP of "other" allowed */
+	cr_assert(d);
+	verdict_pre(FUSE_LOOKUP, -ENOENT);
+	listed = 0;
+	while ((e = readdir(d)))
+		listed += e->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(listed, 0, "%d names a LOOKUP prefilter refuses were listed", listed);
+}
+
+Test(policy, an_unloaded_child_policy_fails_the_lookup)
+{
+	char dir[64], below[128];
+	struct stat st;
+
+	verdict_mount(NULL); /* cache=never: every stat is a LOOKUP */
+	test_policy_load("readonly", "r", pol2);
+	snprintf(dir, sizeof(dir), "pol.%s", pol2);
+	snprintf(below, sizeof(below), "%s/sub", dir);
+	cr_assert_eq(mkdir(bp(&M, dir), 0755), 0);
+	cr_assert_eq(mkdir(bp(&M, below), 0755), 0);
+	verdict_pre(FUSE_LOOKUP, FUSEBPF_POSTFILTER);
+	cr_assert_eq(stat(mp(&M, below), &st), 0); /* the daemon now runs pol2 */
+	test_policy_unload(pol2);
+	cr_assert_eq(ERR(stat(mp(&M, dir), &st)), -EIO, "an unloaded policy was accepted");
+	pol2[0] = '\0';
+}
+
+/* docs/abi.md's worked example, as it is written there. */
+Test(shipped, the_worked_example_hides_dot_names_everywhere)
+{
+	char opts[128];
+	struct dirent *e;
+	struct stat st;
+	int visible = 0;
+	DIR *d;
+
+	test_policy_load(test_bpf("nodots"), "n", pol);
+	snprintf(opts, sizeof(opts), "policy=%s", pol);
+	start(opts);
+	put(bp(&M, ".hidden"), "x");
+	put(bp(&M, "shown"), "x");
+	for (int i = 0; i < 300; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), i % 3 ? "f%03d" : ".f%03d", i);
+		put(bp(&M, name), "x");
+	}
+	d = opendir(mp(&M, ""));
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		cr_assert(e->d_name[0] != '.' || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."),
+			  "%s was listed", e->d_name);
+		visible++;
+	}
+	closedir(d);
+	cr_assert_eq(visible, 2 + 1 + 200, "%d entries listed", visible);
+	cr_assert_eq(ERR(stat(mp(&M, ".hidden"), &st)), -ENOENT);
+	cr_assert_eq(write_file(mp(&M, ".new"), "x", 1), -EPERM);
+	cr_assert_eq(ERR(mkdir(mp(&M, ".d"), 0755)), -EPERM);
+	cr_assert_eq(ERR(symlink("shown", mp(&M, ".l"))), -EPERM);
+	cr_assert_eq(ERR(rename(mp(&M, "shown"), mp(&M, ".shown"))), -EPERM);
+	cr_assert_eq(stat(mp(&M, "shown"), &st), 0);
 }

@@ -26,23 +26,14 @@ _Atomic uint64_t stats_user[FSD_OP_MAX];
 _Atomic uint64_t stats_filter_calls[FSD_OP_MAX];
 _Atomic uint64_t stats_filter_ns[FSD_OP_MAX];
 
-static const char *const verdict_names[FUSEBPF_VERDICT_MAX + 2] = {
-	[FUSEBPF_CONTINUE] = "CONTINUE",
-	[FUSEBPF_USER] = "USER",
-	[FUSEBPF_USER_PREFILTER] = "USER_PREFILTER",
-	[FUSEBPF_POSTFILTER] = "POSTFILTER",
-	[FUSEBPF_USER_POSTFILTER] = "USER_POSTFILTER",
-	[FUSEBPF_CALL_DEFAULT] = "CALL_DEFAULT",
-	[FUSEBPF_VERDICT_MAX + 1] = "ERRNO",
-};
 _Atomic uint64_t stats_dev_requests;
 _Atomic uint64_t stats_uring_requests;
 
 static int listen_fd = -1;
-static pthread_t stats_thread;
-static struct sockaddr_un stats_addr;
+static pthread_t control_thread;
+static struct sockaddr_un control_addr;
 
-static void stats_path(struct sockaddr_un *addr, dev_t dev)
+static void control_path(struct sockaddr_un *addr, dev_t dev)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
@@ -93,7 +84,7 @@ static void stats_write(FILE *f)
 
 			if (c)
 				fprintf(f, "verdict.%s.%s %llu\n", opcode_name(op),
-					verdict_names[v], (unsigned long long)c);
+					fusebpf_verdict_names[v], (unsigned long long)c);
 		}
 	}
 	if (user_module->stats)
@@ -146,7 +137,7 @@ static int control_read_line(int fd, char *buf, size_t size)
 	return 0;
 }
 
-static void *stats_loop(void *arg)
+static void *control_loop(void *arg)
 {
 	(void)arg;
 	for (;;) {
@@ -157,7 +148,7 @@ static void *stats_loop(void *arg)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return NULL; /* shut down by stats_stop */
+			return NULL; /* shut down by control_stop */
 		}
 		/* A client that never sends its line must not stall the others. */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
@@ -171,44 +162,44 @@ static void *stats_loop(void *arg)
 	}
 }
 
-int stats_serve(dev_t mount_dev)
+int control_serve(dev_t mount_dev)
 {
 	int err;
 
 	mkdir(FUSEBPF_CONTROL_DIR, 0755);
-	stats_path(&stats_addr, mount_dev);
-	unlink(stats_addr.sun_path); /* left by a daemon that was killed */
+	control_path(&control_addr, mount_dev);
+	unlink(control_addr.sun_path); /* left by a daemon that was killed */
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0)
 		return -errno;
-	if (bind(listen_fd, (struct sockaddr *)&stats_addr, sizeof(stats_addr)) < 0 ||
-	    chmod(stats_addr.sun_path, 0600) < 0 || listen(listen_fd, 8) < 0) {
+	if (bind(listen_fd, (struct sockaddr *)&control_addr, sizeof(control_addr)) < 0 ||
+	    chmod(control_addr.sun_path, 0600) < 0 || listen(listen_fd, 8) < 0) {
 		err = -errno;
 		close(listen_fd);
 		listen_fd = -1;
 		return err;
 	}
-	err = -pthread_create(&stats_thread, NULL, stats_loop, NULL);
+	err = -pthread_create(&control_thread, NULL, control_loop, NULL);
 	if (err) {
 		close(listen_fd);
 		listen_fd = -1;
-		unlink(stats_addr.sun_path);
+		unlink(control_addr.sun_path);
 	}
 	return err;
 }
 
-void stats_stop(void)
+void control_stop(void)
 {
 	if (listen_fd < 0)
 		return;
 	shutdown(listen_fd, SHUT_RDWR);
-	pthread_join(stats_thread, NULL);
+	pthread_join(control_thread, NULL);
 	close(listen_fd);
 	listen_fd = -1;
-	unlink(stats_addr.sun_path);
+	unlink(control_addr.sun_path);
 }
 
-int stats_client(const char *mountpoint, const char *command)
+int control_send(const char *mountpoint, const char *command)
 {
 	struct sockaddr_un addr;
 	struct stat st;
@@ -218,7 +209,7 @@ int stats_client(const char *mountpoint, const char *command)
 
 	if (stat(mountpoint, &st) < 0)
 		return -errno;
-	stats_path(&addr, st.st_dev);
+	control_path(&addr, st.st_dev);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
