@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * hide: names listed in a map are invisible.  LOOKUP of such a name fails
- * with ENOENT, READDIR and READDIRPLUS leave it out, and creating one (CREATE,
- * MKDIR, MKNOD, SYMLINK, LINK, or RENAME onto it) fails with EPERM, so that a
- * hidden entry can neither be seen nor shadowed.  Entries in any directory
- * below the policy match.
+ * with ENOENT, which also leaves it out of READDIR and READDIRPLUS listings
+ * (the daemon runs the LOOKUP prefilter on every name it lists), and making
+ * one (CREATE, MKDIR, MKNOD, SYMLINK, LINK, or RENAME onto it) fails with
+ * EPERM, so that a hidden entry can neither be seen nor shadowed.  Entries
+ * in any directory below the policy match.
  *
  * Maps (under /sys/fs/bpf/fusebpf/hide/maps/):
  *   names     hash, exact name (char[256], NUL-padded) -> __u8 (any value)
@@ -57,27 +58,6 @@ static __always_inline int hidden(char *name)
 FUSEBPF_PREFILTER(lookup)
 {
 	return hidden(ctx->name) ? -ENOENT : FUSEBPF_CONTINUE;
-}
-
-/* The entries are filtered one by one by the postfilters below. */
-FUSEBPF_PREFILTER(readdir)
-{
-	return FUSEBPF_POSTFILTER;
-}
-
-FUSEBPF_PREFILTER(readdirplus)
-{
-	return FUSEBPF_POSTFILTER;
-}
-
-FUSEBPF_POSTFILTER(readdir)
-{
-	return hidden(ctx->name) ? -ENOENT : 0;
-}
-
-FUSEBPF_POSTFILTER(readdirplus)
-{
-	return hidden(ctx->name) ? -ENOENT : 0;
 }
 
 #define NO_SHADOWING(op)                                                                           \

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The worked example of docs/abi.md: names that start with a dot are
- * invisible, and none can be made.  LOOKUP refuses them; READDIR and
- * READDIRPLUS leave them out (READDIRPLUS entries also pass the LOOKUP
- * prefilter, as a lookup would); every opcode that makes or renames a name
- * refuses one.
+ * invisible, and none can be made.  LOOKUP refuses them, and with them the
+ * listings leave them out (the daemon asks the LOOKUP prefilter about every
+ * name it lists); every opcode that makes or renames a name refuses one.
  */
 #include <fusebpf/policy.bpf.h>
 
@@ -13,27 +12,6 @@ FUSEBPF_POLICY("nodots");
 FUSEBPF_PREFILTER(lookup)
 {
 	return ctx->name[0] == '.' ? -ENOENT : FUSEBPF_CONTINUE;
-}
-
-/* Listings: look at each entry. */
-FUSEBPF_PREFILTER(readdir)
-{
-	return FUSEBPF_POSTFILTER;
-}
-
-FUSEBPF_POSTFILTER(readdir)
-{
-	return ctx->name[0] == '.' ? -ENOENT : 0;
-}
-
-FUSEBPF_PREFILTER(readdirplus)
-{
-	return FUSEBPF_POSTFILTER;
-}
-
-FUSEBPF_POSTFILTER(readdirplus)
-{
-	return ctx->name[0] == '.' ? -ENOENT : 0;
 }
 
 /* Making a name, or renaming to one. */
