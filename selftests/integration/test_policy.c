@@ -505,6 +505,7 @@ Test(policy, a_child_policy_that_is_not_loaded_fails_the_lookup)
 /* ---- hot replacement ---- */
 
 struct load_arg {
+	char path[PATH_MAX]; /* made once: mp()'s buffers are not for threads */
 	volatile int stop;
 	int failures;
 	int ops;
@@ -517,7 +518,7 @@ static void *load_loop(void *arg)
 	struct stat st;
 
 	while (!a->stop) {
-		int fd = open(mp(&M, "f"), O_RDONLY), err = 0;
+		int fd = open(a->path, O_RDONLY), err = 0;
 
 		if (fd < 0)
 			err = errno;
@@ -525,7 +526,7 @@ static void *load_loop(void *arg)
 			err = errno;
 		if (fd >= 0)
 			close(fd);
-		if (!err && stat(mp(&M, "f"), &st) < 0)
+		if (!err && stat(a->path, &st) < 0)
 			err = errno;
 		__atomic_add_fetch(&a->ops, 1, __ATOMIC_RELAXED);
 		if (err && __atomic_fetch_add(&a->failures, 1, __ATOMIC_RELAXED) == 0)
@@ -563,6 +564,7 @@ Test(policy, replacement_under_load_fails_no_request_and_never_mixes_versions)
 	snprintf(opts, sizeof(opts), "cache=never,policy=%s", pol);
 	start(opts);
 	put(bp(&M, "f"), "x");
+	snprintf(a.path, sizeof(a.path), "%s", mp(&M, "f"));
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(pthread_create(&t[i], NULL, load_loop, &a), 0);
 	for (int i = 0; i < 30; i++) {

@@ -189,7 +189,7 @@ Test(security, default_acl_wins_over_umask_as_on_backing)
 /* O_DIRECT on a file the daemon serves (no passthrough): aligned I/O works. */
 Test(security, o_direct_without_passthrough_works, .init = NULL)
 {
-	void *buf;
+	void *buf = NULL;
 	int fd;
 
 	mnt_start(&M, "passthrough=off");
