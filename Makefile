@@ -54,7 +54,7 @@ BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BP
 .PHONY: all test asan fuzz demo bench deps clean
 
 all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
-	$(BUILD)/metabench $(BUILD)/jpeggen
+	$(BUILD)/metabench $(BUILD)/floor $(BUILD)/jpeggen
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -102,8 +102,12 @@ $(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS_FSD) -o $@
 
-# The metadata workload of the benchmark.
+# The metadata workload of the benchmark, and the do-nothing FUSE server it is also run on.
 $(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/floor: $(BUILD)/obj/selftests/bench/floor.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
@@ -139,6 +143,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(BUILD)
 	$(Q)scripts/bench-policy.sh $(BUILD)
+	$(Q)scripts/bench-floor.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -8,6 +8,8 @@
  *   metabench stat DIR N     stat
  *   metabench open DIR N     open(O_RDONLY) + close
  *   metabench unlink DIR N   unlink
+ *   metabench xattr DIR N    lgetxattr security.selinux, as `ls -l` asks of every
+ *                            file (none of them has it: ENODATA is success here)
  *
  * Prints "OPS_PER_SEC SECONDS" on stdout.  One phase per process lets the
  * script read the daemon's counters between phases; the kernel's caches
@@ -23,16 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-enum phase { PHASE_CREATE, PHASE_STAT, PHASE_OPEN, PHASE_UNLINK };
+enum phase { PHASE_CREATE, PHASE_STAT, PHASE_OPEN, PHASE_UNLINK, PHASE_XATTR };
 
 static const char *const phase_names[] = {
 	[PHASE_CREATE] = "create",
 	[PHASE_STAT] = "stat",
 	[PHASE_OPEN] = "open",
 	[PHASE_UNLINK] = "unlink",
+	[PHASE_XATTR] = "xattr",
 };
 
 static double now(void)
@@ -64,6 +68,14 @@ static int one_op(enum phase phase, int dirfd, const char *name)
 		return close(fd) ? errno : 0;
 	case PHASE_UNLINK:
 		return unlinkat(dirfd, name, 0) ? errno : 0;
+	case PHASE_XATTR: {
+		char path[64], value[256];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+		if (lgetxattr(path, "security.selinux", value, sizeof(value)) >= 0)
+			return 0;
+		return errno == ENODATA ? 0 : errno;
+	}
 	}
 	return EINVAL;
 }
@@ -78,7 +90,7 @@ int main(int argc, char **argv)
 	int dirfd;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s create|stat|open|unlink DIR N\n", argv[0]);
+		fprintf(stderr, "usage: %s create|stat|open|unlink|xattr DIR N\n", argv[0]);
 		return 2;
 	}
 	for (unsigned i = 0; i < sizeof(phase_names) / sizeof(phase_names[0]); i++) {
