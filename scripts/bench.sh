@@ -255,7 +255,7 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores
 	"load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fsd options: ${fsd_opts:-(defaults)}; sizes: $(size_label) data, $nfiles files" \
 	"per metadata workload, ${runtime}s of random reads;" \
-	"median of $rounds rounds for metadata and ls -l, one run for the others"
+	"median of $rounds rounds (sides taking turns) for all but the source tree, which runs once"
 
 # The media workload: its own tree and mounts (native, no policy, media policy).
 if want media; then
@@ -297,52 +297,71 @@ fsd_start
 echo "mounted: fsd pid $fsd_pid; $(grep " $mnt " /proc/mounts | cut -d' ' -f3,4)"
 echo
 
+# The data workloads, too, run $rounds rounds with the sides taking turns,
+# and report medians: the virtio disk's speed wanders from run to run.
 if want seqwrite; then
 	declare -A r
-	for side in native fsd; do
-		root=${side}_root
-		rm -f "${!root}/seq.dat"
-		sync
-		timed $side "seq write $(size_label) + fsync" 0 "" 600 \
-			dd if=/dev/zero of="${!root}/seq.dat" bs=1M count="$size_mb" conv=fsync \
-			status=none
-		r[$side]=$(mbps "$T")
+	for ((round = 1; round <= rounds; round++)); do
+		for side in native fsd; do
+			root=${side}_root
+			per=-1
+			[[ $round = 1 ]] && per=0
+			rm -f "${!root}/seq.dat"
+			sync
+			timed $side "seq write $(size_label) + fsync" "$per" "" 600 \
+				dd if=/dev/zero of="${!root}/seq.dat" bs=1M count="$size_mb" \
+				conv=fsync status=none
+			r[$side]+=" $(mbps "$T")"
+		done
 	done
-	row "seq write $(size_label) + fsync" MB/s rate "${r[native]}" "${r[fsd]}"
+	# shellcheck disable=SC2086 # lists of numbers
+	row "seq write $(size_label) + fsync" MB/s rate "$(median ${r[native]})" "$(median ${r[fsd]})"
 fi
 
 if want seqread; then
 	declare -A cold warm
-	for side in native fsd; do
-		root=${side}_root
-		f=$(data_file "${!root}")
-		drop_caches
-		timed $side "seq read $(size_label), cold" 0 "" 600 \
-			dd if="$f" of=/dev/null bs=1M status=none
-		cold[$side]=$(mbps "$T")
-		timed $side "seq read $(size_label), warm" 0 "" 600 \
-			dd if="$f" of=/dev/null bs=1M status=none
-		warm[$side]=$(mbps "$T")
+	for ((round = 1; round <= rounds; round++)); do
+		for side in native fsd; do
+			root=${side}_root
+			per=-1
+			[[ $round = 1 ]] && per=0
+			f=$(data_file "${!root}")
+			drop_caches
+			timed $side "seq read $(size_label), cold" "$per" "" 600 \
+				dd if="$f" of=/dev/null bs=1M status=none
+			cold[$side]+=" $(mbps "$T")"
+			timed $side "seq read $(size_label), warm" "$per" "" 600 \
+				dd if="$f" of=/dev/null bs=1M status=none
+			warm[$side]+=" $(mbps "$T")"
+		done
 	done
-	row "seq read $(size_label), cold" MB/s rate "${cold[native]}" "${cold[fsd]}"
-	row "seq read $(size_label), warm" MB/s rate "${warm[native]}" "${warm[fsd]}"
+	# shellcheck disable=SC2086 # lists of numbers
+	row "seq read $(size_label), cold" MB/s rate "$(median ${cold[native]})" "$(median ${cold[fsd]})"
+	# shellcheck disable=SC2086
+	row "seq read $(size_label), warm" MB/s rate "$(median ${warm[native]})" "$(median ${warm[fsd]})"
 fi
 
 if want randread; then
 	declare -A iops
-	for side in native fsd; do
-		root=${side}_root
-		f=$(data_file "${!root}")
-		cat "$f" >/dev/null # warm: the whole file in the page cache
-		timed $side "rand read 4k QD1, warm" 0 "" $((runtime + 120)) \
-			fio --name=randread --filename="$f" --rw=randread --bs=4k --iodepth=1 \
-			--ioengine=psync --size="${size_mb}M" --time_based --runtime="$runtime" \
-			--invalidate=0 --randrepeat=0 --norandommap --output-format=json \
-			--output="$work/fio.json" >/dev/null
-		iops[$side]=$(python3 -c 'import json, sys
-print("%.0f" % json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"])' "$work/fio.json")
+	for ((round = 1; round <= rounds; round++)); do
+		for side in native fsd; do
+			root=${side}_root
+			per=-1
+			[[ $round = 1 ]] && per=0
+			f=$(data_file "${!root}")
+			cat "$f" >/dev/null # warm: the whole file in the page cache
+			timed $side "rand read 4k QD1, warm" "$per" "" $((runtime + 120)) \
+				fio --name=randread --filename="$f" --rw=randread --bs=4k \
+				--iodepth=1 --ioengine=psync --size="${size_mb}M" --time_based \
+				--runtime="$runtime" --invalidate=0 --randrepeat=0 --norandommap \
+				--output-format=json --output="$work/fio.json" >/dev/null
+			iops[$side]+=" $(python3 -c 'import json, sys
+print("%.0f" % json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"])' "$work/fio.json")"
+		done
 	done
-	row "rand read 4 KiB QD1 ($(size_label)), warm" IOPS rate "${iops[native]}" "${iops[fsd]}"
+	# shellcheck disable=SC2086 # lists of numbers
+	row "rand read 4 KiB QD1 ($(size_label)), warm" IOPS rate "$(median ${iops[native]})" \
+		"$(median ${iops[fsd]})"
 fi
 if want seqwrite || want seqread || want randread; then
 	rm -f "$native_root/seq.dat" "$fsd_root/seq.dat"
