@@ -6,7 +6,7 @@
 #
 # Usage: scripts/bench-policy.sh BUILD_DIR     (make bench runs it; needs root)
 # Environment: BENCH_QUICK=1 (small sizes), BENCH_FILES, BENCH_SIZE_MB,
-#   BENCH_ROUNDS (median of; default 3), BENCH_POLICY (default trace),
+#   BENCH_ROUNDS (median of; default 5), BENCH_POLICY (default trace),
 #   BENCH_TIMEOUT (watchdog, s).
 set -euo pipefail
 export LC_ALL=C
@@ -24,7 +24,7 @@ nfiles=${BENCH_FILES:-${quick:+2000}}
 nfiles=${nfiles:-10000}
 size_mb=${BENCH_SIZE_MB:-${quick:+128}}
 size_mb=${size_mb:-1024}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 policy=${BENCH_POLICY:-trace}
 limit=${BENCH_TIMEOUT:-1800}
 
@@ -92,12 +92,19 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores
 echo "$nfiles files per metadata phase, median of $rounds rounds; $size_mb MiB of data"
 echo
 
+# The sides take turns going first (odd rounds the plain mount, even rounds
+# the policy mount), so that neither always inherits the other's dirty pages.
+sides() {
+	if (($1 % 2)); then echo plain policy; else echo policy plain; fi
+}
 declare -A ops
+rounds_seen=
 for ((r = 1; r <= rounds; r++)); do
-	for side in plain policy; do
+	for side in $(sides "$r"); do
 		d=${dir[$side]}/meta
 		mkdir "$d"
 		for phase in create stat open unlink; do
+			sync # the last phase's writeback does not run into this one
 			out=$(timeout 600 "$metabench" $phase "$d" "$nfiles") || die "metabench $phase ($side)"
 			ops[$side.$phase]+=" ${out%% *}"
 		done
@@ -111,7 +118,7 @@ for side in plain policy; do
 done
 declare -A lscold lswarm
 for ((r = 1; r <= rounds; r++)); do
-	for side in plain policy; do
+	for side in $(sides "$r"); do
 		sync
 		echo 3 >/proc/sys/vm/drop_caches
 		t0=$(now)
@@ -124,12 +131,22 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 
+# The policy side must have been filtered: its filters count what they saw.
+creates=$("$fsd" --stats "$scratch/m_policy" | awk '$1 == "verdict.CREATE.CALL_DEFAULT" { print $2 }')
+if ((${creates:-0} < rounds * nfiles)); then
+	echo "bench-policy: the policy mount's filters saw ${creates:-0} CREATEs, not $((rounds * nfiles))" >&2
+	{ grep fuse /proc/mounts; ls -l /run/fusebpf | grep sock; pgrep -a fsd;
+	  "$fsd" --stats "$scratch/m_policy"; "$fsd" --stats "$scratch/m_plain"; } >&2
+	exit 1
+fi
+
 printf '%-34s %8s %12s %12s  %s\n' workload unit "no policy" "$policy" "policy/no policy"
 for phase in create stat open unlink; do
 	# shellcheck disable=SC2086 # lists of numbers
 	a=$(median ${ops[plain.$phase]}) b=$(median ${ops[policy.$phase]})
 	printf '%-34s %8s %12.0f %12.0f  %sx (throughput)\n' "${phase/open/open+close}, $nfiles files" \
 		ops/s "$a" "$b" "$(ratio "$b" "$a")"
+	rounds_seen+="  ${phase/open/open+close}: no policy${ops[plain.$phase]}; $policy${ops[policy.$phase]}"$'\n'
 done
 for kind in cold warm; do
 	declare -n l=ls$kind
@@ -164,6 +181,9 @@ printf '%-34s %8s %12s %12s  %sx\n' "seq read $size_mb MiB, cold" MB/s "${seqr[n
 printf '%-34s %8s %12s %12s  %sx\n' "rand read 4 KiB QD1, warm" IOPS "${randr[native]}" \
 	"${randr[policy]}" "$(ratio "${randr[policy]}" "${randr[native]}")"
 
+echo
+echo "each round, ops/s (the table gives the medians):"
+printf '%s' "$rounds_seen"
 echo
 echo "policy mount, per opcode (fusebpf stats):"
 "$fusebpf" stats "$scratch/m_policy" | sed 's/^/  /'

@@ -297,17 +297,24 @@ fsd_start
 echo "mounted: fsd pid $fsd_pid; $(grep " $mnt " /proc/mounts | cut -d' ' -f3,4)"
 echo
 
+# The sides of one round: odd rounds measure native first, even rounds the
+# mount first, so that neither always inherits the other's dirty pages.
+sides() {
+	if (($1 % 2)); then echo native fsd; else echo fsd native; fi
+}
+
 # The data workloads, too, run $rounds rounds with the sides taking turns,
 # and report medians: the virtio disk's speed wanders from run to run.
 if want seqwrite; then
 	declare -A r
 	for ((round = 1; round <= rounds; round++)); do
-		for side in native fsd; do
+		for side in $(sides "$round"); do
 			root=${side}_root
 			per=-1
 			[[ $round = 1 ]] && per=0
 			rm -f "${!root}/seq.dat"
 			sync
+			drop_caches
 			timed $side "seq write $(size_label) + fsync" "$per" "" 600 \
 				dd if=/dev/zero of="${!root}/seq.dat" bs=1M count="$size_mb" \
 				conv=fsync status=none
@@ -321,7 +328,7 @@ fi
 if want seqread; then
 	declare -A cold warm
 	for ((round = 1; round <= rounds; round++)); do
-		for side in native fsd; do
+		for side in $(sides "$round"); do
 			root=${side}_root
 			per=-1
 			[[ $round = 1 ]] && per=0
@@ -344,7 +351,7 @@ fi
 if want randread; then
 	declare -A iops
 	for ((round = 1; round <= rounds; round++)); do
-		for side in native fsd; do
+		for side in $(sides "$round"); do
 			root=${side}_root
 			per=-1
 			[[ $round = 1 ]] && per=0
@@ -370,12 +377,13 @@ fi
 if want meta; then
 	declare -A ops
 	for ((round = 1; round <= rounds; round++)); do
-		for side in native fsd; do
+		for side in $(sides "$round"); do
 			root=${side}_root
 			dir=${!root}/meta
 			mkdir "$dir"
 			sync
 			for phase in create stat open unlink; do
+				sync # the last phase's writeback does not run into this one
 				count=0
 				[[ $side = fsd && $round = 1 ]] && count=1
 				((count)) && stats_snap "$scratch/s0"
@@ -401,7 +409,7 @@ fi
 if want ls; then
 	declare -A lscold lswarm
 	for ((round = 1; round <= rounds; round++)); do
-		for side in native fsd; do
+		for side in $(sides "$round"); do
 			root=${side}_root
 			per=-1
 			[[ $side = fsd && $round = 1 ]] && per=$nfiles
