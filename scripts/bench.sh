@@ -381,7 +381,6 @@ if want meta; then
 			root=${side}_root
 			dir=${!root}/meta
 			mkdir "$dir"
-			sync
 			for phase in create stat open unlink; do
 				sync # the last phase's writeback does not run into this one
 				count=0
