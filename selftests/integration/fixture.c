@@ -354,6 +354,22 @@ int sh(const char *fmt, ...)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void find_above(const char *rel, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char *slash;
+
+	cr_assert(n > 0);
+	dir[n] = '\0';
+	while ((slash = strrchr(dir, '/'))) {
+		*slash = '\0';
+		if (snprintf(path, len, "%s/%s", dir, rel) < (int)len && access(path, F_OK) == 0)
+			return;
+	}
+	cr_assert_fail("%s not found above the test binary", rel);
+}
+
 int fusebpf(char *out, size_t size, const char *fmt, ...)
 {
 	const char *bin = getenv("FUSEBPF_BIN");

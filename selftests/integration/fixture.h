@@ -66,6 +66,8 @@ void start(const char *opts);
 uint64_t requests(const char *op);
 /* Runs a shell command; its exit status. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Finds rel in the nearest directory above the test binary (BUILD/fsd-tests) that has it. */
+void find_above(const char *rel, char *path, size_t len);
 
 /*
  * Policies.  A test loads each policy under a name of its own, "t<pid><suffix>",

@@ -69,23 +69,6 @@ TestSuite(media, .fini = media_fini, .timeout = 180);
 
 /* ---- setup ---- */
 
-/* Finds rel in a directory above the test binary (BUILD/fsd-tests). */
-static void find_above(const char *rel, char *path, size_t len)
-{
-	char d[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", d, sizeof(d) - 1);
-	char *slash;
-
-	cr_assert(n > 0);
-	d[n] = '\0';
-	while ((slash = strrchr(d, '/'))) {
-		*slash = '\0';
-		if (snprintf(path, len, "%s/%s", d, rel) < (int)len && access(path, F_OK) == 0)
-			return;
-	}
-	cr_assert_fail("%s not found above the test binary", rel);
-}
-
 static void mkdir_777(const char *path)
 {
 	cr_assert(mkdir(path, 0777) == 0 || errno == EEXIST, "mkdir %s: %s", path, strerror(errno));

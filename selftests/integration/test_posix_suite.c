@@ -28,24 +28,6 @@ TestSuite(posix_suite, .init = mnt_setup, .fini = mnt_teardown, .timeout = 900);
 /* The suite runs thousands of cases: fewer passes means it did not really run. */
 #define MIN_PASSING_CASES 2500
 
-/* Finds scripts/posix-suite.sh above the test binary (BUILD/fsd-tests). */
-static void find_script(char *path, size_t len)
-{
-	char dir[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	char *slash;
-
-	cr_assert(n > 0);
-	dir[n] = '\0';
-	while ((slash = strrchr(dir, '/')) && slash != dir) {
-		*slash = '\0';
-		if (snprintf(path, len, "%s/scripts/posix-suite.sh", dir) < (int)len &&
-		    access(path, X_OK) == 0)
-			return;
-	}
-	cr_assert_fail("scripts/posix-suite.sh not found above the test binary");
-}
-
 /* First lines of `diff plain mount`, for the failure message. */
 static void diff_head(const char *plain, const char *mount, char *out, size_t len)
 {
@@ -73,7 +55,7 @@ static void suite_same_on_mount(uid_t uid)
 	if (sh("/usr/bin/python3 -c 'import test.libregrtest' 2>/dev/null") != 0)
 		cr_skip_test("CPython's test suite is missing: apt-get install "
 			     "libpython3.11-testsuite (scripts/deps.sh installs it)");
-	find_script(script, sizeof(script));
+	find_above("scripts/posix-suite.sh", script, sizeof(script));
 	/* The scratch dir is 0700; uid 1000 must reach the mount and the plain dir. */
 	cr_assert_eq(chmod(M.root, 0755), 0);
 	cr_assert(snprintf(plain, sizeof(plain), "%s/plain", M.root) < (int)sizeof(plain) &&

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "../../fsd/media_exif.h"
+#include "../integration/fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -55,36 +56,6 @@ static const char *path_of(const char *name)
 	i ^= 1;
 	snprintf(path[i], sizeof(path[i]), "%s/%s", dir, name);
 	return path[i];
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Finds REL in a directory above the test binary (BUILD/fsd-tests). */
-static void find_above(const char *rel, char *path, size_t len)
-{
-	char d[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", d, sizeof(d) - 1);
-	char *slash;
-
-	cr_assert(n > 0);
-	d[n] = '\0';
-	while ((slash = strrchr(d, '/')) && slash != d) {
-		*slash = '\0';
-		if (snprintf(path, len, "%s/%s", d, rel) < (int)len && access(path, X_OK) == 0)
-			return;
-	}
-	cr_assert_fail("%s not found above the test binary", rel);
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "wire.h"
+#include "../integration/fixture.h"
 
 #include <fusebpf/opcodes.h>
 
@@ -67,20 +68,6 @@ static void sleep_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[PATH_MAX * 3];
-	va_list ap;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	status = system(cmd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /*
