@@ -410,6 +410,13 @@ static int ctx_child_apply(const struct fusebpf_ctx *ctx, struct node *child)
 	return 0;
 }
 
+/* The kernel must cache nothing of this request's reply. */
+static void request_no_cache(struct request *req)
+{
+	req->no_cache = true;
+	memset(&req->cache, 0, sizeof(req->cache));
+}
+
 /* After a postfilter returned ret: the request's result. */
 static int ctx_take_output(struct request *req, int err, int ret)
 {
@@ -441,6 +448,8 @@ static int user_filter(struct request *req, const struct op *op, uint32_t phase,
 		ret = user_module->prefilter[opcode](req, &req->ctx);
 		if (ret < 0)
 			return op->flags & OP_FINAL ? 0 : filter_errno(ret);
+		if (req->ctx.reply_flags & FUSEBPF_REPLY_NO_CACHE)
+			request_no_cache(req);
 		return ctx_take_input(req, op);
 	}
 	if (!user_module->postfilter[opcode])
@@ -463,13 +472,6 @@ static void verdict_count(uint32_t opcode, int verdict)
 static int verdict_default(uint32_t opcode)
 {
 	return fsd_config.user_ops & FUSEBPF_OP_BIT(opcode) ? FUSEBPF_USER : FUSEBPF_CONTINUE;
-}
-
-/* The kernel must cache nothing of this request's reply. */
-static void request_no_cache(struct request *req)
-{
-	req->no_cache = true;
-	memset(&req->cache, 0, sizeof(req->cache));
 }
 
 /*
@@ -518,6 +520,9 @@ static int request_prefilter(struct request *req, const struct op *op)
  */
 static bool request_claimed(const struct request *req)
 {
+	/* No handler: a claim would end in the backing handler anyway. */
+	if (!user_module->handler[req->opcode])
+		return false;
 	switch (req->opcode) {
 	case FUSE_READ:
 		return handle_claimed(((const struct fuse_read_in *)req->in)->fh);
@@ -612,8 +617,9 @@ int request_entry_filter(struct request *req, char *name, struct fusebpf_dirent 
  * An entry of a listing is a name that LOOKUP would be asked for, so the
  * policy's LOOKUP filters decide it as they decide a LOOKUP: a negative
  * prefilter verdict leaves it out of READDIR and READDIRPLUS alike.  A
- * READDIRPLUS entry also hands the kernel a lookup: a userspace verdict, or
- * a name the prefilter rewrote, lists it without attributes, so that the
+ * READDIRPLUS entry also hands the kernel a lookup: a userspace verdict, a
+ * name the prefilter rewrote, or a prefilter that asked the kernel to cache
+ * nothing (FUSEBPF_REPLY_NO_CACHE) lists it without attributes, so that the
  * kernel makes a LOOKUP of its own; otherwise it is looked up here, and the
  * LOOKUP postfilter, if asked for, sees the entry and chooses the child's
  * policy and cookie.  Returns 0 with *child (NULL: no lookup handed over)
@@ -628,16 +634,16 @@ int request_entry_lookup(struct request *req, struct node *dir, const char *name
 	struct stat st;
 
 	*child = NULL;
-	ctx_init(&ctx, req, FUSE_LOOKUP, dir->nodeid, dir);
-	strcpy(ctx.name, name);
 	if (policy_has(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_PRE)) {
+		ctx_init(&ctx, req, FUSE_LOOKUP, dir->nodeid, dir);
+		strcpy(ctx.name, name);
 		ctx.phase = FUSEBPF_PHASE_PRE;
 		verdict = filter_run(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_PRE, &ctx);
 		verdict_count(FUSE_LOOKUP, verdict);
 		if (verdict < 0 || verdict > FUSEBPF_VERDICT_MAX)
 			return -ENOENT;
 		ctx.name[FUSEBPF_NAME_LEN - 1] = '\0';
-		if (!plus || strcmp(ctx.name, name))
+		if (!plus || strcmp(ctx.name, name) || (ctx.reply_flags & FUSEBPF_REPLY_NO_CACHE))
 			return 0;
 	}
 	if (verdict == FUSEBPF_CALL_DEFAULT)
@@ -648,6 +654,7 @@ int request_entry_lookup(struct request *req, struct node *dir, const char *name
 	if (err)
 		return err == -ENOENT ? err : 0;
 	entry_fill(e, (*child)->nodeid, &st, &req->cache);
+	/* POSTFILTER is a prefilter's verdict: ctx is what the prefilter left. */
 	if (verdict != FUSEBPF_POSTFILTER ||
 	    !policy_has(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_POST))
 		return 0;

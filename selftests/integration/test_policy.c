@@ -1055,6 +1055,33 @@ Test(policy, reply_no_cache_keeps_the_kernel_asking)
 	cr_assert_geq(requests("LOOKUP") - n0, 5);
 }
 
+Test(policy, reply_no_cache_of_a_lookup_prefilter_holds_for_listings)
+{
+	char opts[128];
+	struct dirent *e;
+	struct stat st;
+	uint64_t n0, plus0;
+	DIR *d;
+
+	test_policy_load("verdicts", "v", pol);
+	snprintf(opts, sizeof(opts), "policy=%s", pol);
+	start(opts);
+	map_set("nocache", FUSE_LOOKUP, 1);
+	put(bp(&M, "c"), "x");
+	/* A READDIRPLUS entry is a lookup handed to the kernel: not one to cache. */
+	plus0 = requests("READDIRPLUS");
+	d = opendir(mp(&M, ""));
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		;
+	closedir(d);
+	cr_assert_geq(requests("READDIRPLUS") - plus0, 1, "the listing should be a READDIRPLUS");
+	n0 = requests("LOOKUP");
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(stat(mp(&M, "c"), &st), 0);
+	cr_assert_geq(requests("LOOKUP") - n0, 5);
+}
+
 /* ---- what the kernel's ways require of filters ---- */
 
 Test(policy, a_release_cannot_be_refused)
