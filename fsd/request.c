@@ -640,6 +640,9 @@ int request_entry_lookup(struct request *req, struct node *dir, const char *name
 		ctx.phase = FUSEBPF_PHASE_PRE;
 		verdict = filter_run(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_PRE, &ctx);
 		verdict_count(FUSE_LOOKUP, verdict);
+		if (verdict > FUSEBPF_VERDICT_MAX)
+			fsd_log("LOOKUP prefilter of policy %s returned %d for a listed name, not a "
+				"verdict: leaving '%s' out", policy_name(node_policy(dir)), verdict, name);
 		if (verdict < 0 || verdict > FUSEBPF_VERDICT_MAX)
 			return -ENOENT;
 		ctx.name[FUSEBPF_NAME_LEN - 1] = '\0';
