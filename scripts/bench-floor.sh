@@ -12,6 +12,9 @@ set -euo pipefail
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench-floor
+# shellcheck source=scripts/bench-lib.sh
+source "$top/scripts/bench-lib.sh"
 build=${1:-build}
 [[ $build = /* ]] || build=$top/$build
 quick=${BENCH_QUICK:-0}
@@ -21,10 +24,6 @@ nfiles=${nfiles:-10000}
 rounds=${BENCH_ROUNDS:-3}
 limit=${BENCH_TIMEOUT:-900}
 
-die() {
-	echo "bench-floor: $*" >&2
-	exit 1
-}
 [[ $(id -u) = 0 ]] || die "must run as root"
 for b in fsd floor metabench; do
 	[[ -x $build/$b ]] || die "no $build/$b; run make first"
@@ -38,7 +37,7 @@ cleanup() {
 	set +e
 	[[ -n $wd ]] && pkill -P "$wd" 2>/dev/null
 	for m in m_fsd m_floor; do
-		grep -qs " $scratch/$m fuse" /proc/mounts && umount -l "$scratch/$m"
+		is_mounted "$scratch/$m" && umount -l "$scratch/$m"
 	done
 	rm -rf "$scratch"
 }
@@ -49,12 +48,10 @@ trap 'exit 143' TERM
 	kill -TERM $$; } 2>/dev/null &
 wd=$!
 
-mounted() { grep -qs " $1 fuse" /proc/mounts; }
 "$build/floor" "$scratch/m_floor" || die "the floor server did not mount"
 "$build/fsd" "$scratch/back" "$scratch/m_fsd" || die "fsd did not mount"
-for _ in $(seq 50); do mounted "$scratch/m_floor" && mounted "$scratch/m_fsd" && break; sleep 0.1; done
+for _ in $(seq 50); do is_mounted "$scratch/m_floor" && is_mounted "$scratch/m_fsd" && break; sleep 0.1; done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A ops
 for ((r = 1; r <= rounds; r++)); do
 	for side in native fsd floor; do

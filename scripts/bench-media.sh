@@ -23,6 +23,9 @@ set -euo pipefail
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench-media
+# shellcheck source=scripts/bench-lib.sh
+source "$top/scripts/bench-lib.sh"
 build=${1:-build}
 [[ $build = /* ]] || build=$top/$build
 scratch=${2:?usage: bench-media.sh BUILD_DIR SCRATCH_DIR}
@@ -48,11 +51,6 @@ app_uid=10099
 app_pkg=com.bench.gallery
 policy=bm$$
 
-die() {
-	echo "bench-media: $*" >&2
-	exit 1
-}
-
 [[ $(id -u) = 0 ]] || die "must run as root"
 for b in "$fsd" "$fusebpf" "$jpeggen"; do
 	[[ -x $b ]] || die "no $b; run make first"
@@ -73,7 +71,6 @@ pids=()
 loaded=
 watchdog_pid=
 
-is_mounted() { grep -qs " $1 fuse" /proc/mounts; }
 
 cleanup() {
 	set +e
@@ -120,15 +117,6 @@ watchdog() {
 }
 watchdog $$ &
 watchdog_pid=$!
-
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 as_app=(setpriv "--reuid=$app_uid" "--regid=$app_uid" --clear-groups)
 
@@ -242,7 +230,6 @@ stat_of() { awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$2"; }
 # The growth of a counter of the media daemon over the rounds.
 grown() { echo $(($(stat_of "$1" "$work/s$rounds") - $(stat_of "$1" "$work/s0"))); }
 
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 
 # Warm: the page cache holds the tree; the read rounds measure the mounts, not the disk.
 (cd "$tree" && xargs -0 cat <"$work/files" >/dev/null)
@@ -259,21 +246,21 @@ for ((round = 1; round <= rounds; round++)); do
 		t0=$EPOCHREALTIME
 		(cd "$r" && timeout 900 "${as_app[@]}" ls -lR "${browse[@]}" >/dev/null &&
 			timeout 60 "${as_app[@]}" ls -l Android/data Android/obb >/dev/null)
-		ls_t[$side]+=" $(secs "$t0" "$EPOCHREALTIME")"
+		ls_t[$side]+=" $(elapsed "$t0" "$EPOCHREALTIME")"
 	done
 	(cd "$tree" && xargs -0 cat <"$work/files" >/dev/null)
 	for side in "${order[@]}"; do
 		r=${root[$side]}
 		t0=$EPOCHREALTIME
 		(cd "$r" && timeout 900 "${as_app[@]}" xargs -0 cat <"$work/files" >/dev/null)
-		read_t[$side]+=" $(secs "$t0" "$EPOCHREALTIME")"
+		read_t[$side]+=" $(elapsed "$t0" "$EPOCHREALTIME")"
 		t0=$EPOCHREALTIME
 		for ((pass = 0; pass < big_passes; pass++)); do
 			for f in "$r"/DCIM/Big/BIG_*.jpg; do
 				timeout 900 "${as_app[@]}" dd if="$f" of=/dev/null bs=1M status=none
 			done
 		done
-		big_t[$side]+=" $(secs "$t0" "$EPOCHREALTIME")"
+		big_t[$side]+=" $(elapsed "$t0" "$EPOCHREALTIME")"
 	done
 	for side in "${order[@]}"; do
 		d=${root[$side]}/DCIM/New-$side-$round

@@ -12,6 +12,9 @@ set -euo pipefail
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench-policy
+# shellcheck source=scripts/bench-lib.sh
+source "$top/scripts/bench-lib.sh"
 build=${1:-build}
 [[ $build = /* ]] || build=$top/$build
 fsd=$build/fsd
@@ -28,10 +31,6 @@ rounds=${BENCH_ROUNDS:-5}
 policy=${BENCH_POLICY:-trace}
 limit=${BENCH_TIMEOUT:-1800}
 
-die() {
-	echo "bench-policy: $*" >&2
-	exit 1
-}
 [[ $(id -u) = 0 ]] || die "must run as root"
 for b in "$fsd" "$fusebpf" "$metabench"; do
 	[[ -x $b ]] || die "no $b; run make first"
@@ -51,7 +50,7 @@ cleanup() {
 	pkill -P "$wd" 2>/dev/null # the watchdog's sleep, which holds our stdout
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for m in "$scratch/m_plain" "$scratch/m_policy"; do
-		grep -qs " $m fuse" /proc/mounts && umount -l "$m"
+		is_mounted "$m" && umount -l "$m"
 	done
 	wait 2>/dev/null
 	"$fusebpf" unload "$pname" >/dev/null 2>&1
@@ -71,7 +70,7 @@ mount_one() { # DIR [OPTS]
 	"$fsd" -f ${2:+-o "$2"} "$back" "$1" 2>>"$scratch/fsd.log" &
 	pids+=($!)
 	for _ in $(seq 100); do
-		grep -qs " $1 fuse" /proc/mounts && stat "$1" >/dev/null 2>&1 && return 0
+		is_mounted "$1" && stat "$1" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	cat "$scratch/fsd.log" >&2
@@ -83,7 +82,6 @@ mount_one "$scratch/m_policy" "policy=$pname"
 declare -A dir=([native]=$back/native [plain]=$scratch/m_plain/plain
 	[policy]=$scratch/m_policy/policy)
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
@@ -92,15 +90,10 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores
 echo "$nfiles files per metadata phase, median of $rounds rounds; $size_mb MiB of data"
 echo
 
-# The sides take turns going first (odd rounds the plain mount, even rounds
-# the policy mount), so that neither always inherits the other's dirty pages.
-sides() {
-	if (($1 % 2)); then echo plain policy; else echo policy plain; fi
-}
 declare -A ops
 rounds_seen=
 for ((r = 1; r <= rounds; r++)); do
-	for side in $(sides "$r"); do
+	for side in $(sides "$r" plain policy); do
 		d=${dir[$side]}/meta
 		mkdir "$d"
 		for phase in create stat open unlink; do
@@ -118,9 +111,8 @@ for side in plain policy; do
 done
 declare -A lscold lswarm
 for ((r = 1; r <= rounds; r++)); do
-	for side in $(sides "$r"); do
-		sync
-		echo 3 >/proc/sys/vm/drop_caches
+	for side in $(sides "$r" plain policy); do
+		drop_caches
 		t0=$(now)
 		ls -l "${dir[$side]}/lsdir" >/dev/null
 		t1=$(now)
@@ -135,7 +127,7 @@ done
 creates=$("$fsd" --stats "$scratch/m_policy" | awk '$1 == "verdict.CREATE.CALL_DEFAULT" { print $2 }')
 if ((${creates:-0} < rounds * nfiles)); then
 	echo "bench-policy: the policy mount's filters saw ${creates:-0} CREATEs, not $((rounds * nfiles))" >&2
-	{ grep fuse /proc/mounts; ls -l /run/fusebpf | grep sock; pgrep -a fsd;
+	{ grep fuse /proc/mounts; find /run/fusebpf -type s -ls; pgrep -a fsd;
 	  "$fsd" --stats "$scratch/m_policy"; "$fsd" --stats "$scratch/m_plain"; } >&2
 	exit 1
 fi
@@ -163,8 +155,7 @@ declare -A seqr randr
 for side in native policy; do
 	f=${dir[$side]}/data
 	dd if=/dev/zero of="$f" bs=1M count="$size_mb" conv=fsync status=none
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
+	drop_caches
 	t0=$(now)
 	dd if="$f" of=/dev/null bs=1M status=none
 	t1=$(now)

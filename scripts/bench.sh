@@ -25,6 +25,9 @@ set -euo pipefail
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench
+# shellcheck source=scripts/bench-lib.sh
+source "$top/scripts/bench-lib.sh"
 build=${1:-build}
 [[ $build = /* ]] || build=$top/$build
 fsd=$build/fsd
@@ -47,11 +50,6 @@ limit=${limit:-3600}
 fsd_opts=${BENCH_FSD_OPTS:-}
 only=,${BENCH_ONLY:-all},
 only=${only//,data,/,seqwrite,seqread,randread,}
-
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
 
 for w in ${only//,/ }; do
 	case $w in
@@ -83,7 +81,6 @@ fsd_root=$mnt/fsd
 fsd_pid=
 watchdog_pid=
 
-is_mounted() { grep -qs " $mnt fuse" /proc/mounts; }
 
 fsd_stop() {
 	[[ -n $fsd_pid ]] || return 0
@@ -109,8 +106,8 @@ cleanup() {
 		wait "$watchdog_pid" 2>/dev/null
 	fi
 	fsd_stop
-	is_mounted && umount -l "$mnt"
-	if is_mounted; then
+	is_mounted "$mnt" && umount -l "$mnt"
+	if is_mounted "$mnt"; then
 		echo "bench: $mnt is still mounted; leaving $scratch in place" >&2
 	else
 		rm -rf "$scratch"
@@ -141,7 +138,7 @@ fsd_start() {
 	fsd_pid=$!
 	echo "$fsd_pid" >"$scratch/fsd.pid"
 	for _ in $(seq 100); do
-		if is_mounted && stat "$fsd_root" >/dev/null 2>&1; then
+		if is_mounted "$mnt" && stat "$fsd_root" >/dev/null 2>&1; then
 			return 0
 		fi
 		kill -0 "$fsd_pid" 2>/dev/null || break
@@ -156,11 +153,6 @@ step() {
 	local secs=$1
 	shift
 	timeout --kill-after=10 "$secs" "$@"
-}
-
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
 }
 
 stats_snap() {
@@ -201,15 +193,6 @@ delta() {
 				printf "%d total:%s", total, out
 		}' "$before" "$after")
 	requests+=("$label|$line")
-}
-
-# The middle value of its arguments (the lower one of the two for an even count).
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
-elapsed() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'
 }
 
 size_label() {
@@ -297,18 +280,12 @@ fsd_start
 echo "mounted: fsd pid $fsd_pid; $(grep " $mnt " /proc/mounts | cut -d' ' -f3,4)"
 echo
 
-# The sides of one round: odd rounds measure native first, even rounds the
-# mount first, so that neither always inherits the other's dirty pages.
-sides() {
-	if (($1 % 2)); then echo native fsd; else echo fsd native; fi
-}
-
 # The data workloads, too, run $rounds rounds with the sides taking turns,
 # and report medians: the virtio disk's speed wanders from run to run.
 if want seqwrite; then
 	declare -A r
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round"); do
+		for side in $(sides "$round" native fsd); do
 			root=${side}_root
 			per=-1
 			[[ $round = 1 ]] && per=0
@@ -328,7 +305,7 @@ fi
 if want seqread; then
 	declare -A cold warm
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round"); do
+		for side in $(sides "$round" native fsd); do
 			root=${side}_root
 			per=-1
 			[[ $round = 1 ]] && per=0
@@ -351,7 +328,7 @@ fi
 if want randread; then
 	declare -A iops
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round"); do
+		for side in $(sides "$round" native fsd); do
 			root=${side}_root
 			per=-1
 			[[ $round = 1 ]] && per=0
@@ -377,7 +354,7 @@ fi
 if want meta; then
 	declare -A ops
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round"); do
+		for side in $(sides "$round" native fsd); do
 			root=${side}_root
 			dir=${!root}/meta
 			mkdir "$dir"
@@ -408,7 +385,7 @@ fi
 if want ls; then
 	declare -A lscold lswarm
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round"); do
+		for side in $(sides "$round" native fsd); do
 			root=${side}_root
 			per=-1
 			[[ $side = fsd && $round = 1 ]] && per=$nfiles
