@@ -98,7 +98,10 @@ static int count_entries(const char *dir)
 /*
  * 200,000 inodes looked up through the mount: the node table holds one node
  * per inode the kernel knows (far more than the fd limit), and when the
- * kernel drops its inodes the FORGETs shrink the table back.
+ * kernel drops its inodes the FORGETs shrink the table back.  The kernel may
+ * forget some inodes while the lookups run (memory pressure, or another
+ * test's reclaim), so the table's size is checked after every directory and
+ * its largest is what must exceed the fd limit.
  */
 #define NT_DIRS		 10
 #define NT_FILES_PER_DIR 20000
@@ -107,11 +110,13 @@ static int count_entries(const char *dir)
 Test(scale, node_table_shrinks_when_kernel_forgets)
 {
 	char path[PATH_MAX], name[32];
-	uint64_t nodes = 0;
+	uint64_t nodes = 0, most_nodes = 0;
+	rlim_t fd_limit, bound;
 	int ceiling;
 
 	mnt_start(&M, NULL);
-	if (daemon_fd_limit() >= NT_FILES)
+	fd_limit = daemon_fd_limit();
+	if (fd_limit >= NT_FILES)
 		cr_log_warn("the fd limit is above %d: this run does not show the table "
 			    "outgrowing it",
 			    NT_FILES);
@@ -151,13 +156,18 @@ Test(scale, node_table_shrinks_when_kernel_forgets)
 		}
 		close(dfd);
 		assert_fds_bounded(ceiling, "while looking up");
+		nodes = mnt_stat(&M, "nodes");
+		if (nodes > most_nodes)
+			most_nodes = nodes;
 	}
-	nodes = mnt_stat(&M, "nodes");
-	cr_assert_geq(nodes, NT_FILES, "nodes %llu after %d lookups", (unsigned long long)nodes,
-		      NT_FILES);
-	cr_log_info("nodes after the lookups: %llu", (unsigned long long)nodes);
+	cr_log_info("nodes after the lookups: %llu (at most %llu)", (unsigned long long)nodes,
+		    (unsigned long long)most_nodes);
+	/* Above the fd limit, or, where the limit is too high to show it, above one directory. */
+	bound = fd_limit < NT_FILES ? fd_limit : NT_FILES_PER_DIR;
+	cr_assert_gt(most_nodes, bound, "at most %llu nodes over %d lookups, not above %llu",
+		     (unsigned long long)most_nodes, NT_FILES, (unsigned long long)bound);
 
-	/* The kernel evicts unused inodes (and sends FORGET) only when asked to reclaim. */
+	/* The kernel evicts unused inodes (and sends FORGET) when it reclaims: make it. */
 	sync();
 	for (int i = 0; i < 60; i++) {
 		cr_assert_eq(sh("echo 2 > /proc/sys/vm/drop_caches"), 0);
