@@ -27,11 +27,26 @@ struct mnt M;
 /* The watchdog gives up on a test after this long (Criterion's own timeout is shorter). */
 #define WATCHDOG_SECONDS 1200
 
-static const char *fsd_bin(void)
+static const char *env_or(const char *name, const char *otherwise)
 {
-	const char *b = getenv("FSD_BIN");
+	const char *v = getenv(name);
 
-	return b ? b : "build/fsd";
+	return v && *v ? v : otherwise;
+}
+
+const char *fsd_bin(void)
+{
+	return env_or("FSD_BIN", "build/fsd");
+}
+
+const char *fusebpf_bin(void)
+{
+	return env_or("FUSEBPF_BIN", "build/fusebpf");
+}
+
+const char *test_tmp(void)
+{
+	return env_or("FSD_TEST_TMP", "/tmp");
 }
 
 static bool is_mounted(const char *dir)
@@ -80,11 +95,10 @@ static void watchdog(int fd, const char *dir, pid_t fsd)
 
 void mnt_start(struct mnt *m, const char *opts)
 {
-	const char *tmp = getenv("FSD_TEST_TMP");
 	int pipefd[2], logfd;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", tmp ? tmp : "/tmp");
+	snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(m->root), "mkdtemp %s: %s", m->root, strerror(errno));
 	cr_assert(snprintf(m->backing, sizeof(m->backing), "%s/backing", m->root) <
 			  (int)sizeof(m->backing) &&
@@ -372,7 +386,6 @@ void find_above(const char *rel, char *path, size_t len)
 
 int fusebpf(char *out, size_t size, const char *fmt, ...)
 {
-	const char *bin = getenv("FUSEBPF_BIN");
 	char args[2048], cmd[4096];
 	size_t used = 0;
 	va_list ap;
@@ -382,7 +395,7 @@ int fusebpf(char *out, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin ? bin : "build/fusebpf", args);
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", fusebpf_bin(), args);
 	f = popen(cmd, "r");
 	cr_assert(f, "running %s", cmd);
 	if (out && size)

@@ -27,6 +27,15 @@ struct mnt {
 extern struct mnt M;
 
 /*
+ * The programs under test and the run's scratch dir: $FSD_BIN, $FUSEBPF_BIN
+ * and $FSD_TEST_TMP, which scripts/run-tests.sh sets; build/fsd,
+ * build/fusebpf and /tmp for a test binary run by hand.
+ */
+const char *fsd_bin(void);
+const char *fusebpf_bin(void);
+const char *test_tmp(void);
+
+/*
  * Makes a scratch dir, runs `fsd -f -o OPTS $FSD_TEST_OPTS BACKING MNT` and
  * waits until the mount answers.  opts may be NULL; FSD_TEST_OPTS (split at
  * spaces, e.g. "-o uring=on") runs the suite with other options.  Aborts

@@ -670,9 +670,10 @@ Test(entries, no_default_permissions_with_allow_other_is_refused)
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd), "'%s' -f -o no_default_permissions /tmp /mnt 2>&1 | "
-				   "grep -q 'needs no_allow_other'",
-		 getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd");
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' -f -o no_default_permissions /tmp /mnt 2>&1 | "
+		 "grep -q 'needs no_allow_other'",
+		 fsd_bin());
 	cr_assert_eq(sh("%s", cmd), 0);
 }
 

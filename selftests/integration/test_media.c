@@ -105,7 +105,6 @@ static void jpeg(const char *rel, const char *args)
  */
 static void media_start(void)
 {
-	const char *tmp = getenv("FSD_TEST_TMP");
 	char out[4096], opts[PATH_MAX + 64];
 
 	find_above("jpeggen", jpeggen_bin, sizeof(jpeggen_bin));
@@ -113,7 +112,7 @@ static void media_start(void)
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		      -1, 0);
 	cr_assert(shared != MAP_FAILED);
-	snprintf(db_dir, sizeof(db_dir), "%s/mdb.XXXXXX", tmp ? tmp : "/tmp");
+	snprintf(db_dir, sizeof(db_dir), "%s/mdb.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(db_dir));
 	cr_assert(snprintf(db, sizeof(db), "%s/index.db", db_dir) < (int)sizeof(db));
 

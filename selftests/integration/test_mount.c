@@ -52,8 +52,7 @@ static int fsd_run(char *out, size_t outlen, const char *args)
 	FILE *f;
 	int status;
 
-	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd",
-		 args);
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", fsd_bin(), args);
 	f = popen(cmd, "r");
 	cr_assert(f);
 	out[0] = '\0';
@@ -68,7 +67,7 @@ static int fsd_run(char *out, size_t outlen, const char *args)
 Test(mount, startup_errors_are_one_clear_line)
 {
 	char out[512], args[4096];
-	const char *tmp = getenv("FSD_TEST_TMP") ? getenv("FSD_TEST_TMP") : "/tmp";
+	const char *tmp = test_tmp();
 	char dir[1024], file[1100], mnt[1100];
 
 	snprintf(dir, sizeof(dir), "%s/err.XXXXXX", tmp);
@@ -109,8 +108,7 @@ static int run_fsd_unprivileged(void *arg)
 	char cmd[512];
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "'%s' -f /tmp /mnt 2>&1",
-		 getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd");
+	snprintf(cmd, sizeof(cmd), "'%s' -f /tmp /mnt 2>&1", fsd_bin());
 	f = popen(cmd, "r");
 	if (!f || !fgets(out, 512, f))
 		return 99;
@@ -122,16 +120,6 @@ Test(mount, refuses_without_cap_sys_admin)
 	char out[512] = "";
 
 	cr_assert_eq(run_as(65534, 65534, run_fsd_unprivileged, out), 0, "got: %s", out);
-}
-
-static const char *fsd_bin(void)
-{
-	return getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
-}
-
-static const char *test_tmp(void)
-{
-	return getenv("FSD_TEST_TMP") ? getenv("FSD_TEST_TMP") : "/tmp";
 }
 
 Test(mount, no_dev_fuse_is_one_clear_line)

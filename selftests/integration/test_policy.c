@@ -584,8 +584,9 @@ Test(policy, replacement_under_load_fails_no_request_and_never_mixes_versions)
 		     strerror(a.first_errno));
 	cr_assert_gt(a.ops, 100, "the load did not run (%d operations)", a.ops);
 	cr_assert_gt(mix_runs(), runs0, "the last version does not run");
-	cr_assert(sh("'%s' --stats '%s' | grep -q '^policy.%s version 31$'", getenv("FSD_BIN"),
-		     M.dir, pol) == 0, "the daemon is not at version 31 of the policy");
+	cr_assert(
+	    sh("'%s' --stats '%s' | grep -q '^policy.%s version 31$'", fsd_bin(), M.dir, pol) == 0,
+	    "the daemon is not at version 31 of the policy");
 }
 
 Test(policy, a_load_that_fails_leaves_the_old_version_in_force)
@@ -603,8 +604,8 @@ Test(policy, a_load_that_fails_leaves_the_old_version_in_force)
 	runs0 = mix_runs();
 	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
 	cr_assert_gt(mix_runs(), runs0, "the old version stopped running");
-	cr_assert(sh("'%s' --stats '%s' | grep -q '^policy.%s version 1$'", getenv("FSD_BIN"),
-		     M.dir, pol) == 0);
+	cr_assert(
+	    sh("'%s' --stats '%s' | grep -q '^policy.%s version 1$'", fsd_bin(), M.dir, pol) == 0);
 }
 
 /* ---- the data path under filters ---- */
@@ -652,11 +653,11 @@ Test(policy, user_ops_sends_opcodes_to_userspace_without_a_policy)
 /* fsd refuses with a line naming what is wrong; real directories, so that nothing else fails. */
 static void refused(const char *opts, const char *words)
 {
-	const char *tmp = getenv("FSD_TEST_TMP");
+	const char *tmp = test_tmp();
 
 	cr_assert_eq(sh("mkdir -p '%s/rb' '%s/rm'", tmp, tmp), 0);
-	cr_assert_neq(sh("timeout 20 '%s' -f -o %s '%s/rb' '%s/rm' > '%s/o' 2>&1", getenv("FSD_BIN"),
-			 opts, tmp, tmp, tmp),
+	cr_assert_neq(sh("timeout 20 '%s' -f -o %s '%s/rb' '%s/rm' > '%s/o' 2>&1", fsd_bin(), opts,
+			 tmp, tmp, tmp),
 		      0, "fsd -o %s started", opts);
 	cr_assert_eq(sh("grep -qF \"%s\" '%s/o'", words, tmp), 0, "-o %s: no '%s' in the message",
 		     opts, words);
@@ -688,7 +689,7 @@ Test(policy, masks_are_shown_by_the_debug_log_and_the_tool)
 			"sleep 0.1; done; umount m || umount -l m; wait; "
 			"grep -q 'opcode mask user 0x400: UNLINK' log && "
 			"grep -q 'opcode mask backing 0x' log",
-			getenv("FSD_TEST_TMP"), getenv("FSD_BIN")),
+			test_tmp(), fsd_bin()),
 		     0, "the debug log does not show the masks");
 }
 
@@ -715,7 +716,7 @@ Test(shipped, passthrough_filters_nothing)
 	cr_assert_eq(rename(mp(&M, "f"), mp(&M, "g")), 0);
 	cr_assert_eq(unlink(mp(&M, "g")), 0);
 	cr_assert_eq(requests("READ") + requests("WRITE"), 0, "data left passthrough");
-	cr_assert(sh("'%s' --stats '%s' | grep -q '^filter_calls'", getenv("FSD_BIN"), M.dir) != 0,
+	cr_assert(sh("'%s' --stats '%s' | grep -q '^filter_calls'", fsd_bin(), M.dir) != 0,
 		  "a policy without filters ran a filter");
 }
 

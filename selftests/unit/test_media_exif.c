@@ -68,9 +68,7 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 
 static void media_setup(void)
 {
-	const char *base = getenv("FSD_TEST_TMP");
-
-	snprintf(dir, sizeof(dir), "%s/media.XXXXXX", base ? base : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/media.XXXXXX", test_tmp());
 	cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
 	/* jpeggen is built beside the test binary. */
 	find_above("jpeggen", gen_bin, sizeof(gen_bin));

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "wire.h"
+#include "../integration/fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -116,8 +117,7 @@ Test(wire_fusebpf, lookup_replies_carry_backing_and_policy_entries)
 	if (geteuid() != 0)
 		cr_skip_test("loading a policy needs root");
 	snprintf(pol, sizeof(pol), "t%dw", (int)getpid() % 10000000);
-	snprintf(cmd, sizeof(cmd), "'%s' load passthrough --name %s 2>&1",
-		 getenv("FUSEBPF_BIN") ? getenv("FUSEBPF_BIN") : "build/fusebpf", pol);
+	snprintf(cmd, sizeof(cmd), "'%s' load passthrough --name %s 2>&1", fusebpf_bin(), pol);
 	{
 		FILE *f = popen(cmd, "r");
 
@@ -172,8 +172,7 @@ Test(wire_fusebpf, lookup_replies_carry_backing_and_policy_entries)
 			      send_lookup(FUSE_ROOT_ID, "missing"), 0, sizeof(entry)))->nodeid, 0);
 	expect_alive();
 	cr_assert_eq(wire_stop(), 0);
-	snprintf(cmd, sizeof(cmd), "'%s' unload %s >/dev/null 2>&1",
-		 getenv("FUSEBPF_BIN") ? getenv("FUSEBPF_BIN") : "build/fusebpf", pol);
+	snprintf(cmd, sizeof(cmd), "'%s' unload %s >/dev/null 2>&1", fusebpf_bin(), pol);
 	cr_assert_eq(system(cmd), 0);
 }
 

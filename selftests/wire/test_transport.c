@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "wire.h"
+#include "../integration/fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -151,7 +152,7 @@ Test(wire, refuses_a_stream_socket)
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		const char *fsd = getenv("FSD_BIN") ? getenv("FSD_BIN") : "build/fsd";
+		const char *fsd = fsd_bin();
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 2);

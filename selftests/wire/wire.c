@@ -41,13 +41,6 @@ static unsigned char req_buf[WIRE_BUF] __attribute__((aligned(8)));
 static size_t req_used;
 static bool req_len_forged;
 
-static const char *fsd_bin(void)
-{
-	const char *b = getenv("FSD_BIN");
-
-	return b ? b : "build/fsd";
-}
-
 static unsigned timeout_ms(void)
 {
 	const char *t = getenv("FSD_WIRE_TIMEOUT_MS");
@@ -87,12 +80,11 @@ static void socket_buffers(int fd)
 
 void wire_start(const char *const *argv, uid_t uid)
 {
-	const char *tmp = getenv("FSD_TEST_TMP");
 	int sv[2], logfd;
 
 	memset(&W, 0, sizeof(W));
 	W.fd = -1;
-	snprintf(W.root, sizeof(W.root), "%s/w.XXXXXX", tmp ? tmp : "/tmp");
+	snprintf(W.root, sizeof(W.root), "%s/w.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(W.root), "mkdtemp %s: %s", W.root, strerror(errno));
 	cr_assert(snprintf(W.backing, sizeof(W.backing), "%s/backing", W.root) <
 			  (int)sizeof(W.backing) &&
