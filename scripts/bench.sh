@@ -81,7 +81,6 @@ fsd_root=$mnt/fsd
 fsd_pid=
 watchdog_pid=
 
-
 fsd_stop() {
 	[[ -n $fsd_pid ]] || return 0
 	kill -TERM "$fsd_pid" 2>/dev/null || true
@@ -287,12 +286,11 @@ if want seqwrite; then
 	for ((round = 1; round <= rounds; round++)); do
 		for side in $(sides "$round" native fsd); do
 			root=${side}_root
-			per=-1
-			[[ $round = 1 ]] && per=0
+			per=$((round == 1 ? 0 : -1)) # its requests listed once
 			rm -f "${!root}/seq.dat"
 			sync
 			drop_caches
-			timed $side "seq write $(size_label) + fsync" "$per" "" 600 \
+			timed "$side" "seq write $(size_label) + fsync" "$per" "" 600 \
 				dd if=/dev/zero of="${!root}/seq.dat" bs=1M count="$size_mb" \
 				conv=fsync status=none
 			r[$side]+=" $(mbps "$T")"
@@ -307,14 +305,13 @@ if want seqread; then
 	for ((round = 1; round <= rounds; round++)); do
 		for side in $(sides "$round" native fsd); do
 			root=${side}_root
-			per=-1
-			[[ $round = 1 ]] && per=0
+			per=$((round == 1 ? 0 : -1)) # its requests listed once
 			f=$(data_file "${!root}")
 			drop_caches
-			timed $side "seq read $(size_label), cold" "$per" "" 600 \
+			timed "$side" "seq read $(size_label), cold" "$per" "" 600 \
 				dd if="$f" of=/dev/null bs=1M status=none
 			cold[$side]+=" $(mbps "$T")"
-			timed $side "seq read $(size_label), warm" "$per" "" 600 \
+			timed "$side" "seq read $(size_label), warm" "$per" "" 600 \
 				dd if="$f" of=/dev/null bs=1M status=none
 			warm[$side]+=" $(mbps "$T")"
 		done
@@ -330,11 +327,10 @@ if want randread; then
 	for ((round = 1; round <= rounds; round++)); do
 		for side in $(sides "$round" native fsd); do
 			root=${side}_root
-			per=-1
-			[[ $round = 1 ]] && per=0
+			per=$((round == 1 ? 0 : -1)) # its requests listed once
 			f=$(data_file "${!root}")
 			cat "$f" >/dev/null # warm: the whole file in the page cache
-			timed $side "rand read 4k QD1, warm" "$per" "" $((runtime + 120)) \
+			timed "$side" "rand read 4k QD1, warm" "$per" "" $((runtime + 120)) \
 				fio --name=randread --filename="$f" --rw=randread --bs=4k \
 				--iodepth=1 --ioengine=psync --size="${size_mb}M" --time_based \
 				--runtime="$runtime" --invalidate=0 --randrepeat=0 --norandommap \
@@ -391,11 +387,11 @@ if want ls; then
 			[[ $side = fsd && $round = 1 ]] && per=$nfiles
 			drop_caches
 			# shellcheck disable=SC2016 # $1 is for sh
-			timed $side "ls -l, cold" "$per" entry 600 \
+			timed "$side" "ls -l, cold" "$per" entry 600 \
 				sh -c 'ls -l "$1" >/dev/null' sh "${!root}/lsdir"
 			lscold[$side]+=" $T"
 			# shellcheck disable=SC2016 # $1 is for sh
-			timed $side "ls -l, warm" "$per" entry 600 \
+			timed "$side" "ls -l, warm" "$per" entry 600 \
 				sh -c 'ls -l "$1" >/dev/null' sh "${!root}/lsdir"
 			lswarm[$side]+=" $T"
 		done
@@ -415,11 +411,11 @@ if want tree; then
 		mkdir "${!root}/tree"
 		cat "$work/tree.tar" >/dev/null # the archive is read from memory
 		sync
-		timed $side "tar -xf" "$tree_entries" entry 1800 \
+		timed "$side" "tar -xf" "$tree_entries" entry 1800 \
 			tar -xf "$work/tree.tar" -C "${!root}/tree"
 		ext[$side]=$T
 		sync
-		timed $side "rm -rf" "$tree_entries" entry 1800 rm -rf "${!root}/tree"
+		timed "$side" "rm -rf" "$tree_entries" entry 1800 rm -rf "${!root}/tree"
 		del[$side]=$T
 		sync
 	done
