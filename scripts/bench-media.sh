@@ -71,7 +71,6 @@ pids=()
 loaded=
 watchdog_pid=
 
-
 cleanup() {
 	set +e
 	trap - EXIT INT TERM
@@ -229,7 +228,6 @@ stats() { "$fsd" --stats "$mnt_media"; }
 stat_of() { awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$2"; }
 # The growth of a counter of the media daemon over the rounds.
 grown() { echo $(($(stat_of "$1" "$work/s$rounds") - $(stat_of "$1" "$work/s0"))); }
-
 
 # Warm: the page cache holds the tree; the read rounds measure the mounts, not the disk.
 (cd "$tree" && xargs -0 cat <"$work/files" >/dev/null)

@@ -82,7 +82,6 @@ mount_one "$scratch/m_policy" "policy=$pname"
 declare -A dir=([native]=$back/native [plain]=$scratch/m_plain/plain
 	[policy]=$scratch/m_policy/policy)
 
-now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 echo "policy cost: fsd with policy '$policy' vs fsd with no policy (metadata), and vs native (data)"
@@ -113,13 +112,13 @@ declare -A lscold lswarm
 for ((r = 1; r <= rounds; r++)); do
 	for side in $(sides "$r" plain policy); do
 		drop_caches
-		t0=$(now)
+		t0=$EPOCHREALTIME
 		ls -l "${dir[$side]}/lsdir" >/dev/null
-		t1=$(now)
+		t1=$EPOCHREALTIME
 		ls -l "${dir[$side]}/lsdir" >/dev/null
-		t2=$(now)
-		lscold[$side]+=" $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
-		lswarm[$side]+=" $(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')"
+		t2=$EPOCHREALTIME
+		lscold[$side]+=" $(elapsed "$t0" "$t1")"
+		lswarm[$side]+=" $(elapsed "$t1" "$t2")"
 	done
 done
 
@@ -156,10 +155,10 @@ for side in native policy; do
 	f=${dir[$side]}/data
 	dd if=/dev/zero of="$f" bs=1M count="$size_mb" conv=fsync status=none
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	dd if="$f" of=/dev/null bs=1M status=none
-	t1=$(now)
-	seqr[$side]=$(awk -v a="$t0" -v b="$t1" -v m="$size_mb" 'BEGIN { printf "%.1f", m * 1.048576 / (b - a) }')
+	t1=$EPOCHREALTIME
+	seqr[$side]=$(awk -v s="$(elapsed "$t0" "$t1")" -v m="$size_mb" 'BEGIN { printf "%.1f", m * 1.048576 / s }')
 	fio --name=r --filename="$f" --rw=randread --bs=4k --iodepth=1 --ioengine=psync \
 		--size="${size_mb}M" --time_based --runtime="${quick:+3}${quick:-10}" --invalidate=0 \
 		--output-format=json --output="$scratch/fio.json" >/dev/null
