@@ -2,21 +2,31 @@
 /*
  * Counters, and the control socket that serves them and takes policy
  * reloads (the protocol is in <fusebpf/control.h>).  `fsd --stats
- * MOUNTPOINT` and the fusebpf tool are its clients.
+ * MOUNTPOINT` and the fusebpf tool are its clients; only privileged ones
+ * are answered (control_peer_check).
  */
 #define _GNU_SOURCE
 #include "fsd.h"
+#include "loader/loader.h"
 
 #include <fusebpf/control.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; the asm-generic number, x86-64's and arm64's */
+#endif
 
 
 _Atomic uint64_t stats_requests[FSD_OP_MAX];
@@ -117,6 +127,120 @@ static void control_command(char *line, FILE *f)
 		fprintf(f, "ok\n");
 }
 
+/*
+ * The uid and CapEff of process pid from /proc/PID/status, and whether it
+ * is in the daemon's user namespace; 0 or -errno.
+ */
+static int peer_status(pid_t pid, uid_t *euid, uint64_t *cap_eff, bool *our_userns)
+{
+	char path[64], line[256];
+	struct stat ours, theirs;
+	bool have_uid = false, have_cap = false;
+	unsigned ruid, eu;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	if (stat(path, &theirs) < 0 || stat("/proc/self/ns/user", &ours) < 0)
+		return -errno;
+	*our_userns = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long cap;
+
+		if (sscanf(line, "Uid: %u %u", &ruid, &eu) == 2) {
+			*euid = eu;
+			have_uid = true;
+		} else if (sscanf(line, "CapEff: %llx", &cap) == 1) {
+			*cap_eff = cap;
+			have_cap = true;
+		}
+	}
+	fclose(f);
+	return have_uid && have_cap ? 0 : -EIO;
+}
+
+/*
+ * Whether the client on fd may use the socket: root, the daemon's own uid,
+ * or a process with CAP_SYS_ADMIN in the daemon's user namespace, who
+ * could load a policy or unmount anyway.  The socket file is 0600, but a
+ * mode is one chmod from open, so every connection's peer is checked too:
+ * 0, or -EPERM with why (one line) in why.
+ *
+ * The uid is SO_PEERCRED's: the effective uid the kernel recorded when the
+ * peer connected, which it cannot lie about.  A capability is not in it,
+ * and is read from /proc/PID/status, which raises pid reuse: the peer may
+ * have exited and its pid gone to another process by the time it is read.
+ * So the peer is pinned with SO_PEERPIDFD (a pidfd of the process that
+ * connected, Linux 6.5) and, after the read, pidfd_send_signal(0) checks it
+ * still lives: a process that lives still owns its pid, so the status read
+ * was its.  Without SO_PEERPIDFD only the uids are let in.  The status must
+ * also show the effective uid SO_PEERCRED recorded and the daemon's user
+ * namespace: a process that connected, wrote its command and then exec'd
+ * a setuid program, or one that is root in a user namespace of its own,
+ * has CAP_SYS_ADMIN in its CapEff and no right to the daemon.  Left open:
+ * one that execs, after connecting, a program with file capabilities
+ * including cap_sys_admin, its uid unchanged (docs/operations.md).
+ */
+static int control_peer_check(int fd, char *why, size_t size)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uint64_t cap_eff = 0;
+	bool our_userns = false;
+	uid_t euid = (uid_t)-1;
+	int pidfd, err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(why, size, "no peer credentials: %s", strerror(errno));
+		return -EPERM;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return 0;
+	len = sizeof(pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+		snprintf(why, size, "uid %u (pid %d) is not root, and this kernel has no "
+			 "SO_PEERPIDFD to check its capabilities safely", (unsigned)cred.uid,
+			 (int)cred.pid);
+		return -EPERM;
+	}
+	err = peer_status(cred.pid, &euid, &cap_eff, &our_userns);
+	if (!err && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		err = -ESRCH; /* gone: what was read may be another process's */
+	close(pidfd);
+	if (err) {
+		snprintf(why, size, "uid %u (pid %d): cannot read its capabilities: %s",
+			 (unsigned)cred.uid, (int)cred.pid, strerror(-err));
+		return -EPERM;
+	}
+	if (euid != cred.uid || !our_userns) {
+		snprintf(why, size, "uid %u (pid %d) changed credentials since it connected, or is "
+			 "in another user namespace", (unsigned)cred.uid, (int)cred.pid);
+		return -EPERM;
+	}
+	if (!(cap_eff & (1ULL << CAP_SYS_ADMIN))) {
+		snprintf(why, size, "uid %u (pid %d) is not root and has no CAP_SYS_ADMIN",
+			 (unsigned)cred.uid, (int)cred.pid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Answers a refused client (its line read, not looked at) with one line, and logs it. */
+static void control_refuse(int fd, const char *why)
+{
+	char line[320];
+	int len;
+
+	fsd_log("control socket: refused a client: %s", why);
+	len = snprintf(line, sizeof(line), "error permission denied: %s; the control socket "
+		       "is root's\n", why);
+	if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		fsd_log("control socket: answering a refused client: %s", strerror(errno));
+}
+
 /* Reads one line (up to its newline, or what fits); 0 or -errno. */
 static int control_read_line(int fd, char *buf, size_t size)
 {
@@ -142,7 +266,7 @@ static void *control_loop(void *arg)
 	(void)arg;
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		char line[256];
+		char line[256], why[200];
 		FILE *f;
 
 		if (fd < 0) {
@@ -153,6 +277,17 @@ static void *control_loop(void *arg)
 		/* A client that never sends its line must not stall the others. */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
 			   sizeof(struct timeval));
+		/*
+		 * A refused client's line is read too, but never looked at: closing
+		 * before the client has written would fail its write (EPIPE) and it
+		 * would never read why.
+		 */
+		if (control_peer_check(fd, why, sizeof(why))) {
+			if (control_read_line(fd, line, sizeof(line)) == 0)
+				control_refuse(fd, why);
+			close(fd);
+			continue;
+		}
 		if (control_read_line(fd, line, sizeof(line)) < 0 || !(f = fdopen(fd, "w"))) {
 			close(fd);
 			continue;
@@ -164,15 +299,28 @@ static void *control_loop(void *arg)
 
 int control_serve(dev_t mount_dev)
 {
-	int err;
+	struct loader_error why;
+	int err, dir;
 
 	mkdir(FUSEBPF_CONTROL_DIR, 0755);
+	/* A directory another user can write is one where they can swap our socket for theirs. */
+	dir = loader_dir_trusted(AT_FDCWD, FUSEBPF_CONTROL_DIR, FUSEBPF_CONTROL_DIR, &why);
+	if (dir < 0) {
+		fsd_log("control socket: %s", why.msg);
+		return dir;
+	}
+	close(dir);
 	control_path(&control_addr, mount_dev);
 	unlink(control_addr.sun_path); /* left by a daemon that was killed */
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0)
 		return -errno;
-	if (bind(listen_fd, (struct sockaddr *)&control_addr, sizeof(control_addr)) < 0 ||
+	/*
+	 * bind() gives the file the socket inode's mode less the umask, which is
+	 * 0 in fsd: 0600 from the start, not 0777 until the chmod.
+	 */
+	if (fchmod(listen_fd, 0600) < 0 ||
+	    bind(listen_fd, (struct sockaddr *)&control_addr, sizeof(control_addr)) < 0 ||
 	    chmod(control_addr.sun_path, 0600) < 0 || listen(listen_fd, 8) < 0) {
 		err = -errno;
 		close(listen_fd);

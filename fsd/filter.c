@@ -54,12 +54,16 @@ static struct policy *registry_find(const char *name)
 static int version_open(struct policy *p, struct policy_version **out)
 {
 	struct policy_version *v = calloc(1, sizeof(*v));
+	struct loader_error why = { 0 };
 	int err;
 
 	if (!v)
 		return -ENOMEM;
-	err = loader_filters_open(p->name, &v->filters);
+	err = loader_filters_open(p->name, &v->filters, &why);
 	if (err) {
+		/* A refused pin directory, say, is named here; callers say the errno. */
+		if (err != -ENOENT && why.msg[0])
+			fsd_log("policy %s: %s", p->name, why.msg);
 		free(v);
 		return err;
 	}

@@ -265,7 +265,7 @@ static void trace_counts_print(const char *policy)
 	int fd;
 
 	loader_map_path(policy, "counts", path, sizeof(path));
-	fd = bpf_obj_get(path);
+	fd = loader_map_open(policy, "counts", NULL);
 	if (fd < 0)
 		return;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size != sizeof(uint32_t) ||
@@ -415,23 +415,16 @@ static int uid_parse(const char *s, uint32_t *uid)
 /* An fd of a map of the media policy; -errno with a message. */
 static int media_map(const char *policy, const char *map)
 {
-	char path[256];
-	int fd;
+	struct loader_error err = { 0 };
+	int fd = loader_map_open(policy, map, &err);
 
-	loader_map_path(policy, map, path, sizeof(path));
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		int e = errno;
-
-		if (e == ENOENT)
-			fprintf(stderr, "fusebpf media: policy '%s' is not loaded, or has no map '%s' "
-				"(fusebpf load media%s%s)\n", policy, map,
-				strcmp(policy, MEDIA_POLICY_NAME) ? " --name " : "",
-				strcmp(policy, MEDIA_POLICY_NAME) ? policy : "");
-		else
-			fprintf(stderr, "fusebpf media: %s: %s\n", path, strerror(e));
-		return -e;
-	}
+	if (fd == -ENOENT)
+		fprintf(stderr, "fusebpf media: policy '%s' is not loaded, or has no map '%s' "
+			"(fusebpf load media%s%s)\n", policy, map,
+			strcmp(policy, MEDIA_POLICY_NAME) ? " --name " : "",
+			strcmp(policy, MEDIA_POLICY_NAME) ? policy : "");
+	else if (fd < 0)
+		fprintf(stderr, "fusebpf media: %s\n", err.msg);
 	return fd;
 }
 
@@ -692,6 +685,7 @@ static int cmd_media(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	struct loader_error err = { 0 };
 	int e, failed;
 
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
@@ -701,23 +695,23 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "load"))
 		return cmd_load(argc - 2, argv + 2);
 	if (!strcmp(cmd, "list") && argc == 2) {
-		e = loader_list(list_one, NULL);
+		e = loader_list(list_one, NULL, &err);
 		if (e)
-			fprintf(stderr, "fusebpf list: %s\n", strerror(-e));
+			fprintf(stderr, "fusebpf list: %s\n", err.msg[0] ? err.msg : strerror(-e));
 		return e ? 1 : 0;
 	}
 	if (!strcmp(cmd, "show") && argc == 3) {
-		e = loader_show(argv[2], stdout);
+		e = loader_show(argv[2], stdout, &err);
 		if (e)
 			fprintf(stderr, "fusebpf show: policy '%s': %s\n", argv[2],
-				e == -ENOENT ? "not loaded" : strerror(-e));
+				e == -ENOENT ? "not loaded" : err.msg[0] ? err.msg : strerror(-e));
 		return e ? 1 : 0;
 	}
 	if (!strcmp(cmd, "unload") && argc == 3) {
-		e = loader_unload(argv[2]);
+		e = loader_unload(argv[2], &err);
 		if (e) {
 			fprintf(stderr, "fusebpf unload: policy '%s': %s\n", argv[2],
-				e == -ENOENT ? "not loaded" : strerror(-e));
+				e == -ENOENT ? "not loaded" : err.msg[0] ? err.msg : strerror(-e));
 			return 1;
 		}
 		daemons_tell("unload", argv[2], &failed);

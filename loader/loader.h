@@ -15,6 +15,13 @@
  * A reload pins the new filters in a directory of their own and exchanges it
  * with progs/ in one rename, so a reader sees one version or the other.
  * Loaders and readers of one policy serialise on a lock file in /run/fusebpf.
+ *
+ * Every one of these directories (fusebpf/, NAME/, maps/, progs/, and
+ * /run/fusebpf) must be root's alone: a directory owned by another uid, or
+ * writable by group or others, is refused with a message naming it, by the
+ * loader and by the daemon, rather than used (/sys/fs/bpf itself may be
+ * 1777, bpffs's default).  Checks are made on the opened directory (O_NOFOLLOW)
+ * and what is in it is reached through that fd.
  */
 #ifndef FUSEBPF_LOADER_H
 #define FUSEBPF_LOADER_H
@@ -70,20 +77,27 @@ int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBP
 int loader_load_mem(const void *obj, size_t size, const char *obj_name, const char *name,
 		    char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err);
 
+/*
+ * The functions below that take a struct loader_error (which may be NULL)
+ * fill its msg when they have more to say than the errno: a refused
+ * directory ("/sys/fs/bpf/fusebpf: owned by uid 1000, not root; refusing
+ * it", -EPERM), a pin that cannot be opened.
+ */
+
 /* Removes a pinned policy (its filters and maps); -ENOENT if not loaded. */
-int loader_unload(const char *name);
+int loader_unload(const char *name, struct loader_error *err);
 
 /* Whether name is a valid policy name: 1 to 15 of [A-Za-z0-9_-]. */
 bool loader_name_valid(const char *name);
 
 /* Calls fn for each pinned policy, in name order; 0 or -errno. */
-int loader_list(int (*fn)(const char *name, void *arg), void *arg);
+int loader_list(int (*fn)(const char *name, void *arg), void *arg, struct loader_error *err);
 
 /* Prints a pinned policy's filters and maps. */
-int loader_show(const char *name, FILE *out);
+int loader_show(const char *name, FILE *out, struct loader_error *err);
 
 /* Opens the pinned filters of a policy; -ENOENT if it is not loaded. */
-int loader_filters_open(const char *name, struct loader_filters *out);
+int loader_filters_open(const char *name, struct loader_filters *out, struct loader_error *err);
 void loader_filters_close(struct loader_filters *f);
 
 /* Runs one filter on ctx (which it may change); *ret is its return value. */
@@ -98,7 +112,18 @@ int loader_filter_parse(const char *prog_name, uint32_t *opcode, uint32_t *phase
 /* Whether filters on this opcode are meaningful (not INIT, FORGET, ...). */
 bool loader_opcode_filterable(uint32_t opcode);
 
-/* Path of a pinned map of a policy ("/sys/fs/bpf/fusebpf/NAME/maps/MAP"). */
+/* Path of a pinned map of a policy ("/sys/fs/bpf/fusebpf/NAME/maps/MAP"), to show. */
 int loader_map_path(const char *policy, const char *map, char *buf, size_t size);
+
+/* Opens a pinned map of a policy, its directories checked; an fd or -errno (-ENOENT). */
+int loader_map_open(const char *policy, const char *map, struct loader_error *err);
+
+/*
+ * Opens the directory name in at (O_DIRECTORY | O_NOFOLLOW) if it is root's
+ * alone: owned by uid 0, not writable by group or others.  shown is its
+ * path for the message.  An fd, or -errno (-EPERM: refused) with err saying
+ * why.
+ */
+int loader_dir_trusted(int at, const char *name, const char *shown, struct loader_error *err);
 
 #endif /* FUSEBPF_LOADER_H */

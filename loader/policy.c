@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -95,35 +96,177 @@ static int path_fmt(char *buf, size_t size, const char *fmt, ...)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* Fills err (which may be NULL) with the message; returns code. */
+static int fail(struct loader_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 int loader_map_path(const char *policy, const char *map, char *buf, size_t size)
 {
 	return path_fmt(buf, size, LOADER_PIN_ROOT "/%s/maps/%s", policy, map);
 }
 
-static int mkdir_exist_ok(const char *path, mode_t mode)
+/* ---- the directories the loader and the daemon trust ---- */
+
+/*
+ * Opens the directory name in at without following a symlink, and checks
+ * that nobody but root can change what is in it: owned by uid 0, writable
+ * by neither group nor others.  A pin directory another user can write is
+ * one where they can put filters or maps of their own for a daemon running
+ * as root to run, or make a lock file a symlink to one of root's files, so
+ * it is refused rather than used.  The checks are made on the opened
+ * directory, and what is in it is used through the fd (or /proc/self/fd/N
+ * paths where libbpf wants a path), so a rename between the check and the
+ * use changes nothing.  sticky_ok allows the world-writable sticky mode
+ * (1777) that the root of a bpffs mount has by default: others may add
+ * names there but not remove or rename root's.  shown names the directory
+ * in the message.  An fd, or -errno with err saying why (-EPERM: refused).
+ */
+static int dir_open_trusted(int at, const char *name, const char *shown, bool sticky_ok,
+			    struct loader_error *err)
 {
-	return mkdir(path, mode) < 0 && errno != EEXIST ? -errno : 0;
+	struct stat st;
+	int fd, e;
+
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		if (e == -ELOOP || e == -ENOTDIR)
+			return fail(err, -EPERM, "%s: a symlink or not a directory; refusing it",
+				    shown);
+		return fail(err, e, "%s: %s", shown, strerror(-e));
+	}
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		close(fd);
+		return fail(err, e, "%s: %s", shown, strerror(-e));
+	}
+	if (st.st_uid != 0) {
+		close(fd);
+		return fail(err, -EPERM, "%s: owned by uid %u, not root; refusing it", shown,
+			    (unsigned)st.st_uid);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(sticky_ok && (st.st_mode & S_ISVTX))) {
+		close(fd);
+		return fail(err, -EPERM, "%s: writable by %s (mode %04o); refusing it", shown,
+			    (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "group and others" :
+			    st.st_mode & S_IWGRP ? "group" : "others",
+			    (unsigned)(st.st_mode & 07777));
+	}
+	return fd;
 }
 
-/* Serialises loaders and readers of one policy: an flock'ed file in /run/fusebpf. */
-static int policy_lock(const char *name)
+int loader_dir_trusted(int at, const char *name, const char *shown, struct loader_error *err)
 {
-	char path[128];
-	int fd, err;
+	return dir_open_trusted(at, name, shown, false, err);
+}
 
-	err = mkdir_exist_ok(LOADER_RUN_DIR, 0755);
+/* dir_open_trusted, after making the directory (0700) if create and it is missing. */
+static int subdir_open(int at, const char *name, const char *shown, bool create,
+		       struct loader_error *err)
+{
+	if (create && mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+		return fail(err, -errno, "creating %s: %s", shown, strerror(errno));
+	return dir_open_trusted(at, name, shown, false, err);
+}
+
+/*
+ * Opens LOADER_PIN_ROOT (name NULL) or a policy's directory in it, having
+ * checked each directory from the bpffs mount down (dir_open_trusted);
+ * with create, makes the missing ones.  An fd, or -errno with err saying
+ * why (-ENOENT: not there).
+ */
+static int pin_dir_open(const char *name, bool create, struct loader_error *err)
+{
+	char shown[128];
+	int bpffs, root, dir;
+
+	bpffs = dir_open_trusted(AT_FDCWD, LOADER_BPFFS, LOADER_BPFFS, true, err);
+	if (bpffs < 0)
+		return bpffs;
+	/* LOADER_PIN_ROOT less "LOADER_BPFFS/": "fusebpf". */
+	root = subdir_open(bpffs, LOADER_PIN_ROOT + sizeof(LOADER_BPFFS), LOADER_PIN_ROOT, create,
+			   err);
+	close(bpffs);
+	if (root < 0 || !name)
+		return root;
+	if (path_fmt(shown, sizeof(shown), LOADER_PIN_ROOT "/%s", name)) {
+		close(root);
+		return fail(err, -ENAMETOOLONG, "policy name '%s' too long", name);
+	}
+	dir = subdir_open(root, name, shown, create, err);
+	close(root);
+	return dir;
+}
+
+/* Opens the subdirectory sub ("maps", "progs") of policy name's directory dir; checked. */
+static int policy_subdir_open(int dir, const char *name, const char *sub, bool create,
+			      struct loader_error *err)
+{
+	char shown[160];
+
+	path_fmt(shown, sizeof(shown), LOADER_PIN_ROOT "/%s/%s", name, sub);
+	return subdir_open(dir, sub, shown, create, err);
+}
+
+/* Checks the subdirectories of a policy's directory dir that are there; 0 or -errno. */
+static int policy_subdirs_check(int dir, const char *name, struct loader_error *err)
+{
+	static const char *const subs[] = { "maps", "progs", "progs_new" };
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		int fd = policy_subdir_open(dir, name, subs[i], false, err);
+
+		if (fd < 0 && fd != -ENOENT)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
 	if (err)
-		return err;
-	err = path_fmt(path, sizeof(path), LOADER_RUN_DIR "/policy-%s.lock", name);
-	if (err)
-		return err;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		err->msg[0] = '\0';
+	return 0;
+}
+
+/* The path by which libbpf and bpf_obj_get() reach name in the directory open as dirfd. */
+static int fd_path(char *buf, size_t size, int dirfd, const char *name)
+{
+	return path_fmt(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
+}
+
+/*
+ * Serialises loaders and readers of one policy: an flock'ed file in
+ * /run/fusebpf, which must be root's alone too (a lock file there that is
+ * a symlink would have root create or lock whatever it points at).
+ */
+static int policy_lock(const char *name, struct loader_error *err)
+{
+	char file[64];
+	int dir, fd, e;
+
+	if (mkdir(LOADER_RUN_DIR, 0755) < 0 && errno != EEXIST)
+		return fail(err, -errno, "creating " LOADER_RUN_DIR ": %s", strerror(errno));
+	dir = dir_open_trusted(AT_FDCWD, LOADER_RUN_DIR, LOADER_RUN_DIR, false, err);
+	if (dir < 0)
+		return dir;
+	path_fmt(file, sizeof(file), "policy-%s.lock", name);
+	fd = openat(dir, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	e = -errno;
+	close(dir);
 	if (fd < 0)
-		return -errno;
+		return fail(err, e, "locking policy '%s': " LOADER_RUN_DIR "/%s: %s", name, file,
+			    strerror(-e));
 	if (flock(fd, LOCK_EX) < 0) {
-		err = -errno;
+		e = -errno;
 		close(fd);
-		return err;
+		return fail(err, e, "locking policy '%s': %s", name, strerror(-e));
 	}
 	return fd;
 }
@@ -134,15 +277,22 @@ static void policy_unlock(int fd)
 		close(fd); /* releases the flock */
 }
 
-/* Unlinks the pins in dir, then dir itself. */
-static int dir_remove(const char *dir)
+/* Unlinks the pins in the directory name of at, then the directory itself. */
+static int dir_remove(int at, const char *name)
 {
-	DIR *d = opendir(dir);
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *e;
 	int err = 0;
+	DIR *d;
 
-	if (!d)
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
@@ -150,7 +300,7 @@ static int dir_remove(const char *dir)
 			err = -errno;
 	}
 	closedir(d);
-	if (rmdir(dir) < 0 && !err)
+	if (unlinkat(at, name, AT_REMOVEDIR) < 0 && !err)
 		err = -errno;
 	return err;
 }
@@ -180,16 +330,6 @@ static int print_capture(enum libbpf_print_level level, const char *fmt, va_list
 	memcpy(capture->log + used, tail, len + 1);
 	free(text);
 	return 0;
-}
-
-static int fail(struct loader_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return code;
 }
 
 /* ---- the ".fusebpf" section: the policy's name and the ABI it was built with ---- */
@@ -292,8 +432,11 @@ static int object_check(struct bpf_object *obj, const struct fusebpf_policy_info
 	return 0;
 }
 
-/* Pins the maps of the object in maps/, reusing compatible pinned ones. */
-static int maps_pin_paths(struct bpf_object *obj, const char *name, struct loader_error *err)
+/*
+ * Pins the maps of the object in maps/ (open as the fd maps while the
+ * object loads), reusing compatible pinned ones.
+ */
+static int maps_pin_paths(struct bpf_object *obj, int maps, struct loader_error *err)
 {
 	struct bpf_map *map;
 	char path[256];
@@ -301,7 +444,7 @@ static int maps_pin_paths(struct bpf_object *obj, const char *name, struct loade
 	bpf_object__for_each_map(map, obj) {
 		if (bpf_map__is_internal(map))
 			continue; /* .rodata, .bss: the object's own globals */
-		if (loader_map_path(name, bpf_map__name(map), path, sizeof(path)))
+		if (fd_path(path, sizeof(path), maps, bpf_map__name(map)))
 			return fail(err, -ENAMETOOLONG, "map name '%s' too long", bpf_map__name(map));
 		if (bpf_map__set_pin_path(map, path))
 			return fail(err, -ENOMEM, "map '%s': cannot set its pin path",
@@ -346,66 +489,68 @@ static int info_get(const char *path, struct fusebpf_policy_info *info)
  * it with progs/, so that readers see the old set or the new one.  Policy
  * lock held.
  */
-static int progs_pin_swap(struct bpf_object *obj, const char *dir,
+static int progs_pin_swap(struct bpf_object *obj, int dir, const char *name,
 			  const struct fusebpf_policy_info *info, struct loader_error *err)
 {
-	char fresh[256], cur[256], path[320];
+	char path[320];
 	struct bpf_program *prog;
-	int e;
+	int fresh, e;
 
-	if (path_fmt(fresh, sizeof(fresh), "%s/progs_new", dir) ||
-	    path_fmt(cur, sizeof(cur), "%s/progs", dir))
-		return fail(err, -ENAMETOOLONG, "path too long");
-	dir_remove(fresh); /* left by a loader that died */
-	if (mkdir(fresh, 0700) < 0)
-		return fail(err, -errno, "mkdir %s: %s", fresh, strerror(errno));
+	dir_remove(dir, "progs_new"); /* left by a loader that died */
+	fresh = policy_subdir_open(dir, name, "progs_new", true, err);
+	if (fresh < 0)
+		return fresh;
 	bpf_object__for_each_program(prog, obj) {
-		if (path_fmt(path, sizeof(path), "%s/%s", fresh, bpf_program__name(prog)))
+		if (fd_path(path, sizeof(path), fresh, bpf_program__name(prog)))
 			e = -ENAMETOOLONG;
 		else
 			e = bpf_program__pin(prog, path);
 		if (e) {
-			dir_remove(fresh);
-			return fail(err, e, "pinning program '%s': %s", bpf_program__name(prog),
-				    strerror(-e));
+			fail(err, e, "pinning program '%s': %s", bpf_program__name(prog),
+			     strerror(-e));
+			goto out_remove;
 		}
 	}
-	path_fmt(path, sizeof(path), "%s/" INFO_PIN, fresh);
+	fd_path(path, sizeof(path), fresh, INFO_PIN);
 	e = info_pin(path, info);
 	if (e) {
-		dir_remove(fresh);
-		return fail(err, e, "pinning the policy info: %s", strerror(-e));
+		fail(err, e, "pinning the policy info: %s", strerror(-e));
+		goto out_remove;
 	}
-	if (renameat2(AT_FDCWD, fresh, AT_FDCWD, cur, RENAME_EXCHANGE) == 0) {
+	close(fresh);
+	if (renameat2(dir, "progs_new", dir, "progs", RENAME_EXCHANGE) == 0) {
 		/* The new version is in place: what is left of the old one is litter. */
-		e = dir_remove(fresh);
+		e = dir_remove(dir, "progs_new");
 		if (e)
-			fprintf(stderr, "fusebpf: removing the old version in %s: %s\n", fresh,
-				strerror(-e));
+			fprintf(stderr, "fusebpf: removing the old version in %s/%s/progs_new: %s\n",
+				LOADER_PIN_ROOT, name, strerror(-e));
 		return 0;
 	}
-	if (errno == ENOENT && rename(fresh, cur) == 0)
+	if (errno == ENOENT && renameat(dir, "progs_new", dir, "progs") == 0)
 		return 0; /* the first version */
 	e = -errno;
-	dir_remove(fresh);
-	return fail(err, e, "installing %s: %s", cur, strerror(-e));
+	dir_remove(dir, "progs_new");
+	return fail(err, e, "installing %s/%s/progs: %s", LOADER_PIN_ROOT, name, strerror(-e));
+out_remove:
+	close(fresh);
+	dir_remove(dir, "progs_new");
+	return e;
 }
 
-/* Whether the policy in dir has a version in force (a progs/ directory). */
-static bool policy_installed(const char *dir)
+/* Whether the policy whose directory is open as dir has a version in force (progs/). */
+static bool policy_installed(int dir)
 {
-	char progs[192];
 	struct stat st;
 
-	return !path_fmt(progs, sizeof(progs), "%s/progs", dir) && stat(progs, &st) == 0;
+	return fstatat(dir, "progs", &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 static int load_object(struct bpf_object *obj, const void *buf, size_t size, const char *override,
 		       char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err)
 {
 	struct fusebpf_policy_info info;
-	char name[FUSEBPF_POLICY_NAME_LEN], dir[128], sub[160];
-	int e, lock = -1;
+	char name[FUSEBPF_POLICY_NAME_LEN];
+	int e, lock = -1, dir, maps, root;
 
 	e = info_read(buf, size, &info);
 	if (e)
@@ -418,18 +563,27 @@ static int load_object(struct bpf_object *obj, const void *buf, size_t size, con
 	e = loader_bpffs_mount();
 	if (e)
 		return fail(err, e, "mounting bpffs on " LOADER_BPFFS ": %s", strerror(-e));
-	path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s", name);
-	path_fmt(sub, sizeof(sub), "%s/maps", dir);
-	if ((e = mkdir_exist_ok(LOADER_PIN_ROOT, 0700)) || (e = mkdir_exist_ok(dir, 0700)) ||
-	    (e = mkdir_exist_ok(sub, 0700)))
-		return fail(err, e, "creating %s: %s", sub, strerror(-e));
-	e = maps_pin_paths(obj, name, err);
+	/* Each directory is made if missing, and refused if another user can change it. */
+	dir = pin_dir_open(name, true, err);
+	if (dir < 0)
+		return dir;
+	maps = policy_subdir_open(dir, name, "maps", true, err);
+	if (maps < 0) {
+		close(dir);
+		return maps;
+	}
+	e = maps_pin_paths(obj, maps, err);
 	if (e)
-		return e;
-
-	lock = policy_lock(name);
-	if (lock < 0)
-		return fail(err, lock, "locking policy '%s': %s", name, strerror(-lock));
+		goto out_close;
+	lock = policy_lock(name, err);
+	if (lock < 0) {
+		e = lock;
+		goto out_close;
+	}
+	/* An old version's progs/ and progs_new/ are the loader's to use too. */
+	e = policy_subdirs_check(dir, name, err);
+	if (e)
+		goto out;
 	e = bpf_object__load(obj);
 	if (e) {
 		const char *p = err->log, *q;
@@ -448,7 +602,7 @@ static int load_object(struct bpf_object *obj, const void *buf, size_t size, con
 		goto out;
 	}
 	memcpy(info.name, name, sizeof(info.name));
-	e = progs_pin_swap(obj, dir, &info, err);
+	e = progs_pin_swap(obj, dir, name, &info, err);
 	if (!e) {
 		memcpy(loaded_name, name, FUSEBPF_POLICY_NAME_LEN);
 		err->msg[0] = '\0';
@@ -456,10 +610,17 @@ static int load_object(struct bpf_object *obj, const void *buf, size_t size, con
 out:
 	if (e && !policy_installed(dir)) {
 		/* A first load that failed leaves nothing (libbpf unpinned its maps). */
-		rmdir(sub);
-		rmdir(dir);
+		unlinkat(dir, "maps", AT_REMOVEDIR);
+		root = pin_dir_open(NULL, false, NULL);
+		if (root >= 0) {
+			unlinkat(root, name, AT_REMOVEDIR);
+			close(root);
+		}
 	}
 	policy_unlock(lock);
+out_close:
+	close(maps);
+	close(dir);
 	return e;
 }
 
@@ -523,35 +684,48 @@ int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBP
 	return e;
 }
 
-int loader_unload(const char *name)
+int loader_unload(const char *name, struct loader_error *err)
 {
-	char dir[128], sub[160];
-	int lock, e;
-	struct stat st;
+	char sub[160];
+	int lock, e, root, dir;
 
 	if (!loader_name_valid(name))
-		return -EINVAL;
-	path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s", name);
-	if (stat(dir, &st) < 0)
-		return -errno;
-	lock = policy_lock(name);
-	if (lock < 0)
-		return lock;
-	path_fmt(sub, sizeof(sub), "%s/progs", dir);
-	e = dir_remove(sub);
-	path_fmt(sub, sizeof(sub), "%s/progs_new", dir);
-	dir_remove(sub);
-	path_fmt(sub, sizeof(sub), "%s/maps", dir);
+		return fail(err, -EINVAL, "'%s' is not a policy name", name);
+	root = pin_dir_open(NULL, false, err);
+	if (root < 0)
+		return root;
+	path_fmt(sub, sizeof(sub), LOADER_PIN_ROOT "/%s", name);
+	dir = subdir_open(root, name, sub, false, err);
+	if (dir < 0) {
+		close(root);
+		return dir;
+	}
+	lock = policy_lock(name, err);
+	if (lock < 0) {
+		e = lock;
+		goto out_close;
+	}
+	e = policy_subdirs_check(dir, name, err);
+	if (e)
+		goto out;
+	e = dir_remove(dir, "progs");
+	dir_remove(dir, "progs_new");
 	if (!e)
-		e = dir_remove(sub);
-	if (!e && rmdir(dir) < 0)
+		e = dir_remove(dir, "maps");
+	if (!e && unlinkat(root, name, AT_REMOVEDIR) < 0)
 		e = -errno;
-	if (!e) {
+	if (e) {
+		fail(err, e, "removing %s/%s: %s", LOADER_PIN_ROOT, name, strerror(-e));
+	} else {
 		/* The lock file goes too; a loader that waited on it works on a new one. */
 		path_fmt(sub, sizeof(sub), LOADER_RUN_DIR "/policy-%s.lock", name);
 		unlink(sub);
 	}
+out:
 	policy_unlock(lock);
+out_close:
+	close(dir);
+	close(root);
 	return e;
 }
 
@@ -560,95 +734,122 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int loader_list(int (*fn)(const char *name, void *arg), void *arg)
+int loader_list(int (*fn)(const char *name, void *arg), void *arg, struct loader_error *err)
 {
-	DIR *d = opendir(LOADER_PIN_ROOT);
+	int root = pin_dir_open(NULL, false, err);
 	struct dirent *e;
 	char *names[256];
 	size_t n = 0;
-	int err = 0;
+	struct stat st;
+	DIR *d;
 
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+	if (root == -ENOENT)
+		return 0;
+	if (root < 0)
+		return root;
+	d = fdopendir(root);
+	if (!d) {
+		close(root);
+		return fail(err, -errno, LOADER_PIN_ROOT ": %s", strerror(errno));
+	}
 	while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0])) {
-		char dir[160];
+		char progs[64];
 
 		if (e->d_name[0] == '.' || !loader_name_valid(e->d_name))
 			continue;
-		path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s", e->d_name);
-		if (policy_installed(dir))
+		path_fmt(progs, sizeof(progs), "%s/progs", e->d_name);
+		if (fstatat(dirfd(d), progs, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			names[n++] = strdup(e->d_name);
 	}
 	closedir(d);
+	root = 0;
 	qsort(names, n, sizeof(names[0]), name_cmp);
 	for (size_t i = 0; i < n; i++) {
-		if (!err && names[i])
-			err = fn(names[i], arg);
+		if (!root && names[i])
+			root = fn(names[i], arg);
 		free(names[i]);
 	}
-	return err;
+	return root;
 }
 
 /* ---- the daemon's side: open and run ---- */
 
-int loader_filters_open(const char *name, struct loader_filters *out)
+int loader_filters_open(const char *name, struct loader_filters *out, struct loader_error *err)
 {
 	struct fusebpf_policy_info info;
-	char dir[160], path[320];
-	struct dirent *e;
+	char path[320];
+	struct dirent *ent;
+	int lock, dir, progs, e;
 	DIR *d;
-	int lock, err = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (int op = 0; op < FUSEBPF_OP_MAX; op++)
 		out->fd[op][0] = out->fd[op][1] = -1;
 	if (!loader_name_valid(name))
-		return -EINVAL;
+		return fail(err, -EINVAL, "'%s' is not a policy name", name);
 	snprintf(out->name, sizeof(out->name), "%s", name);
-	lock = policy_lock(name);
+	lock = policy_lock(name, err);
 	if (lock < 0)
 		return lock;
-	path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s/progs", name);
-	path_fmt(path, sizeof(path), "%s/" INFO_PIN, dir);
-	err = info_get(path, &info);
-	if (err)
-		goto out;
-	out->flags = info.flags;
-	d = opendir(dir);
-	if (!d) {
-		err = -errno;
+	/* Its directories are checked as the loader checks them (dir_open_trusted). */
+	dir = pin_dir_open(name, false, err);
+	if (dir < 0) {
+		e = dir;
 		goto out;
 	}
-	while (!err && (e = readdir(d))) {
-		struct bpf_prog_info info = {};
-		uint32_t len = sizeof(info), op, phase;
+	e = policy_subdirs_check(dir, name, err);
+	progs = e ? e : policy_subdir_open(dir, name, "progs", false, err);
+	close(dir);
+	if (progs < 0) {
+		e = progs;
+		goto out;
+	}
+	fd_path(path, sizeof(path), progs, INFO_PIN);
+	e = info_get(path, &info);
+	if (e) {
+		close(progs);
+		fail(err, e, "%s/%s/progs/" INFO_PIN ": %s", LOADER_PIN_ROOT, name, strerror(-e));
+		goto out;
+	}
+	out->flags = info.flags;
+	d = fdopendir(progs);
+	if (!d) {
+		e = -errno;
+		close(progs);
+		goto out;
+	}
+	while (!e && (ent = readdir(d))) {
+		struct bpf_prog_info pinfo = {};
+		uint32_t len = sizeof(pinfo), op, phase;
 		int fd;
 
-		if (loader_filter_parse(e->d_name, &op, &phase) || !loader_opcode_filterable(op))
+		if (loader_filter_parse(ent->d_name, &op, &phase) || !loader_opcode_filterable(op))
 			continue;
-		path_fmt(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd_path(path, sizeof(path), dirfd(d), ent->d_name);
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
-			err = -errno;
+			e = fail(err, -errno, "%s/%s/progs/%s: %s", LOADER_PIN_ROOT, name,
+				 ent->d_name, strerror(errno));
 			break;
 		}
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
-		    (info.type != BPF_PROG_TYPE_SYSCALL && info.type != BPF_PROG_TYPE_XDP)) {
+		if (bpf_obj_get_info_by_fd(fd, &pinfo, &len) < 0 ||
+		    (pinfo.type != BPF_PROG_TYPE_SYSCALL && pinfo.type != BPF_PROG_TYPE_XDP)) {
 			close(fd);
-			err = -EINVAL;
+			e = fail(err, -EINVAL, "%s/%s/progs/%s: not a filter program",
+				 LOADER_PIN_ROOT, name, ent->d_name);
 			break;
 		}
 		out->fd[op][phase - 1] = fd;
-		out->flavor[op][phase - 1] = info.type == BPF_PROG_TYPE_SYSCALL ?
+		out->flavor[op][phase - 1] = pinfo.type == BPF_PROG_TYPE_SYSCALL ?
 						     LOADER_FLAVOR_SYSCALL :
 						     LOADER_FLAVOR_XDP;
 	}
 	closedir(d);
 out:
 	policy_unlock(lock);
-	if (err)
+	if (e)
 		loader_filters_close(out);
-	return err;
+	return e;
 }
 
 void loader_filters_close(struct loader_filters *f)
@@ -698,17 +899,54 @@ static const char *map_type_name(uint32_t type)
 	}
 }
 
-int loader_show(const char *name, FILE *out)
+/* Opens policy's maps/ directory, having checked all its directories, as the daemon does. */
+static int maps_dir_open(const char *policy, struct loader_error *err)
+{
+	int dir, maps;
+
+	if (!loader_name_valid(policy))
+		return fail(err, -EINVAL, "'%s' is not a policy name", policy);
+	dir = pin_dir_open(policy, false, err);
+	if (dir < 0)
+		return dir;
+	maps = policy_subdirs_check(dir, policy, err);
+	if (!maps)
+		maps = policy_subdir_open(dir, policy, "maps", false, err);
+	close(dir);
+	return maps;
+}
+
+int loader_map_open(const char *policy, const char *map, struct loader_error *err)
+{
+	char path[320];
+	int maps, fd;
+
+	maps = maps_dir_open(policy, err);
+	if (maps < 0)
+		return maps;
+	if (fd_path(path, sizeof(path), maps, map)) {
+		close(maps);
+		return fail(err, -ENAMETOOLONG, "map name '%s' too long", map);
+	}
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fd = fail(err, -errno, "%s/%s/maps/%s: %s", LOADER_PIN_ROOT, policy, map,
+			  strerror(errno));
+	close(maps);
+	return fd;
+}
+
+int loader_show(const char *name, FILE *out, struct loader_error *err)
 {
 	struct loader_filters f;
 	char dir[160], path[320];
 	struct dirent *e;
+	int maps;
 	DIR *d;
-	int err;
 
-	err = loader_filters_open(name, &f);
-	if (err)
-		return err;
+	maps = loader_filters_open(name, &f, err);
+	if (maps)
+		return maps;
 	fprintf(out, "policy %s%s\n", name,
 		f.flags & FUSEBPF_POLICY_PER_CALLER ? " (per caller: no kernel caching)" : "");
 	fprintf(out, "  filters (%s/%s/progs):\n", LOADER_PIN_ROOT, name);
@@ -730,9 +968,16 @@ int loader_show(const char *name, FILE *out)
 
 	path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s/maps", name);
 	fprintf(out, "  maps (%s):\n", dir);
-	d = opendir(dir);
-	if (!d)
+	maps = maps_dir_open(name, err);
+	if (maps == -ENOENT)
 		return 0;
+	if (maps < 0)
+		return maps;
+	d = fdopendir(maps);
+	if (!d) {
+		close(maps);
+		return 0;
+	}
 	while ((e = readdir(d))) {
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
@@ -740,7 +985,7 @@ int loader_show(const char *name, FILE *out)
 
 		if (e->d_name[0] == '.')
 			continue;
-		path_fmt(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd_path(path, sizeof(path), dirfd(d), e->d_name);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
