@@ -213,7 +213,8 @@ static void daemon_ready(int status_fd, char status)
 
 /*
  * The policy step's setup: the root's policy (inherited by everything below
- * it) and the userspace module.  Messages go to stderr: nothing is mounted.
+ * it) and which userspace module runs (user_setup starts it).  Messages go
+ * to stderr: nothing is mounted.  Before the fork: what it holds are fds.
  */
 static int policy_setup(const struct config *cfg)
 {
@@ -222,15 +223,8 @@ static int policy_setup(const struct config *cfg)
 	struct node *root;
 	int err;
 
-	if (cfg->user) {
+	if (cfg->user)
 		user_module = cfg->user;
-		err = user_module->init ? user_module->init(cfg->user_args[0] ? cfg->user_args : NULL) : 0;
-		if (err) {
-			fprintf(stderr, "fsd: userspace module '%s' refused its arguments '%s': %s\n",
-				user_module->name, cfg->user_args, strerror(-err));
-			return err;
-		}
-	}
 	if (cfg->policy[0]) {
 		err = loader_bpffs_mount();
 		if (err) {
@@ -258,6 +252,26 @@ static int policy_setup(const struct config *cfg)
 			user_module->name);
 	}
 	return 0;
+}
+
+/*
+ * Starts the userspace module, in the process that serves: after the fork.
+ * A module's state may not survive one: the media index's SQLite locks are
+ * POSIX locks, the process's own, which a child does not inherit (its
+ * commits would go to a WAL that another process's checkpoint deletes).
+ * Messages still reach the terminal: daemon_ready() has not yet run.
+ */
+static int user_setup(const struct config *cfg)
+{
+	int err;
+
+	if (!user_module->init)
+		return 0;
+	err = user_module->init(cfg->user_args[0] ? cfg->user_args : NULL);
+	if (err)
+		fprintf(stderr, "fsd: userspace module '%s' refused its arguments '%s': %s\n",
+			user_module->name, cfg->user_args, strerror(-err));
+	return err;
 }
 
 static int workers_start(struct worker *w, unsigned n, int session_fd)
@@ -382,6 +396,11 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	/* Before the mount: the first requests may need it. */
+	if (user_setup(cfg)) {
+		daemon_ready(status_fd, 1);
+		return 1;
+	}
 	err = cfg->mountpoint ? fuse_mount(cfg, backing, mnt, devfd) : 0;
 	if (err) {
 		fprintf(stderr, "fsd: mounting '%s' on '%s': %s\n", cfg->backing_dir,

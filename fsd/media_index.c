@@ -22,7 +22,8 @@
  * their rows in the order they looked at it, and statements are prepared
  * once.  Other processes have their own connection: WAL lets them read while
  * this one writes, and the busy timeout covers a writer in another process
- * (a CLI rescan) holding the write lock.
+ * holding the write lock (a writer that does not own the index: tests; the
+ * CLI's rescan goes through the daemon that owns it, media_index.h).
  *
  * Paths are TEXT compared bytewise (BINARY collation: memcmp), so the rows
  * below directory "d" are exactly those in ["d/", "d0") ('0' follows '/'):
@@ -57,6 +58,7 @@ struct media_index {
 	pthread_mutex_t lock; /* guards everything below and the connection */
 	sqlite3 *db;
 	int root_fd; /* O_PATH on the backing root; -1: query-only */
+	int lock_fd; /* DB_PATH.lock, locked (MEDIA_INDEX_OWN); else -1 */
 	bool rdonly;
 	/* Prepared once, NULL for a read-only index. */
 	sqlite3_stmt *begin, *commit, *rollback;
@@ -255,6 +257,97 @@ static int tx_end(struct media_index *idx, int err)
 	return err;
 }
 
+/* ---- ownership (media_index.h) ---- */
+
+static int lock_path(const char *db_path, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%s.lock", db_path) < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * An OFD lock, not flock() or a POSIX lock: it belongs to the open file, so
+ * closing another fd of the same file in this process (SQLite does, for its
+ * own files) does not drop it, and a second open in this process conflicts.
+ */
+static struct flock lock_whole(short type)
+{
+	return (struct flock){ .l_type = type, .l_whence = SEEK_SET };
+}
+
+/* Takes DB_PATH.lock for idx and writes who holds it; -EAGAIN if another does. */
+static int owner_lock(struct media_index *idx, const char *db_path, const char *backing_root)
+{
+	struct flock fl = lock_whole(F_WRLCK);
+	char path[PATH_MAX], root[PATH_MAX], text[PATH_MAX + 64];
+	int fd, len, err;
+
+	err = lock_path(db_path, path, sizeof(path));
+	if (err)
+		return err;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		err = errno == EACCES ? -EAGAIN : -errno;
+		close(fd);
+		return err;
+	}
+	/* For the messages of whoever finds it held; the lock is what counts. */
+	if (!backing_root || !realpath(backing_root, root))
+		root[0] = '\0';
+	len = snprintf(text, sizeof(text), "pid %d\nbacking %s\n", (int)getpid(), root);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, len, 0) != len) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	idx->lock_fd = fd;
+	return 0;
+}
+
+int media_index_owner(const char *db_path, pid_t *pid, char *backing, size_t size)
+{
+	struct flock fl = lock_whole(F_WRLCK);
+	char path[PATH_MAX], text[PATH_MAX + 64], *b;
+	ssize_t n;
+	int fd, err;
+
+	*pid = 0;
+	if (backing && size)
+		backing[0] = '\0';
+	err = lock_path(db_path, path, sizeof(path));
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (fl.l_type == F_UNLCK) {
+		close(fd);
+		return 0;
+	}
+	/* An owner that has not finished writing it: what is there, if whole. */
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	if (sscanf(text, "pid %d\n", pid) != 1)
+		*pid = 0;
+	b = strstr(text, "\nbacking ");
+	if (b && backing && size) {
+		b += 9;
+		n = strcspn(b, "\n");
+		if (b[n] == '\n' && (size_t)n < size) {
+			memcpy(backing, b, n);
+			backing[n] = '\0';
+		}
+	}
+	return 1;
+}
+
 /* ---- opening ---- */
 
 static const char schema_sql[] = "CREATE TABLE media ("
@@ -381,7 +474,8 @@ int media_index_open(const char *db_path, const char *backing_root, unsigned fla
 	int err;
 
 	*out = NULL;
-	if (!db_path || (flags & ~MEDIA_INDEX_RDONLY))
+	if (!db_path || (flags & ~(MEDIA_INDEX_RDONLY | MEDIA_INDEX_OWN)) ||
+	    ((flags & MEDIA_INDEX_RDONLY) && (flags & MEDIA_INDEX_OWN)))
 		return -EINVAL;
 	idx = calloc(1, sizeof(*idx));
 	if (!idx)
@@ -389,12 +483,19 @@ int media_index_open(const char *db_path, const char *backing_root, unsigned fla
 	pthread_mutex_init(&idx->lock, NULL);
 	idx->rdonly = flags & MEDIA_INDEX_RDONLY;
 	idx->root_fd = -1;
+	idx->lock_fd = -1;
 	if (backing_root) {
 		idx->root_fd = open(backing_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (idx->root_fd < 0) {
 			err = -errno;
 			goto out_close;
 		}
+	}
+	/* Before the database: nothing of it is touched unless owned. */
+	if (flags & MEDIA_INDEX_OWN) {
+		err = owner_lock(idx, db_path, backing_root);
+		if (err)
+			goto out_close;
 	}
 	err = db_open(idx, db_path);
 	if (err)
@@ -423,28 +524,39 @@ void media_index_close(struct media_index *idx)
 	sqlite3_close(idx->db);
 	if (idx->root_fd >= 0)
 		close(idx->root_fd);
+	/* Last: the checkpoint above is the owner's. */
+	if (idx->lock_fd >= 0)
+		close(idx->lock_fd);
 	pthread_mutex_destroy(&idx->lock);
 	free(idx);
 }
 
 /* ---- paths ---- */
 
-/* A relative path as the header defines it (non-empty). */
-static bool rel_valid(const char *rel)
+/*
+ * A relative path as the header defines it (non-empty): 0, -EINVAL, or
+ * -ENAMETOOLONG for one the index cannot hold (the daemon counts those as
+ * failed updates: the file is there, its row cannot be).
+ */
+static int rel_check(const char *rel)
 {
 	const char *p = rel;
 	size_t n;
 
-	if (!*rel || strlen(rel) >= PATH_MAX)
-		return false;
+	if (!*rel)
+		return -EINVAL;
+	if (strnlen(rel, PATH_MAX) >= PATH_MAX)
+		return -ENAMETOOLONG;
 	for (;;) {
 		n = strcspn(p, "/");
-		if (n == 0 || n > NAME_MAX)
-			return false;
+		if (n == 0)
+			return -EINVAL;
+		if (n > NAME_MAX)
+			return -ENAMETOOLONG;
 		if (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))
-			return false;
+			return -EINVAL;
 		if (!p[n])
-			return true;
+			return 0;
 		p += n + 1;
 	}
 }
@@ -956,22 +1068,26 @@ static int update_run(struct media_index *idx, update_fn fn, const char *a, cons
 
 int media_index_file_changed(struct media_index *idx, const char *rel)
 {
-	if (!rel_valid(rel))
-		return -EINVAL;
-	return update_run(idx, update_changed, rel, NULL);
+	int err = rel_check(rel);
+
+	return err ? err : update_run(idx, update_changed, rel, NULL);
 }
 
 int media_index_removed(struct media_index *idx, const char *rel)
 {
-	if (!rel_valid(rel))
-		return -EINVAL;
-	return update_run(idx, update_removed, rel, NULL);
+	int err = rel_check(rel);
+
+	return err ? err : update_run(idx, update_removed, rel, NULL);
 }
 
 int media_index_renamed(struct media_index *idx, const char *old_rel, const char *new_rel)
 {
-	if (!rel_valid(old_rel) || !rel_valid(new_rel))
-		return -EINVAL;
+	int err = rel_check(old_rel);
+
+	if (!err)
+		err = rel_check(new_rel);
+	if (err)
+		return err;
 	if (!strcmp(old_rel, new_rel))
 		return 0; /* rename(2) onto itself changes nothing */
 	if (rel_within(old_rel, new_rel) || rel_within(new_rel, old_rel))
@@ -987,11 +1103,12 @@ static int update_rescan(struct media_index *idx, const char *rel, const char *u
 
 int media_index_rescan(struct media_index *idx, const char *rel)
 {
+	int err;
+
 	if (!rel)
 		rel = "";
-	if (*rel && !rel_valid(rel))
-		return -EINVAL;
-	return update_run(idx, update_rescan, rel, NULL);
+	err = *rel ? rel_check(rel) : 0;
+	return err ? err : update_run(idx, update_rescan, rel, NULL);
 }
 
 /* ---- queries ---- */

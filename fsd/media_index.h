@@ -8,8 +8,11 @@
  * the CLI link them (with -lsqlite3).
  *
  * Paths are relative to the backing root, without a leading or trailing '/',
- * "//", "." or ".." ("DCIM/Camera/a.jpg"); anything else is -EINVAL.  Every
- * function returns 0 or -errno.  The backing tree is always reached with
+ * "//", "." or ".." ("DCIM/Camera/a.jpg"); anything else is -EINVAL.  A path
+ * of PATH_MAX bytes or more, or with a component longer than NAME_MAX, is
+ * -ENAMETOOLONG: the index holds no such path (a rescan skips them), so an
+ * update about one is an update that could not be made.  Every function
+ * returns 0 or -errno.  The backing tree is always reached with
  * openat() one component at a time and O_NOFOLLOW: a symlink anywhere in a
  * path makes it not indexable, and a rescan never follows one.
  *
@@ -28,6 +31,19 @@
  * the backing file: the last call about a path always sees the latest state
  * of the tree and writes last.  Other processes (the CLI) use their own
  * index; WAL lets them read while the daemon writes.
+ *
+ * Ownership.  SQLite's locks are POSIX locks, which belong to the process
+ * that took them: a connection opened before a fork(), used by the child,
+ * holds none, and another process's checkpoint can then delete the WAL the
+ * child still appends to (its commits are lost).  Open the index in the
+ * process that uses it.  The one process that keeps an index current (the
+ * daemon) or rebuilds it (`fusebpf media rescan`) opens it with
+ * MEDIA_INDEX_OWN: an exclusive OFD lock on the file "DB_PATH.lock" beside
+ * it (made 0600, never removed), held until media_index_close() or the
+ * process's death, in which the owner writes "pid PID\nbacking PATH\n".  It
+ * is taken without waiting: another owner makes the open fail with -EAGAIN,
+ * and media_index_owner() says who that is.  Readers, and writers without
+ * the flag (tests), take no such lock.
  *
  * Ordering: an update reads the tree as it is when called, so calls about the
  * same entry must come in the order of the operations (the daemon calls from
@@ -53,16 +69,27 @@ struct media_index;
 
 /* Flags of media_index_open(). */
 #define MEDIA_INDEX_RDONLY 0x1u /* queries only: no schema creation, updates are -EROFS */
+#define MEDIA_INDEX_OWN	   0x2u /* the owner: takes DB_PATH.lock (above); not with RDONLY */
 
 /*
  * Opens (creating it, mode 0600, unless MEDIA_INDEX_RDONLY) the database at
  * db_path for the tree at backing_root.  backing_root may be NULL for a
  * query-only index; updates then fail with -EINVAL.  A database of another
  * schema version is -EPROTO (it holds nothing the tree does not: delete it
- * and rescan).  A new database is empty: call media_index_rescan().
+ * and rescan).  A new database is empty: call media_index_rescan().  With
+ * MEDIA_INDEX_OWN, -EAGAIN if another open file holds DB_PATH.lock, even in
+ * this process.
  */
 int media_index_open(const char *db_path, const char *backing_root, unsigned flags,
 		     struct media_index **out);
+
+/*
+ * Who owns the index at db_path: 1 if its lock is held, with the owner's pid
+ * and backing root as it wrote them (0 and "" while it has not yet), 0 if
+ * nobody holds it, or -errno.  backing may be NULL.
+ */
+int media_index_owner(const char *db_path, pid_t *pid, char *backing, size_t size);
+
 /* Closes the connection (checkpointing the WAL); NULL is a no-op. */
 void media_index_close(struct media_index *idx);
 

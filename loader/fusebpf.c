@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static void usage(FILE *out)
 		"    apps                                  the tables above\n"
 		"    query [--owner UID] [--type MIME|TYPE/*] [--prefix PATH] DB\n"
 		"                                          rows of the media index DB\n"
-		"    rescan BACKING DB                     rebuild the index DB of BACKING\n"
+		"    rescan BACKING DB                     rebuild the index DB of BACKING; through\n"
+		"                                          the fsd that owns DB if one runs\n"
 		"\n"
 		"built-in policies:");
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
@@ -621,11 +623,111 @@ static int media_query(int argc, char **argv)
 	return 0;
 }
 
+/* How long a rescan waits for an owner of the index that is no daemon (another rescan). */
+#define RESCAN_WAIT_MS 10000
+
+/* The control socket of the daemon of that pid, into path; 0 or -ENOENT. */
+static int daemon_socket(pid_t pid, char *path, size_t size)
+{
+	DIR *d = opendir(FUSEBPF_CONTROL_DIR);
+	struct dirent *e;
+	char want[32];
+	int err = -ENOENT;
+
+	if (!d)
+		return -ENOENT;
+	snprintf(want, sizeof(want), "\npid %d\n", (int)pid);
+	while (err && (e = readdir(d))) {
+		char *answer;
+
+		if (strncmp(e->d_name, "fsd-", 4) || !strstr(e->d_name, ".sock"))
+			continue;
+		snprintf(path, size, "%s/%s", FUSEBPF_CONTROL_DIR, e->d_name);
+		answer = control_send(path, "stats");
+		if (!answer)
+			continue;
+		/* The stats begin with "pid N": look for it as a whole line. */
+		if (!strncmp(answer, want + 1, strlen(want + 1)) || strstr(answer, want))
+			err = 0;
+		free(answer);
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * The index is owned (media_index.h): by a daemon, which rescans when told
+ * to through its control socket, or by another rescan, which will be done
+ * soon.  A rescan beside the owner would write an index that another
+ * process keeps, in an order neither sees.
+ */
+static int media_rescan_owned(const char *backing, const char *db, bool *retry)
+{
+	char owner_root[PATH_MAX], want_root[PATH_MAX], sock[512], *answer;
+	pid_t pid;
+	int owned;
+
+	*retry = false;
+	owned = media_index_owner(db, &pid, owner_root, sizeof(owner_root));
+	if (owned < 0) {
+		fprintf(stderr, "fusebpf media rescan: %s.lock: %s\n", db, strerror(-owned));
+		return 1;
+	}
+	if (!owned || !pid || daemon_socket(pid, sock, sizeof(sock))) {
+		*retry = true; /* gone, just taken, or not a daemon */
+		return 1;
+	}
+	if (!realpath(backing, want_root)) {
+		fprintf(stderr, "fusebpf media rescan: %s: %s\n", backing, strerror(errno));
+		return 1;
+	}
+	if (strcmp(owner_root, want_root)) {
+		fprintf(stderr, "fusebpf media rescan: index %s is owned by a running fsd (pid %d) "
+			"as the index of %s, not of %s\n", db, (int)pid, owner_root, backing);
+		return 1;
+	}
+	answer = control_send(sock, "media rescan");
+	if (!answer) {
+		fprintf(stderr, "fusebpf media rescan: index %s is owned by a running fsd (pid %d), "
+			"which did not answer on %s: %s\n", db, (int)pid, sock, strerror(errno));
+		return 1;
+	}
+	if (strncmp(answer, "ok", 2)) {
+		fprintf(stderr, "fusebpf media rescan: index %s is owned by a running fsd (pid %d), "
+			"whose rescan failed: %s", db, (int)pid, answer);
+		free(answer);
+		return 1;
+	}
+	free(answer);
+	printf("index %s rebuilt from %s by the fsd that owns it (pid %d)\n", db, backing,
+	       (int)pid);
+	return 0;
+}
+
 static int media_rescan(const char *backing, const char *db)
 {
 	struct media_index *idx;
-	int err = media_index_open(db, backing, 0, &idx);
+	pid_t pid = 0;
+	bool retry;
+	int err, ret;
 
+	for (int waited = 0;; waited += 100) {
+		err = media_index_open(db, backing, MEDIA_INDEX_OWN, &idx);
+		if (err != -EAGAIN)
+			break;
+		ret = media_rescan_owned(backing, db, &retry);
+		if (!retry)
+			return ret;
+		if (waited >= RESCAN_WAIT_MS) {
+			media_index_owner(db, &pid, NULL, 0);
+			fprintf(stderr, "fusebpf media rescan: index %s is owned by process %d, "
+				"which is no fsd that answers on " FUSEBPF_CONTROL_DIR
+				" (another rescan?); gave up after %d s\n", db, (int)pid,
+				RESCAN_WAIT_MS / 1000);
+			return 1;
+		}
+		usleep(100000);
+	}
 	if (err) {
 		fprintf(stderr, "fusebpf media rescan: %s of %s: %s\n", db, backing, strerror(-err));
 		return 1;
