@@ -60,6 +60,7 @@ struct config {
 	bool default_permissions;
 	unsigned long mount_flags; /* MS_RDONLY, MS_NOSUID, ... */
 	unsigned fd_cache; /* O_PATH fds kept open for nodes; 0 = automatic */
+	unsigned max_opens_per_uid; /* open handles of one uid but root; 0 = automatic */
 	bool show_help;
 	bool show_version;
 	const char *stats_mountpoint; /* --stats MOUNTPOINT: print its counters */
@@ -94,11 +95,12 @@ struct node {
 
 	/* Guarded by the node table lock. */
 	uint64_t nlookup; /* kernel references (LOOKUP minus FORGET) */
-	unsigned refs; /* requests and handles using the node now */
+	unsigned refs; /* requests using the node now: they pin its fd */
+	unsigned opens; /* open handles: they keep the node, not its fd */
 	int fd; /* O_PATH fd, or -1 when not cached */
 	bool hashed; /* reachable through the dev/ino index */
 	struct node *id_next, *key_next; /* hash chains */
-	struct node *lru_prev, *lru_next; /* cached fd, refs == 0 */
+	struct node *lru_prev, *lru_next; /* cached fd, refs == 0 (opens may be > 0) */
 
 	/*
 	 * The policy whose filters run on this node's requests (NULL: none).
@@ -124,6 +126,12 @@ void node_table_destroy(void);
 struct node *node_get(uint64_t nodeid);
 void node_put(struct node *node);
 void node_ref(struct node *node);
+/*
+ * An open handle's reference: it keeps the node but leaves its O_PATH fd in
+ * the LRU cache, so that files held open do not pin fds of the daemon.
+ */
+void node_ref_open(struct node *node);
+void node_put_open(struct node *node);
 /* O_PATH fd of the node, valid while the caller holds a reference. */
 int node_fd(struct node *node);
 /* Opens the backing inode anew with these flags (regular files, dirs). */
@@ -194,8 +202,16 @@ void policy_registry_destroy(void);
 
 struct handle {
 	uint64_t fh;
-	struct node *node; /* holds a reference */
-	int fd; /* the backing file or directory, opened with the caller's flags */
+	struct node *node; /* holds an open reference (node_ref_open) */
+	/*
+	 * The backing file or directory, opened with the caller's flags; -1
+	 * for a passthrough file, whose data the kernel serves from the
+	 * backing file it holds: handle_fd reopens it for the few requests
+	 * that need one.
+	 */
+	int fd;
+	int flags; /* a file's open flags, for handle_fd: none that create or truncate */
+	uid_t uid; /* who opened it: charged to that uid (handle_charge) */
 	bool passthrough; /* a passthrough open (else the daemon serves its data) */
 	bool is_file; /* a file open, counted by backing_open (else a directory) */
 	/*
@@ -217,8 +233,39 @@ struct handle {
 	unsigned refs; /* the table's, plus requests using it */
 };
 
-/* Takes ownership of fd and of a node reference. */
-int handle_new(struct node *node, int fd, struct handle **out);
+/*
+ * How many open handles (files and directories) the daemon gives out, from
+ * its fd limit and its node fd cache; see handle.c.  Each 0: no limit.
+ */
+struct handle_limits {
+	unsigned per_uid; /* one uid's, root's aside: EMFILE past it */
+	unsigned users; /* every uid's but root's together: ENFILE past it */
+	unsigned all; /* everyone's, root's too: ENFILE past it */
+};
+/* The limits for this fd limit and node fd cache bound; per_uid 0: the default. */
+void handle_limits_compute(unsigned long fd_limit, unsigned long fd_cache_max, unsigned per_uid,
+			   struct handle_limits *out);
+/* Sets the limits (none until then, as in the unit tests). */
+void handle_limits_set(const struct handle_limits *limits);
+/* Sets them from RLIMIT_NOFILE and the node table's fd cache (node_table_init first); logs them. */
+void handle_limits_init(unsigned per_uid);
+/* Counts one open for uid before it is made: 0, -EMFILE or -ENFILE (or -ENOMEM). */
+int handle_charge(uid_t uid);
+/* Uncounts a charge no handle took over. */
+void handle_uncharge(uid_t uid);
+/*
+ * A handle of node opened by uid, charged with handle_charge: takes over
+ * the charge and fd (-1: a passthrough file's, none), on failure too, and
+ * takes its own open reference on node.  flags: a file's open flags.
+ */
+int handle_new(struct node *node, int fd, uid_t uid, int flags, struct handle **out);
+/*
+ * An fd of the handle's backing file for a request on it: its own, or the
+ * file reopened with its open flags (a passthrough file).  0+ or -errno;
+ * give it back with handle_fd_put.
+ */
+int handle_fd(struct handle *h);
+void handle_fd_put(struct handle *h, int fd);
 /* Takes a reference to the open handle fh, or NULL. */
 struct handle *handle_get(uint64_t fh);
 void handle_put(struct handle *h);

@@ -378,6 +378,7 @@ int main(int argc, char **argv)
 			strerror(-err));
 		return 1;
 	}
+	handle_limits_init(cfg->max_opens_per_uid); /* from the fd cache node_table_init sized */
 	if (policy_setup(cfg))
 		return 1;
 	/* Modes arrive with the caller's umask applied: apply none of ours. */

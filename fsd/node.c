@@ -13,7 +13,9 @@
  *
  * Nodeids come from a counter and are never reused, so the FUSE generation
  * is always 0.  A node lives while the kernel holds lookups on it or a
- * request or open handle holds a reference.
+ * request or open handle holds a reference.  A request's reference pins the
+ * node's fd, which the request uses; an open handle's does not: a file held
+ * open leaves its node's fd in the cache, to be closed like any idle one.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -184,7 +186,7 @@ static void node_free(struct node *n)
 /* Frees the node if the kernel and every request are done with it. */
 static void node_maybe_free(struct node *n)
 {
-	if (n->nlookup || n->refs || n->nodeid == FSD_ROOT_ID)
+	if (n->nlookup || n->refs || n->opens || n->nodeid == FSD_ROOT_ID)
 		return;
 	node_free(n);
 }
@@ -355,6 +357,21 @@ void node_put(struct node *n)
 		while (table.fds_cached > table.fd_cache_max && lru_evict_one())
 			;
 	}
+	pthread_mutex_unlock(&table.lock);
+}
+
+void node_ref_open(struct node *n)
+{
+	pthread_mutex_lock(&table.lock);
+	n->opens++;
+	pthread_mutex_unlock(&table.lock);
+}
+
+void node_put_open(struct node *n)
+{
+	pthread_mutex_lock(&table.lock);
+	n->opens--;
+	node_maybe_free(n);
 	pthread_mutex_unlock(&table.lock);
 }
 

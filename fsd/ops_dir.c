@@ -36,16 +36,19 @@ OP_HANDLER(op_opendir)
 	struct handle *h;
 	int fd, err;
 
-	fd = node_open(req->node, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return fd;
-	node_ref(req->node); /* the handle's */
-	err = handle_new(req->node, fd, &h);
-	if (err) {
-		close(fd);
-		node_put(req->node);
+	/* A listing holds an fd while it is open: it counts as an open (handle.c). */
+	err = handle_charge(req->hdr->uid);
+	if (err)
 		return err;
+	fd = node_open(req->node, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		handle_uncharge(req->hdr->uid);
+		return fd;
 	}
+	err = handle_new(req->node, fd, req->hdr->uid, 0, &h);
+	if (err)
+		return err;
+	req->new_fh = h->fh; /* released if the reply fails */
 	memset(out, 0, sizeof(*out));
 	out->fh = h->fh;
 	/* Listings are cached for every caller alike: not when the policy says so. */

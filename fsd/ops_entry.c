@@ -97,7 +97,7 @@ OP_HANDLER(op_getattr)
 
 	if (in->getattr_flags & FUSE_GETATTR_FH)
 		h = handle_get(in->fh);
-	fd = h ? h->fd : node_fd(req->node);
+	fd = h && h->fd >= 0 ? h->fd : node_fd(req->node);
 	if (fd < 0)
 		err = fd;
 	else if (fstat(fd, &st) < 0)
@@ -131,10 +131,14 @@ OP_HANDLER(op_setattr)
 	struct handle *h = NULL;
 	char path[PROC_FD_PATH_MAX];
 	struct stat st;
-	int fd, err = 0;
+	int fd, hfd = -1, err = 0;
 
 	if (in->valid & FATTR_FH)
 		h = handle_get(in->fh);
+	if (h && (hfd = handle_fd(h)) < 0) {
+		err = hfd;
+		goto out;
+	}
 	fd = node_fd(node);
 	if (fd < 0) {
 		err = fd;
@@ -145,7 +149,7 @@ OP_HANDLER(op_setattr)
 	if (in->valid & FATTR_MODE) {
 		if (S_ISLNK(node->type))
 			err = -EOPNOTSUPP;
-		else if (h ? fchmod(h->fd, in->mode) : chmod(path, in->mode))
+		else if (h ? fchmod(hfd, in->mode) : chmod(path, in->mode))
 			err = -errno;
 		if (err)
 			goto out;
@@ -160,13 +164,13 @@ OP_HANDLER(op_setattr)
 		}
 	}
 	if (in->valid & FATTR_SIZE) {
-		if (h ? ftruncate(h->fd, in->size) : truncate(path, in->size)) {
+		if (h ? ftruncate(hfd, in->size) : truncate(path, in->size)) {
 			err = -errno;
 			goto out;
 		}
 	}
 	/* After a truncate, or alone for a write the kernel passed through. */
-	if ((in->valid & FATTR_KILL_SUIDGID) && (err = privs_kill(h ? h->fd : fd, req->hdr)))
+	if ((in->valid & FATTR_KILL_SUIDGID) && (err = privs_kill(h ? hfd : fd, req->hdr)))
 		goto out;
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) {
 		struct timespec ts[2] = {
@@ -176,18 +180,20 @@ OP_HANDLER(op_setattr)
 				     in->mtimensec),
 		};
 
-		if (h ? futimens(h->fd, ts) : utimensat(fd, "", ts, AT_EMPTY_PATH)) {
+		if (h ? futimens(hfd, ts) : utimensat(fd, "", ts, AT_EMPTY_PATH)) {
 			err = -errno;
 			goto out;
 		}
 	}
-	if (fstat(h ? h->fd : fd, &st) < 0) {
+	if (fstat(h ? hfd : fd, &st) < 0) {
 		err = -errno;
 		goto out;
 	}
 	attr_out_fill(&req->arg.attr, &st, &req->cache);
 	reply_arg(req, sizeof(req->arg.attr));
 out:
+	if (h)
+		handle_fd_put(h, hfd);
 	handle_put(h);
 	return err;
 }
@@ -211,7 +217,7 @@ OP_HANDLER(op_statx)
 
 	if (in->getattr_flags & FUSE_GETATTR_FH)
 		h = handle_get(in->fh);
-	fd = h ? h->fd : node_fd(req->node);
+	fd = h && h->fd >= 0 ? h->fd : node_fd(req->node);
 	if (fd < 0)
 		err = fd;
 	else if (statx(fd, "", flags, in->sx_mask | STATX_BASIC_STATS, &sx) < 0)

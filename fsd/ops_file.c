@@ -6,7 +6,12 @@
  * Each open gets its own backing fd, opened with the caller's flags.  With
  * kernel passthrough the inode's backing id is shared by its opens and the
  * kernel serves read, write and mmap itself: READ and WRITE then never get
- * here.
+ * here, and the daemon closes the open's fd once the kernel holds the
+ * backing file, so that files held open cost it no fds; the few requests
+ * that need one reopen the file for themselves (handle_fd).
+ *
+ * Every open is charged to its caller's uid first (handle_charge), before
+ * CREATE makes anything: a uid at its cap gets EMFILE and nothing changes.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -92,6 +97,8 @@ int privs_kill(int fd, const struct fuse_in_header *hdr)
  * O_DIRECT: the kernel opens its backing file with the caller's flags).
  */
 #define OPEN_FLAGS_DROPPED (O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
+/* And what a reopen (handle_fd) must not do again: truncate, or make a new inode. */
+#define REOPEN_FLAGS_DROPPED (OPEN_FLAGS_DROPPED | O_TRUNC | O_TMPFILE)
 
 /*
  * Whether the daemon must see this open's writes: an unprivileged caller's
@@ -132,7 +139,7 @@ static bool data_filtered(const struct request *req)
  * Turns an open backing fd into a handle and the reply's open_out: kernel
  * passthrough when the inode's mode allows it, else the daemon serves data,
  * with the page cache as the cache mode says (never when the policy filters
- * data).  Takes ownership of fd.
+ * data).  Takes ownership of fd and of the caller's charge (handle_charge).
  */
 static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		      struct fusebpf_open_out *out)
@@ -141,24 +148,9 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	bool filtered = data_filtered(req) || req->open_user;
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
 	struct handle *h;
-	int err, id;
+	int err = 0, id;
 
-	node_ref(node); /* the handle's */
-	err = handle_new(node, fd, &h);
-	if (err) {
-		close(fd);
-		node_put(node);
-		return err;
-	}
-	req->new_fh = h->fh;
-	h->user = req->open_user; /* the handle frees it from now on */
-	req->open_user = NULL;
-	memset(out, 0, sizeof(*out));
-	out->fh = h->fh;
 	id = backing_open(node, fd, want_passthrough);
-	h->is_file = true;
-	/* Counted in that mode: the release of a failed open must uncount it there. */
-	h->passthrough = id > 0;
 	if (id > 0 && filtered) {
 		/*
 		 * The kernel keeps one I/O mode per inode, and this one is
@@ -167,18 +159,41 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		 */
 		fsd_log("open of inode %llu: its data must reach the policy but it is open in "
 			"passthrough: EBUSY", (unsigned long long)node->ino);
-		return -EBUSY;
-	}
-	if (id > 0 && !want_passthrough) {
+		err = -EBUSY;
+	} else if (id > 0 && !want_passthrough) {
 		/*
 		 * The inode is already open in passthrough, which this open
 		 * must join: its writes will not reach us, so clear the
 		 * privileges now, as the first write would.
 		 */
 		err = privs_kill(fd, req->hdr);
-		if (err)
-			return err; /* the dispatcher releases the handle */
 	}
+	if (id > 0 || err) {
+		/*
+		 * A passthrough open's fd is not needed any more: the kernel
+		 * serves its data from the backing file it took its own
+		 * reference to when the id was registered.
+		 */
+		close(fd);
+		fd = -1;
+	}
+	if (!err)
+		err = handle_new(node, fd, req->hdr->uid, flags & ~REOPEN_FLAGS_DROPPED, &h);
+	else
+		handle_uncharge(req->hdr->uid);
+	if (err) {
+		/* Counted in its mode by backing_open: uncounted there. */
+		backing_release(node, id > 0);
+		return err;
+	}
+	req->new_fh = h->fh;
+	h->user = req->open_user; /* the handle frees it from now on */
+	req->open_user = NULL;
+	h->is_file = true;
+	/* Counted in that mode: the release of the handle uncounts it there. */
+	h->passthrough = id > 0;
+	memset(out, 0, sizeof(*out));
+	out->fh = h->fh;
 	if (id > 0) {
 		out->backing_id = id;
 		/*
@@ -200,11 +215,17 @@ OP_HANDLER(op_open)
 	const struct fuse_open_in *in = req->in;
 	int fd, err;
 
+	err = handle_charge(req->hdr->uid);
+	if (err)
+		return err;
 	fd = node_open(req->node, in->flags & ~OPEN_FLAGS_DROPPED);
-	if (fd < 0)
+	if (fd < 0) {
+		handle_uncharge(req->hdr->uid);
 		return fd;
+	}
 	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (err = privs_kill(fd, req->hdr))) {
 		close(fd);
+		handle_uncharge(req->hdr->uid);
 		return err;
 	}
 	reply_arg(req, sizeof(req->arg.open));
@@ -255,15 +276,21 @@ OP_HANDLER(op_create)
 	dirfd = node_fd(req->node);
 	if (dirfd < 0)
 		return dirfd;
+	err = handle_charge(req->hdr->uid);
+	if (err)
+		return err;
 	fd = create_fd(req, dirfd, req->name, in->flags | O_CREAT | O_EXCL | O_NOFOLLOW, in->mode,
 		       in->umask, &pathfd);
 	if (fd == -EEXIST && !(in->flags & O_EXCL))
-		return -ESTALE;
-	if (fd < 0)
+		fd = -ESTALE;
+	if (fd < 0) {
+		handle_uncharge(req->hdr->uid);
 		return fd;
+	}
 	err = node_from_fd(pathfd, true, req->node, &st, &child);
 	if (err) {
 		close(fd);
+		handle_uncharge(req->hdr->uid);
 		return err;
 	}
 	entry_reply(req, child, &st);
@@ -288,13 +315,19 @@ OP_HANDLER(op_tmpfile)
 	dirfd = node_fd(req->node);
 	if (dirfd < 0)
 		return dirfd;
+	err = handle_charge(req->hdr->uid);
+	if (err)
+		return err;
 	fd = create_fd(req, dirfd, ".", (in->flags & ~O_CREAT) | O_TMPFILE, in->mode, in->umask,
 		       &pathfd);
-	if (fd < 0)
+	if (fd < 0) {
+		handle_uncharge(req->hdr->uid);
 		return fd;
+	}
 	err = node_from_fd(pathfd, false, req->node, &st, &child);
 	if (err) {
 		close(fd);
+		handle_uncharge(req->hdr->uid);
 		return err;
 	}
 	entry_reply(req, child, &st);
@@ -310,14 +343,20 @@ OP_HANDLER(op_read)
 	const struct fuse_read_in *in = req->in;
 	struct handle *h = handle_get(in->fh);
 	size_t size = in->size < FSD_MAX_WRITE ? in->size : FSD_MAX_WRITE;
-	ssize_t n;
+	ssize_t n = -1;
+	int fd, err = 0;
 
 	if (!h)
 		return -EBADF;
-	n = pread(h->fd, req->worker->out_buf, size, in->offset);
+	fd = handle_fd(h);
+	if (fd < 0)
+		err = fd;
+	else if ((n = pread(fd, req->worker->out_buf, size, in->offset)) < 0)
+		err = -errno;
+	handle_fd_put(h, fd);
 	handle_put(h);
-	if (n < 0)
-		return -errno;
+	if (err)
+		return err;
 	reply_data(req, req->worker->out_buf, n);
 	return 0;
 }
@@ -328,17 +367,21 @@ OP_HANDLER(op_write)
 	const struct fuse_write_in *in = req->in;
 	struct handle *h;
 	ssize_t n = 0;
-	int err = 0;
+	int fd, err = 0;
 
 	if (in->size > req->data_len)
 		return -EINVAL;
 	h = handle_get(in->fh);
 	if (!h)
 		return -EBADF;
-	if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
-		err = privs_kill(h->fd, req->hdr);
-	if (!err && (n = pwrite(h->fd, req->data, in->size, in->offset)) < 0)
+	fd = handle_fd(h);
+	if (fd < 0)
+		err = fd;
+	else if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
+		err = privs_kill(fd, req->hdr);
+	if (!err && (n = pwrite(fd, req->data, in->size, in->offset)) < 0)
 		err = -errno;
+	handle_fd_put(h, fd);
 	handle_put(h);
 	if (err)
 		return err;
@@ -355,7 +398,10 @@ OP_HANDLER(op_release)
 	return handle_release(in->fh);
 }
 
-/* close() of a duplicate: what a close on the backing file would report. */
+/*
+ * close() of a duplicate: what a close on the backing file would report.  A
+ * passthrough file has no fd of ours (and asks for no FLUSH): nothing to do.
+ */
 OP_HANDLER(op_flush)
 {
 	const struct fuse_flush_in *in = req->in;
@@ -364,9 +410,11 @@ OP_HANDLER(op_flush)
 
 	if (!h)
 		return -EBADF;
-	fd = dup(h->fd);
-	if (fd < 0 || close(fd) < 0)
-		err = -errno;
+	if (h->fd >= 0) {
+		fd = dup(h->fd);
+		if (fd < 0 || close(fd) < 0)
+			err = -errno;
+	}
 	handle_put(h);
 	return err;
 }
@@ -375,12 +423,16 @@ OP_HANDLER(op_fsync)
 {
 	const struct fuse_fsync_in *in = req->in;
 	struct handle *h = handle_get(in->fh);
-	int err = 0;
+	int fd, err = 0;
 
 	if (!h)
 		return -EBADF;
-	if ((in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd))
+	fd = handle_fd(h);
+	if (fd < 0)
+		err = fd;
+	else if ((in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(fd) : fsync(fd))
 		err = -errno;
+	handle_fd_put(h, fd);
 	handle_put(h);
 	return err;
 }
@@ -389,15 +441,19 @@ OP_HANDLER(op_fallocate)
 {
 	const struct fuse_fallocate_in *in = req->in;
 	struct handle *h = handle_get(in->fh);
-	int err = 0;
+	int fd, err = 0;
 
 	if (!h)
 		return -EBADF;
+	fd = handle_fd(h);
+	if (fd < 0)
+		err = fd;
 	/* The kernel sends no kill request for these: an unprivileged change is one. */
-	if (req->hdr->uid)
-		err = privs_kill(h->fd, req->hdr);
-	if (!err && fallocate(h->fd, in->mode, in->offset, in->length) < 0)
+	else if (req->hdr->uid)
+		err = privs_kill(fd, req->hdr);
+	if (!err && fallocate(fd, in->mode, in->offset, in->length) < 0)
 		err = -errno;
+	handle_fd_put(h, fd);
 	handle_put(h);
 	return err;
 }
@@ -406,14 +462,21 @@ OP_HANDLER(op_lseek)
 {
 	const struct fuse_lseek_in *in = req->in;
 	struct handle *h = handle_get(in->fh);
-	off_t off;
+	off_t off = -1;
+	int fd, err = 0;
 
 	if (!h)
 		return -EBADF;
-	off = lseek(h->fd, in->offset, in->whence);
+	/* SEEK_DATA and SEEK_HOLE: the answer does not depend on the fd's position. */
+	fd = handle_fd(h);
+	if (fd < 0)
+		err = fd;
+	else if ((off = lseek(fd, in->offset, in->whence)) < 0)
+		err = -errno;
+	handle_fd_put(h, fd);
 	handle_put(h);
-	if (off < 0)
-		return -errno;
+	if (err)
+		return err;
 	memset(&req->arg.lseek, 0, sizeof(req->arg.lseek));
 	req->arg.lseek.offset = off;
 	reply_arg(req, sizeof(req->arg.lseek));
@@ -429,15 +492,23 @@ OP_HANDLER(op_copy_file_range)
 	struct handle *src = handle_get(in->fh_in), *dst = handle_get(in->fh_out);
 	loff_t off_in = in->off_in, off_out = in->off_out;
 	size_t len = in->len < COPY_MAX ? in->len : COPY_MAX;
+	int src_fd = -1, dst_fd = -1, err = 0;
 	ssize_t n = -1;
-	int err = 0;
 
 	if (!src || !dst)
 		err = -EBADF;
-	else if (req->hdr->uid && (err = privs_kill(dst->fd, req->hdr)))
+	else if ((src_fd = handle_fd(src)) < 0)
+		err = src_fd;
+	else if ((dst_fd = handle_fd(dst)) < 0)
+		err = dst_fd;
+	else if (req->hdr->uid && (err = privs_kill(dst_fd, req->hdr)))
 		; /* as FALLOCATE: the kernel sends no kill request */
-	else if ((n = copy_file_range(src->fd, &off_in, dst->fd, &off_out, len, in->flags)) < 0)
+	else if ((n = copy_file_range(src_fd, &off_in, dst_fd, &off_out, len, in->flags)) < 0)
 		err = -errno;
+	if (src)
+		handle_fd_put(src, src_fd);
+	if (dst)
+		handle_fd_put(dst, dst_fd);
 	handle_put(src);
 	handle_put(dst);
 	if (err)

@@ -149,6 +149,12 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 				    val);
 		return 0;
 	}
+	if (KEY("max_opens_per_uid") && val) {
+		if (parse_uint(val, 1, 1u << 30, &cfg->max_opens_per_uid))
+			return fail(err, errlen, "option max_opens_per_uid=%s: expected a number of "
+				    "open files and directories from 1 to %u", val, 1u << 30);
+		return 0;
+	}
 	if (KEY("allow_other") && !val) {
 		cfg->allow_other = true;
 		return 0;
@@ -359,6 +365,9 @@ void options_usage(const char *prog)
 	       "                              when the kernel offers it (default %s)\n"
 	       "     fd_cache=N               O_PATH fds kept open for idle inodes\n"
 	       "                              (default: half the open-file limit)\n"
+	       "     max_opens_per_uid=N      open files and directories one uid other than\n"
+	       "                              root may hold, EMFILE past it (default: a\n"
+	       "                              quarter of the open-file limit)\n"
 	       "     allow_other, no_allow_other\n"
 	       "                              let every user use the mount (default on)\n"
 	       "     default_permissions, no_default_permissions\n"

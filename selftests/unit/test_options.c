@@ -4,9 +4,9 @@
  * Defaults, -f/-d/-s, --threads in both spellings and its bounds, -o lists
  * (several items, repeated -o, empty items), cache= and the timeouts it
  * sets, explicit timeouts winning over cache= in either order,
- * passthrough=, fd_cache= bounds, mount flags, the error messages of
- * unknown options and bad arguments, --help / --version / --stats, and
- * --dev-fd with its single positional argument.
+ * passthrough=, fd_cache= and max_opens_per_uid= bounds, mount flags,
+ * the error messages of unknown options and bad arguments, --help /
+ * --version / --stats, and --dev-fd with its single positional argument.
  */
 #define _GNU_SOURCE
 #include "../../fsd/fsd.h"
@@ -302,6 +302,27 @@ Test(options, fd_cache_bounds)
 	PARSE_FAILS("fd_cache=-16", "-o", "fd_cache=-16", "/b", "/m");
 	PARSE_FAILS("fd_cache=lots", "-o", "fd_cache=lots", "/b", "/m");
 	PARSE_FAILS("fd_cache=", "-o", "fd_cache=", "/b", "/m");
+}
+
+Test(options, max_opens_per_uid)
+{
+	cr_assert_eq(PARSE("/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.max_opens_per_uid, 0, "max_opens_per_uid defaults to automatic (0)");
+	cr_assert_eq(PARSE("-o", "max_opens_per_uid=200", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.max_opens_per_uid, 200);
+	cr_assert_eq(PARSE("-o", "ro,max_opens_per_uid=1,fd_cache=64", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.max_opens_per_uid, 1);
+	cr_assert_eq(PARSE("-o", "max_opens_per_uid=1073741824", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.max_opens_per_uid, 1u << 30);
+
+	PARSE_FAILS("max_opens_per_uid=0", "-o", "max_opens_per_uid=0", "/b", "/m");
+	PARSE_FAILS("max_opens_per_uid=-5", "-o", "max_opens_per_uid=-5", "/b", "/m");
+	PARSE_FAILS("max_opens_per_uid=1073741825", "-o", "max_opens_per_uid=1073741825", "/b",
+		    "/m");
+	PARSE_FAILS("max_opens_per_uid=lots", "-o", "max_opens_per_uid=lots", "/b", "/m");
+	PARSE_FAILS("max_opens_per_uid=", "-o", "max_opens_per_uid=", "/b", "/m");
+	PARSE_FAILS("expected a number of open files", "-o", "max_opens_per_uid=12x", "/b", "/m");
+	PARSE_FAILS("unknown option 'max_opens_per_uid'", "-o", "max_opens_per_uid", "/b", "/m");
 }
 
 Test(options, mount_flags)
