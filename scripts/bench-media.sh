@@ -214,6 +214,8 @@ fsd_start() {
 "$fusebpf" load media --name "$policy" >/dev/null
 loaded=1
 "$fusebpf" media --policy "$policy" app add $app_uid $app_pkg
+# Root removes the app's files between rounds: another uid's, refused unless privileged.
+"$fusebpf" media --policy "$policy" privileged add 0
 fsd_start plain "$mnt_plain"
 t0=$EPOCHREALTIME
 fsd_start media "$mnt_media" -o "policy=$policy,user=media:$db"
