@@ -6,8 +6,10 @@
 #                 generator (build/jpeggen)
 #   make test     installs what it needs, then runs the test suite
 #   make asan     the test suite under AddressSanitizer + UBSan
-#   make fuzz     fuzzes the request decoder and dispatcher (libFuzzer, clang)
-#                 for FUZZ_SECONDS (default 60) from selftests/fuzz/corpus
+#   make fuzz     fuzzes the request decoder and dispatcher, then the location
+#                 redaction of the media overlay (libFuzzer, clang), each for
+#                 FUZZ_SECONDS (default 60) from its corpus in selftests/fuzz/;
+#                 FUZZ_TARGETS=location runs one
 #   make demo     the media storage overlay, as two apps and a privileged uid
 #   make bench    mount vs native benchmark table
 #   make deps     installs the Debian packages the build and tests need
@@ -41,7 +43,7 @@ FSD_SRCS := $(wildcard fsd/*.c)
 FSD_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out fsd/main.c,$(FSD_SRCS)))
 LOADER_LIB_OBJS := $(BUILD)/obj/loader/policy.o
 TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c) \
-	$(wildcard selftests/wire/*.c)
+	$(wildcard selftests/wire/*.c) selftests/media/location_oracle.c
 TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -97,10 +99,15 @@ $(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS) | $(BUILD)/j
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 
-# The libFuzzer target, built only by make fuzz (into build/fuzz/).
+# The libFuzzer targets, built only by make fuzz (into build/fuzz/).
 $(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS_FSD) -o $@
+
+$(BUILD)/fuzz_location: $(BUILD)/obj/selftests/fuzz/fuzz_location.o \
+		$(BUILD)/obj/selftests/media/location_oracle.o $(BUILD)/obj/fsd/media_location.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ -lexif -o $@
 
 # The metadata workload of the benchmark, and the do-nothing FUSE server it is also run on.
 $(BUILD)/metabench: $(BUILD)/obj/selftests/bench/metabench.o
@@ -129,11 +136,12 @@ asan: deps
 	$(Q)scripts/run-tests.sh build/asan
 
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= request location
 fuzz:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
-		build/fuzz/fuzz_request
-	$(Q)scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
+		$(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	$(Q)for t in $(FUZZ_TARGETS); do scripts/fuzz.sh build/fuzz $$t $(FUZZ_SECONDS) || exit 1; done
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

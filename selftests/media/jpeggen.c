@@ -17,6 +17,9 @@
  *     --app N         N extra APPn segments (APP2, APP13, APP15...) between
  *                     the JFIF APP0 and the APP1 (0..12, default 0)
  *     --no-jfif       no JFIF APP0: the APP1 follows SOI, as cameras write it
+ *     --xmp           an XMP APP1 after the EXIF one, with the position as
+ *                     exif:GPSLatitude and exif:GPSLongitude attributes and an
+ *                     exif:GPSAltitude element, and a dc:title to keep
  *
  * The GPS IFD holds GPSVersionID, the latitude and longitude and their
  * references, altitude and its reference, GPSTimeStamp, GPSDateStamp,
@@ -42,7 +45,7 @@
 struct gen_opts {
 	unsigned width, height, seed;
 	ExifByteOrder order;
-	bool gps, exif, thumbnail, jfif;
+	bool gps, exif, thumbnail, jfif, xmp;
 	unsigned extra_app;
 	double lat, lon, alt;
 	const char *out;
@@ -225,8 +228,8 @@ static unsigned char *gen_pixels(unsigned w, unsigned h, unsigned seed)
  * APP0 when asked), before the tables and the frame.
  */
 static void gen_jpeg(const unsigned char *px, unsigned w, unsigned h, bool jfif, unsigned extra,
-		    const unsigned char *app1, unsigned app1_len, unsigned char **out,
-		    unsigned long *out_len)
+		     const unsigned char *app1, unsigned app1_len, const char *xmp,
+		     unsigned xmp_len, unsigned char **out, unsigned long *out_len)
 {
 	static const int extra_markers[] = { 2, 13, 15, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
 	struct jpeg_compress_struct c;
@@ -255,6 +258,8 @@ static void gen_jpeg(const unsigned char *px, unsigned w, unsigned h, bool jfif,
 	}
 	if (app1)
 		jpeg_write_marker(&c, JPEG_APP0 + 1, app1, app1_len);
+	if (xmp)
+		jpeg_write_marker(&c, JPEG_APP0 + 1, (const JOCTET *)xmp, xmp_len);
 	while (c.next_scanline < c.image_height) {
 		JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * w * 3);
 
@@ -289,7 +294,7 @@ static int gen_exif(const struct gen_opts *o, unsigned char **app1, unsigned *le
 
 		ret = -ENOMEM;
 		if (thumb_px) {
-			gen_jpeg(thumb_px, 16, 12, false, 0, NULL, 0, &thumb, &thumb_len);
+			gen_jpeg(thumb_px, 16, 12, false, 0, NULL, 0, NULL, 0, &thumb, &thumb_len);
 			free(thumb_px);
 			/* ExifData frees its thumbnail with its own allocator. */
 			ed->data = exif_mem_alloc(mem, thumb_len);
@@ -317,7 +322,44 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: jpeggen [--size WxH] [--seed N] [--order ii|mm] [--no-gps] [--no-exif]\n"
 		   "               [--lat DEG] [--lon DEG] [--alt M] [--thumbnail] [--app N]\n"
-		   "               [--no-jfif] OUT.jpg\n");
+		   "               [--no-jfif] [--xmp] OUT.jpg\n");
+}
+
+/* "DD,MM.mmmmH", XMP's GPSCoordinate. */
+static void xmp_coord(char *buf, size_t size, double deg, char pos, char neg)
+{
+	double a = fabs(deg);
+
+	snprintf(buf, size, "%d,%.4f%c", (int)a, (a - (int)a) * 60, deg < 0 ? neg : pos);
+}
+
+/* The XMP APP1 payload into buf: its signature and its NUL, then a packet; returns its length. */
+static unsigned gen_xmp(const struct gen_opts *o, char *buf, size_t size)
+{
+	char lat[32], lon[32];
+	int n;
+
+	xmp_coord(lat, sizeof(lat), o->lat, 'N', 'S');
+	xmp_coord(lon, sizeof(lon), o->lon, 'E', 'W');
+	memcpy(buf, "http://ns.adobe.com/xap/1.0/", 29);
+	n = snprintf(buf + 29, size - 29,
+		     "<?xpacket begin=\"\xef\xbb\xbf\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n"
+		     "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">\n"
+		     " <rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n"
+		     "  <rdf:Description rdf:about=\"\"\n"
+		     "    xmlns:dc=\"http://purl.org/dc/elements/1.1/\"\n"
+		     "    xmlns:exif=\"http://ns.adobe.com/exif/1.0/\"\n"
+		     "    exif:GPSLatitude=\"%s\"\n"
+		     "    exif:GPSLongitude=\"%s\">\n"
+		     "   <exif:GPSAltitude>%d/100</exif:GPSAltitude>\n"
+		     "   <dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">jpeggen</rdf:li></rdf:Alt>"
+		     "</dc:title>\n"
+		     "  </rdf:Description>\n"
+		     " </rdf:RDF>\n"
+		     "</x:xmpmeta>\n"
+		     "<?xpacket end=\"w\"?>",
+		     lat, lon, (int)lround(fabs(o->alt) * 100));
+	return 29 + (unsigned)n;
 }
 
 static int parse_double(const char *s, double lo, double hi, double *v)
@@ -344,6 +386,7 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "lon", required_argument, NULL, 'b' },   { "alt", required_argument, NULL, 'c' },
 		{ "thumbnail", no_argument, NULL, 't' },   { "app", required_argument, NULL, 'p' },
 		{ "no-jfif", no_argument, NULL, 'J' },	   { "help", no_argument, NULL, 'h' },
+		{ "xmp", no_argument, NULL, 'X' },
 		{ 0 }
 	};
 	int c;
@@ -410,6 +453,9 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		case 'J':
 			o->jfif = false;
 			break;
+		case 'X':
+			o->xmp = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -430,6 +476,7 @@ int main(int argc, char **argv)
 {
 	struct gen_opts o;
 	unsigned char *px = NULL, *app1 = NULL, *jpeg = NULL;
+	char xmp[2048];
 	unsigned app1_len = 0;
 	unsigned long jpeg_len = 0;
 	FILE *f;
@@ -448,7 +495,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* libjpeg's errors (out of memory only, here) print and exit. */
-	gen_jpeg(px, o.width, o.height, o.jfif, o.extra_app, app1, app1_len, &jpeg, &jpeg_len);
+	gen_jpeg(px, o.width, o.height, o.jfif, o.extra_app, app1, app1_len, o.xmp ? xmp : NULL,
+		 o.xmp ? gen_xmp(&o, xmp, sizeof(xmp)) : 0, &jpeg, &jpeg_len);
 	f = fopen(o.out, "wb");
 	ret = f && fwrite(jpeg, 1, jpeg_len, f) == jpeg_len ? 0 : -1;
 	if (f && fclose(f))
