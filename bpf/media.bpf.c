@@ -35,19 +35,31 @@
  * userspace module, which knows the new parent's cookie, that the context
  * does not carry.
  *
- * Location redaction.  Files named *.jpg / *.jpeg (cookie JPEG) and files
- * not classified (cookie 0, made or renamed since their lookup: the module
- * reads their current name; several hard links: their content decides)
- * are opened by the userspace module (USER), which serves the GPS bytes of
- * their EXIF as zeros, unless the caller is privileged or holds the media
- * location grant (map `location`): those opens, and every other file's,
- * take the passthrough fast path (CONTINUE).  Opens of JPEG and unclassified
- * nodes reply uncached, so that an open the daemon serves never shares the
- * page cache.
+ * Location redaction.  What a file holds decides, never its name: a name
+ * is changed by any app that can write the directory.  Read opens by a
+ * caller that is privileged or holds the media location grant (map
+ * `location`) take the passthrough fast path (CONTINUE); every other open
+ * goes to the userspace module (USER), which reads the file (its verdict
+ * cached per inode) and serves the location in it blanked, refuses a file
+ * it cannot vouch for, and opens every other file normally, by
+ * passthrough.  The prefilter tells the module what it knows of the caller
+ * in the request cookie (MEDIA_R_PRIVILEGED, MEDIA_R_LOCATION).  Every open
+ * replies uncached, so that an open the daemon serves never shares the
+ * page cache (passthrough opens have none of their own).
+ *
+ * Ownership.  An app may not change another app's files: UNLINK, SETATTR
+ * (but a truncate through an open file), SETXATTR and REMOVEXATTR of a
+ * caller that is not privileged go to the module (USER), which checks the
+ * file's owner (its backing uid, the index's `owner`) and fails another
+ * uid's with EACCES, else does the operation and the index update.  RENAME
+ * goes there anyway; the prefilter leaves MEDIA_R_PRIVILEGED in the request
+ * cookie for a privileged caller, whose renames the module does not check.
+ * Privileged callers keep the verdicts below: never checked.
  *
  * Media index.  CREATE, MKNOD, MKDIR, LINK, UNLINK, RMDIR, SETATTR of size,
  * owner or mtime, and RELEASE of a file opened for writing go to the
- * module's postfilters (USER_POSTFILTER), which update the index.
+ * module's postfilters (USER_POSTFILTER), which update the index (or, for
+ * the requests Ownership sends to the module, its handlers do).
  *
  * Syscall flavour: hash maps only.  A name is compared after copying it to
  * the stack (fusebpf_name_copy); one copy at a time fits in the 512-byte
@@ -78,6 +90,7 @@ struct {
 #define S_IFDIR_	 0040000
 #define S_IFREG_	 0100000
 #define O_ACCMODE_	 3 /* O_RDONLY 0, O_WRONLY 1, O_RDWR 2 on every architecture */
+#define O_TRUNC_	 01000 /* the generic value; fsd translates other architectures' flags */
 #define RENAME_EXCHANGE_ (1 << 1)
 
 /*
@@ -153,27 +166,6 @@ static __always_inline int is_dot_or_dotdot(struct fusebpf_ctx *ctx)
 	return NAME_IS(ctx, name, ".") || NAME_IS(ctx, name, "..");
 }
 
-/* Whether ctx->name ends in ".jpg" or ".jpeg", in any case. */
-static __always_inline int name_is_jpeg(struct fusebpf_ctx *ctx)
-{
-	char name[FUSEBPF_NAME_LEN] __attribute__((aligned(8)));
-	__u64 tail = 0; /* the last five bytes, lower-cased */
-
-	if (fusebpf_name_copy(name, ctx->name))
-		return 1; /* cannot tell: treat it as one */
-	for (int i = 0; i < FUSEBPF_NAME_LEN; i++) {
-		char c = name[i];
-
-		if (!c)
-			break;
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-		tail = (tail << 8) | (__u8)c;
-	}
-	return (tail & 0xffffffffULL) == 0x2e6a7067ULL /* ".jpg" */ ||
-	       (tail & 0xffffffffffULL) == 0x2e6a706567ULL /* ".jpeg" */;
-}
-
 /*
  * Whether ctx->name in this directory is one of the structure's own:
  * Android under the root, data or obb under Android.
@@ -187,26 +179,19 @@ static __always_inline int name_structural(struct fusebpf_ctx *ctx)
 	return 0;
 }
 
-/* The cookie of the child ctx->name, of this mode and link count, in this directory. */
-static __always_inline __u64 classify(struct fusebpf_ctx *ctx, __u32 mode, __u32 nlink)
+/*
+ * The cookie of the child ctx->name of this mode in this directory: what
+ * the structure makes of a directory.  Files are only SEEN: what they hold,
+ * not what they are called, decides their redaction (the module reads them).
+ */
+static __always_inline __u64 classify(struct fusebpf_ctx *ctx, __u32 mode)
 {
-	__u64 parent = ctx->node_cookie;
-
-	if ((mode & S_IFMT_) == S_IFDIR_) {
-		if (name_structural(ctx))
-			return MEDIA_C_SEEN | MEDIA_C_KNOWN |
-			       (ctx->nodeid == MEDIA_ROOT_NODEID ? MEDIA_C_ANDROID
-								 : MEDIA_C_PRIVATE);
-		if (parent & MEDIA_C_PRIVATE)
-			return MEDIA_C_SEEN | MEDIA_C_KNOWN | MEDIA_C_APPDIR;
-		return MEDIA_C_SEEN | MEDIA_C_KNOWN;
-	}
-	if ((mode & S_IFMT_) != S_IFREG_)
-		return MEDIA_C_SEEN | MEDIA_C_KNOWN;
-	/* Several names, one node: which name decides?  None: the content does. */
-	if (nlink > 1)
+	if ((mode & S_IFMT_) != S_IFDIR_)
 		return MEDIA_C_SEEN;
-	return MEDIA_C_SEEN | MEDIA_C_KNOWN | (name_is_jpeg(ctx) ? MEDIA_C_JPEG : 0);
+	if (name_structural(ctx))
+		return MEDIA_C_SEEN |
+		       (ctx->nodeid == MEDIA_ROOT_NODEID ? MEDIA_C_ANDROID : MEDIA_C_PRIVATE);
+	return MEDIA_C_SEEN | (ctx->node_cookie & MEDIA_C_PRIVATE ? MEDIA_C_APPDIR : 0);
 }
 
 /* ---- names ---- */
@@ -224,8 +209,7 @@ FUSEBPF_PREFILTER(lookup)
 FUSEBPF_POSTFILTER(lookup)
 {
 	if (!ctx->error_in && ctx->out.entry.nodeid)
-		ctx->child_cookie =
-		    classify(ctx, ctx->out.entry.attr.mode, ctx->out.entry.attr.nlink);
+		ctx->child_cookie = classify(ctx, ctx->out.entry.attr.mode);
 	return 0;
 }
 
@@ -276,8 +260,7 @@ FUSEBPF_POSTFILTER(readdirplus)
 	if ((ctx->node_cookie & MEDIA_C_PRIVATE) && !name_visible(ctx))
 		return -ENOENT;
 	if (ctx->out.dirent.entry.nodeid)
-		ctx->child_cookie = classify(ctx, ctx->out.dirent.entry.attr.mode,
-					     ctx->out.dirent.entry.attr.nlink);
+		ctx->child_cookie = classify(ctx, ctx->out.dirent.entry.attr.mode);
 	return 0;
 }
 
@@ -329,7 +312,12 @@ static __always_inline int remove_check(struct fusebpf_ctx *ctx)
 
 FUSEBPF_PREFILTER(unlink)
 {
-	return remove_check(ctx);
+	int verdict = remove_check(ctx);
+
+	/* Not privileged: the module unlinks only the caller's own files (Ownership). */
+	if (verdict == FUSEBPF_USER_POSTFILTER && !is_privileged(ctx->uid))
+		return FUSEBPF_USER;
+	return verdict;
 }
 
 FUSEBPF_PREFILTER(rmdir)
@@ -355,6 +343,9 @@ static __always_inline int rename_check(struct fusebpf_ctx *ctx, __u64 newdir, _
 		if (newdir == ctx->nodeid || (flags & RENAME_EXCHANGE_))
 			return -EXDEV;
 	}
+	/* The module checks whose files move, unless told the caller is privileged. */
+	if (is_privileged(ctx->uid))
+		ctx->cookie |= MEDIA_R_PRIVILEGED;
 	return FUSEBPF_USER;
 }
 
@@ -372,14 +363,16 @@ FUSEBPF_PREFILTER(rename2)
 
 FUSEBPF_PREFILTER(open)
 {
-	__u64 c = ctx->node_cookie;
-
-	if ((c & MEDIA_C_KNOWN) && !(c & MEDIA_C_JPEG))
-		return FUSEBPF_CONTINUE;
-	/* A JPEG, or unknown: an open the daemon serves must not share the page cache. */
+	/* Any file may be a photo: an open the daemon serves never shares the page cache. */
 	ctx->reply_flags |= FUSEBPF_REPLY_NO_CACHE;
-	if (is_privileged(ctx->uid) || is_granted(ctx->uid))
+	if (is_privileged(ctx->uid))
+		ctx->cookie |= MEDIA_R_PRIVILEGED;
+	else if (is_granted(ctx->uid))
+		ctx->cookie |= MEDIA_R_LOCATION;
+	/* Reading what the caller may see whole: the fast path. */
+	if (ctx->cookie && !(ctx->in.open.flags & (O_ACCMODE_ | O_TRUNC_)))
 		return FUSEBPF_CONTINUE;
+	/* Redaction, or a write the module checks and counts (Location redaction, Ownership). */
 	return FUSEBPF_USER;
 }
 
@@ -389,9 +382,31 @@ FUSEBPF_PREFILTER(release)
 	return (ctx->in.release.flags & O_ACCMODE_) ? FUSEBPF_USER_POSTFILTER : FUSEBPF_CONTINUE;
 }
 
+/*
+ * A caller that is not privileged changes only its own files (Ownership):
+ * the module checks the owner, changes and updates the index.  Not checked:
+ * a truncate through an open file (FATTR_FH: the kernel names a handle for
+ * ftruncate and open(O_TRUNC), whose file is open for writing anyway), and
+ * the kernel clearing setuid bits (FATTR_KILL_SUIDGID alone).
+ */
 FUSEBPF_PREFILTER(setattr)
 {
+	__u32 valid = ctx->in.setattr.valid;
 	__u32 indexed = FATTR_SIZE | FATTR_UID | FATTR_MTIME;
+	__u32 unchecked = FATTR_FH | FATTR_LOCKOWNER | FATTR_KILL_SUIDGID;
 
-	return (ctx->in.setattr.valid & indexed) ? FUSEBPF_USER_POSTFILTER : FUSEBPF_CONTINUE;
+	if ((valid & ~unchecked) && !(valid & FATTR_FH) && !is_privileged(ctx->uid))
+		return FUSEBPF_USER;
+	return (valid & indexed) ? FUSEBPF_USER_POSTFILTER : FUSEBPF_CONTINUE;
+}
+
+/* Another uid's file's xattrs are not the caller's to change (Ownership): the module checks. */
+FUSEBPF_PREFILTER(setxattr)
+{
+	return is_privileged(ctx->uid) ? FUSEBPF_CONTINUE : FUSEBPF_USER;
+}
+
+FUSEBPF_PREFILTER(removexattr)
+{
+	return is_privileged(ctx->uid) ? FUSEBPF_CONTINUE : FUSEBPF_USER;
 }

@@ -36,15 +36,22 @@ struct media_package {
 #define MEDIA_ROOT_NODEID 1
 
 /*
- * Node cookies (fusebpf_ctx.child_cookie / node_cookie).  0 is a node no
- * LOOKUP or READDIRPLUS postfilter has classified (made by CREATE or MKDIR,
- * or renamed since): nothing is known about it.
+ * Node cookies (fusebpf_ctx.child_cookie / node_cookie): what the structure
+ * makes of a directory.  0 is a node no LOOKUP or READDIRPLUS postfilter
+ * has classified (made by MKDIR, or renamed since): nothing is known of it.
+ * Files are never more than SEEN: their content decides their redaction.
  */
-#define MEDIA_C_SEEN	(1ULL << 0) /* classified; without KNOWN: decide by content */
-#define MEDIA_C_KNOWN	(1ULL << 1) /* its name tells whether it is a JPEG */
-#define MEDIA_C_JPEG	(1ULL << 2) /* a regular file named *.jpg or *.jpeg (any case) */
+#define MEDIA_C_SEEN	(1ULL << 0) /* classified by its last lookup */
 #define MEDIA_C_ANDROID (1ULL << 3) /* the directory Android/ under the root */
 #define MEDIA_C_PRIVATE (1ULL << 4) /* Android/data/, Android/obb/: a private parent */
 #define MEDIA_C_APPDIR	(1ULL << 5) /* a directory in a private parent: an app's own */
+
+/*
+ * Request cookies (fusebpf_ctx.cookie): what a prefilter of the policy
+ * tells the module's handler of the same request (USER).  0 says nothing,
+ * and the module then assumes the least (a FUSE-BPF kernel passes none).
+ */
+#define MEDIA_R_PRIVILEGED (1ULL << 0) /* RENAME(2), OPEN: privileged caller, owners not checked */
+#define MEDIA_R_LOCATION   (1ULL << 1) /* OPEN: the caller holds the media location grant */
 
 #endif /* FUSEBPF_MEDIA_H */

@@ -114,6 +114,12 @@ static void control_command(char *line, FILE *f)
 		stats_write(f);
 		return;
 	}
+	if (user_module->control && !strcmp(line, user_module->name)) {
+		err = user_module->control(name ? name : "", f);
+		if (err)
+			fprintf(f, "error %s\n", strerror(-err));
+		return;
+	}
 	if (!name || (strcmp(line, "reload") && strcmp(line, "unload"))) {
 		fprintf(f, "error unknown command '%s'\n", line);
 		return;

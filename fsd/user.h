@@ -45,12 +45,22 @@ struct request;
 
 struct user_module {
 	const char *name;
-	/* Called once before mounting with the text after "user=NAME:", or NULL; 0 or -errno. */
+	/*
+	 * Called once before mounting, in the daemon's process (after it has
+	 * gone to the background), with the text after "user=NAME:", or NULL;
+	 * 0 or -errno.  Messages on stderr reach the terminal.
+	 */
 	int (*init)(const char *args);
 	/* Called once after unmounting. */
 	void (*fini)(void);
 	/* Adds "key value" lines of its own to the daemon's statistics. */
 	void (*stats)(FILE *f);
+	/*
+	 * A command line "NAME ARGS" on the control socket, NAME the module's:
+	 * writes its answer to f ("ok ..." or "error ...") and returns 0, or
+	 * returns -errno for the socket to answer "error <strerror>".
+	 */
+	int (*control)(const char *args, FILE *f);
 	/* Frees the state of a claimed open (req->open_user) when its handle goes. */
 	void (*handle_free)(void *user);
 	int (*handler[FUSEBPF_OP_MAX])(struct request *req);

@@ -3,28 +3,39 @@
  * "media": the userspace half of the media storage policy (bpf/media.bpf.c;
  * docs/media.md).  -o policy=media,user=media:DB_PATH
  *
- * Location redaction (OPEN, USER).  The policy sends here the opens that
- * may need it: JPEG or unclassified files, opened by a caller that is
- * neither privileged nor granted media location.  A file the policy could
- * not classify (cookie 0: made through the mount, or renamed, since its
- * lookup) is a JPEG if its current name says so; one with several names is
- * decided by its content.  For a JPEG the handler finds the GPS ranges of
- * the file (media_exif.c).  None: the normal open, still
- * passthrough.  Some: it claims the open (user.h), which the daemon then
- * serves without passthrough, with direct I/O, and whose READs come to
- * media_read, which zeroes the ranges in what it returns.  The ranges are
- * computed again when the file's size, mtime or ctime change (it may be
- * written meanwhile, through another open).  The kernel keeps one I/O mode
- * per inode: an inode open in passthrough (by a privileged caller, say)
- * cannot take a claimed open, which then fails with EBUSY; unredacted bytes
- * are never served instead.  COPY_FILE_RANGE from a claimed open fails with
- * EOPNOTSUPP, and the kernel copies through READs.
+ * Location redaction (OPEN, USER).  The policy sends here every open for
+ * writing and every read by a caller that is neither privileged nor granted
+ * media location (the request cookie says which).  What the file holds
+ * decides, never its name: media_location.c finds the location in it
+ * (EXIF GPS, XMP GPS properties), wherever a tolerant reader would.  None:
+ * the normal open, still passthrough, and the verdict is cached per inode
+ * until a write, truncate or rename.  Some, or a file being written or
+ * still empty (it may get some while the open lasts): the module claims
+ * the open (user.h), which the daemon then serves without passthrough,
+ * with direct I/O, and whose READs come to media_read, which blanks the
+ * ranges in what it returns.  A file it cannot vouch for is refused
+ * (EBADMSG).  The ranges are computed again when the file's size, mtime or
+ * ctime change (it may be written meanwhile, through another open).  The
+ * kernel keeps one I/O mode per inode: an inode open in passthrough (by a
+ * privileged caller, a writer) cannot take a claimed open, which then
+ * fails with EBUSY; unredacted bytes are never served instead.
+ * COPY_FILE_RANGE from a claimed open fails with EOPNOTSUPP, and the
+ * kernel copies through READs.  An app reads the files it made whole.
  *
  * Renames (RENAME, RENAME2, USER).  The policy checks what the context
  * shows (the old parent); the new parent's cookie it cannot see: a rename
  * into a private parent fails with EXDEV, replacing Android/data or
  * Android/obb with EACCES.  The moved node's cookie is reset (its name, so
  * its type, changed), and the index follows.
+ *
+ * Ownership (UNLINK, SETATTR, SETXATTR, REMOVEXATTR, USER; and RENAME).  An
+ * app may not change another app's files: the policy sends these requests
+ * here when the caller is not privileged, and media_owner_check fails them
+ * with EACCES when the file (any type but a directory) is another uid's:
+ * its backing inode's uid, the fsuid that made it, the index's owner.  Then
+ * the backing operation, and the index update its postfilter would make.
+ * A rename checks what moves and what it replaces, unless the policy's
+ * request cookie says the caller is privileged (MEDIA_R_PRIVILEGED).
  *
  * The media index (postfilters).  CREATE, MKNOD, MKDIR, LINK, UNLINK, RMDIR,
  * SETATTR and the RELEASE of a file opened for writing update it
@@ -39,7 +50,7 @@
  */
 #define _GNU_SOURCE
 #include "fsd.h"
-#include "media_exif.h"
+#include "media_location.h"
 #include "media_index.h"
 #include "bpf/media.h"
 
@@ -61,15 +72,19 @@ static char root_path[PATH_MAX];
 static size_t root_len;
 
 enum media_counter {
-	MC_OPENS_CHECKED, /* opens whose file was looked at for GPS */
-	MC_OPENS_PASSTHROUGH, /* not a JPEG, or nothing to redact: the normal open */
-	MC_OPENS_REDACTED, /* claimed: GPS served as zeros */
+	MC_OPENS_WHOLE, /* reads the caller may see whole: privileged, granted, its own file */
+	MC_OPENS_CACHED, /* the file's verdict was known: no location, the normal open */
+	MC_OPENS_CHECKED, /* opens whose file was read for location */
+	MC_OPENS_PASSTHROUGH, /* of those, no location: the normal open */
+	MC_OPENS_REDACTED, /* claimed: location served blanked */
+	MC_OPENS_WATCHED, /* claimed: no location yet, but being written or empty */
 	MC_OPENS_BUSY, /* refused: the inode is open in passthrough */
-	MC_OPENS_FAILED, /* refused: the file could not be vouched for */
+	MC_OPENS_REFUSED, /* refused: the file could not be vouched for */
 	MC_READS_REDACTED,
 	MC_RANGES_REFRESHED, /* the file changed under a redacted open */
 	MC_RENAMES,
 	MC_RENAMES_REFUSED,
+	MC_OWNER_REFUSED, /* another uid's file: not the caller's to change (EACCES) */
 	MC_INDEX_UPDATES,
 	MC_INDEX_ERRORS,
 	MC_INDEX_NS, /* time in index updates */
@@ -77,15 +92,19 @@ enum media_counter {
 };
 
 static const char *const counter_names[MC_COUNT] = {
+	[MC_OPENS_WHOLE] = "opens_whole",
+	[MC_OPENS_CACHED] = "opens_cached",
 	[MC_OPENS_CHECKED] = "opens_checked",
 	[MC_OPENS_PASSTHROUGH] = "opens_passthrough",
 	[MC_OPENS_REDACTED] = "opens_redacted",
+	[MC_OPENS_WATCHED] = "opens_watched",
 	[MC_OPENS_BUSY] = "opens_busy",
-	[MC_OPENS_FAILED] = "opens_failed",
+	[MC_OPENS_REFUSED] = "opens_refused",
 	[MC_READS_REDACTED] = "reads_redacted",
 	[MC_RANGES_REFRESHED] = "ranges_refreshed",
 	[MC_RENAMES] = "renames",
 	[MC_RENAMES_REFUSED] = "renames_refused",
+	[MC_OWNER_REFUSED] = "owner_refused",
 	[MC_INDEX_UPDATES] = "index_updates",
 	[MC_INDEX_ERRORS] = "index_errors",
 	[MC_INDEX_NS] = "index_ns",
@@ -104,6 +123,23 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* ---- ownership ---- */
+
+/*
+ * Whether the caller may change a file of this stat: 0, or -EACCES if it
+ * is another uid's (privileged callers never reach the module).  A file's
+ * owner is its backing inode's uid, the fsuid that made it (create_begin),
+ * which the index records as its owner.  Directories are left to their
+ * modes and the private-directory rules; every other type is covered.
+ */
+static int media_owner_check(const struct request *req, const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode) || st->st_uid == req->hdr->uid)
+		return 0;
+	count(MC_OWNER_REFUSED, 1);
+	return -EACCES;
 }
 
 /* ---- paths ---- */
@@ -164,6 +200,170 @@ static int child_rel(struct node *dir, const char *name, char *buf, size_t size)
 	return 0;
 }
 
+/* ---- what the module knows of each inode ---- */
+
+/*
+ * What the module knows of a backing inode between opens: how many opens
+ * for writing it has through the mount (every one comes here: the policy
+ * sends writes to the module), and whether its content was found to hold
+ * no location when it looked as `seen` says.  That verdict lets later opens
+ * skip the parse; it is forgotten when an open for writing starts or ends,
+ * on a truncate or a rename through the mount, and whenever the file's
+ * stat (size, mtime, ctime) no longer matches, which covers a change made
+ * in the backing tree behind the daemon's back.
+ */
+struct inode_state {
+	dev_t dev;
+	ino_t ino;
+	unsigned writers;
+	bool clean;
+	struct stat seen;
+	struct inode_state *next;
+};
+
+#define INODE_BUCKETS 4096
+/* Past this many, the states without writers are dropped (their verdicts are only a cache). */
+#define INODE_STATES_MAX 65536
+/*
+ * A file changed less than this ago may change again with the same
+ * timestamps (they move by clock ticks): its verdict is not cached.
+ */
+#define MEDIA_RACY_NS 1000000000ull
+
+static struct {
+	pthread_mutex_t lock; /* guards all of it */
+	struct inode_state *bucket[INODE_BUCKETS];
+	size_t count;
+} inodes = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Where node's state is, or would go, in its chain.  inodes.lock held. */
+static struct inode_state **inode_slot(const struct node *node)
+{
+	struct inode_state **pp = &inodes.bucket[(node->ino ^ (node->dev << 7)) % INODE_BUCKETS];
+
+	while (*pp && ((*pp)->ino != node->ino || (*pp)->dev != node->dev))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Frees the state at *pp when it holds nothing.  inodes.lock held. */
+static void inode_drop_idle(struct inode_state **pp)
+{
+	struct inode_state *s = *pp;
+
+	if (s && !s->writers && !s->clean) {
+		*pp = s->next;
+		free(s);
+		inodes.count--;
+	}
+}
+
+/* Node's state, made if need be; NULL without memory.  inodes.lock held. */
+static struct inode_state *inode_state(const struct node *node)
+{
+	struct inode_state **pp = inode_slot(node);
+
+	if (*pp)
+		return *pp;
+	if (inodes.count >= INODE_STATES_MAX) {
+		for (size_t b = 0; b < INODE_BUCKETS; b++)
+			for (struct inode_state **q = &inodes.bucket[b]; *q;) {
+				struct inode_state *s = *q;
+
+				s->clean = false;
+				inode_drop_idle(q);
+				if (*q == s)
+					q = &s->next;
+			}
+		pp = inode_slot(node);
+	}
+	*pp = calloc(1, sizeof(**pp));
+	if (!*pp)
+		return NULL;
+	(*pp)->dev = node->dev;
+	(*pp)->ino = node->ino;
+	inodes.count++;
+	return *pp;
+}
+
+/* An open of node for writing starts (+1) or ends (-1); either way its verdict goes. */
+static void inode_writer(const struct node *node, int delta)
+{
+	struct inode_state *s;
+
+	pthread_mutex_lock(&inodes.lock);
+	s = inode_state(node);
+	if (s) {
+		if (delta > 0 || s->writers)
+			s->writers += delta;
+		s->clean = false;
+		inode_drop_idle(inode_slot(node));
+	}
+	pthread_mutex_unlock(&inodes.lock);
+}
+
+/* Node changed (truncated, renamed): its verdict goes. */
+static void inode_forget(const struct node *node)
+{
+	struct inode_state **pp;
+
+	pthread_mutex_lock(&inodes.lock);
+	pp = inode_slot(node);
+	if (*pp) {
+		(*pp)->clean = false;
+		inode_drop_idle(pp);
+	}
+	pthread_mutex_unlock(&inodes.lock);
+}
+
+static bool stat_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * Whether node, which looks as st says, is known to hold no location; and
+ * how many opens for writing it has.
+ */
+static bool inode_clean(const struct node *node, const struct stat *st, unsigned *writers)
+{
+	struct inode_state *s;
+	bool clean;
+
+	pthread_mutex_lock(&inodes.lock);
+	s = *inode_slot(node);
+	*writers = s ? s->writers : 0;
+	clean = s && s->clean && !s->writers && stat_same(&s->seen, st);
+	pthread_mutex_unlock(&inodes.lock);
+	return clean;
+}
+
+/* Node, as st says it looked, holds no location: remembered unless it may still change unseen. */
+static void inode_set_clean(const struct node *node, const struct stat *st)
+{
+	const struct timespec *m = &st->st_mtim, *c = &st->st_ctim;
+	const struct timespec *last = c->tv_sec > m->tv_sec ||
+					      (c->tv_sec == m->tv_sec && c->tv_nsec > m->tv_nsec)
+					  ? c
+					  : m;
+	struct inode_state *s;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((now.tv_sec - last->tv_sec) * 1000000000ll + (now.tv_nsec - last->tv_nsec) <
+	    (long long)MEDIA_RACY_NS)
+		return;
+	pthread_mutex_lock(&inodes.lock);
+	s = inode_state(node);
+	if (s && !s->writers) {
+		s->clean = true;
+		s->seen = *st;
+	}
+	pthread_mutex_unlock(&inodes.lock);
+}
+
 /* ---- the index ---- */
 
 enum index_op { INDEX_CHANGED, INDEX_REMOVED, INDEX_RENAMED, INDEX_RESCAN };
@@ -197,11 +397,18 @@ static void index_update(enum index_op op, const char *rel, const char *rel2)
 	}
 }
 
-/* A path the daemon could not name (removed meanwhile, say): the index is told nothing. */
+/*
+ * A path the daemon could not name: the index is told nothing.  Removed
+ * meanwhile (ENOENT), there is nothing to tell; otherwise (a path longer
+ * than PATH_MAX: ENAMETOOLONG) the entry is there and its row is not, an
+ * update that failed like any other.
+ */
 static void path_failed(const char *what, int err)
 {
-	if (err != -ENOENT)
-		fsd_log("media index: no path for %s: %s", what, strerror(-err));
+	if (err == -ENOENT)
+		return;
+	count(MC_INDEX_ERRORS, 1);
+	fsd_log("media index: no path for %s: %s", what, strerror(-err));
 }
 
 /* CREATE, MKNOD, MKDIR, LINK: the new entry. */
@@ -212,12 +419,9 @@ static int media_made(struct request *req, struct fusebpf_ctx *ctx)
 
 	if (ctx->error_in)
 		return 0;
-	/*
-	 * A new name for a node the kernel knows (LINK): the name that
-	 * classified it no longer decides alone.
-	 */
-	if (ctx->opcode == FUSE_LINK && req->new_node)
-		node_set_cookie(req->new_node, 0);
+	/* A CREATE's open for writing, counted until its RELEASE as OPEN's are. */
+	if (ctx->opcode == FUSE_CREATE && (ctx->in.create.flags & O_ACCMODE) && req->new_node)
+		inode_writer(req->new_node, 1);
 	err = child_rel(req->node, ctx->name, rel, sizeof(rel));
 	if (err)
 		path_failed(ctx->name, err);
@@ -226,37 +430,143 @@ static int media_made(struct request *req, struct fusebpf_ctx *ctx)
 	return 0;
 }
 
-/* UNLINK, RMDIR. */
-static int media_removed(struct request *req, struct fusebpf_ctx *ctx)
+/* UNLINK, RMDIR (media_unlink too): the entry's row and every row below it. */
+static void index_removed(struct node *dir, const char *name)
 {
 	char rel[PATH_MAX];
-	int err;
+	int err = child_rel(dir, name, rel, sizeof(rel));
 
-	if (ctx->error_in)
-		return 0;
-	err = child_rel(req->node, ctx->name, rel, sizeof(rel));
 	if (err)
-		path_failed(ctx->name, err);
+		path_failed(name, err);
 	else
 		index_update(INDEX_REMOVED, rel, NULL);
+}
+
+static int media_removed(struct request *req, struct fusebpf_ctx *ctx)
+{
+	if (!ctx->error_in)
+		index_removed(req->node, ctx->name);
 	return 0;
 }
 
-/* SETATTR (size, owner, mtime), RELEASE of an open for writing: the node itself. */
-static int media_changed(struct request *req, struct fusebpf_ctx *ctx)
+/* SETATTR (size, owner, mtime), RELEASE of an open for writing: the node itself's row. */
+static void index_changed(struct node *node)
 {
 	char rel[PATH_MAX];
-	int err;
+	int err = node_rel(node, rel, sizeof(rel));
 
-	if (ctx->error_in)
-		return 0;
-	if (ctx->opcode == FUSE_RELEASE && !(ctx->in.release.flags & O_ACCMODE))
-		return 0;
-	err = node_rel(req->node, rel, sizeof(rel));
 	if (err)
 		path_failed("a changed file", err);
 	else if (rel[0]) /* the root is no file */
 		index_update(INDEX_CHANGED, rel, NULL);
+}
+
+static int media_changed(struct request *req, struct fusebpf_ctx *ctx)
+{
+	if (ctx->error_in)
+		return 0;
+	if (ctx->opcode == FUSE_RELEASE) {
+		if (!(ctx->in.release.flags & O_ACCMODE))
+			return 0;
+		inode_writer(req->node, -1);
+	} else if (ctx->in.setattr.valid & FATTR_SIZE) {
+		inode_forget(req->node);
+	}
+	index_changed(req->node);
+	return 0;
+}
+
+/* ---- another uid's files ---- */
+
+/* The entry name of dir, not following a symlink; 0 or -errno. */
+static int entry_stat(struct node *dir, const char *name, struct stat *st)
+{
+	int fd = node_fd(dir);
+
+	if (fd < 0)
+		return fd;
+	return fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* media_owner_check of the request's node itself. */
+static int node_owner_check(const struct request *req)
+{
+	struct stat st;
+	int fd = node_fd(req->node);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return media_owner_check(req, &st);
+}
+
+/*
+ * The checks below are on requests of callers that are not privileged (the
+ * policy sends the privileged ones' to the backing operation directly).
+ * The kernel holds the directories' locks across an UNLINK or RENAME, so
+ * the entry checked is the entry changed, as far as the mount goes.  An
+ * entry that cannot be stat'ed is not checked: the operation fails on it.
+ */
+
+/* UNLINK: of the caller's own files only; then the index, as media_removed. */
+static int media_unlink(struct request *req)
+{
+	struct stat st;
+	int err;
+
+	if (!entry_stat(req->node, req->name, &st)) {
+		err = media_owner_check(req, &st);
+		if (err)
+			return err;
+	}
+	err = request_backing(req);
+	if (!err)
+		index_removed(req->node, req->name);
+	return err;
+}
+
+/* SETATTR (not through an open file, media.bpf.c): then the index, as media_changed. */
+static int media_setattr(struct request *req)
+{
+	const struct fuse_setattr_in *in = req->in;
+	int err = node_owner_check(req);
+
+	if (err)
+		return err;
+	err = request_backing(req);
+	if (!err && (in->valid & FATTR_SIZE))
+		inode_forget(req->node);
+	if (!err && (in->valid & (FATTR_SIZE | FATTR_UID | FATTR_MTIME)))
+		index_changed(req->node);
+	return err;
+}
+
+/* SETXATTR, REMOVEXATTR. */
+static int media_xattr(struct request *req)
+{
+	int err = node_owner_check(req);
+
+	return err ? err : request_backing(req);
+}
+
+/*
+ * RENAME, RENAME2: the source, and the target it replaces or exchanges
+ * with (none with RENAME_NOREPLACE), must be the caller's own.  A
+ * directory's move takes what is in it along: directories are not checked.
+ */
+static int rename_owner_check(const struct request *req, struct node *dst, uint32_t flags)
+{
+	struct stat st;
+	int err;
+
+	if (!entry_stat(req->node, req->name, &st)) {
+		err = media_owner_check(req, &st);
+		if (err)
+			return err;
+	}
+	if (!(flags & RENAME_NOREPLACE) && !entry_stat(dst, req->name2, &st))
+		return media_owner_check(req, &st);
 	return 0;
 }
 
@@ -274,6 +584,7 @@ static void cookie_forget(struct node *dir, const char *name)
 	if (node_lookup(dir, name, &st, &node))
 		return;
 	node_set_cookie(node, 0);
+	inode_forget(node);
 	node_unlookup(node, 1);
 	node_put(node);
 }
@@ -301,6 +612,12 @@ static int media_rename(struct request *req)
 	if ((c & MEDIA_C_ANDROID) && (!strcmp(req->name2, "data") || !strcmp(req->name2, "obb"))) {
 		err = -EACCES;
 		goto refused;
+	}
+	/* The policy vouches for privileged callers; without its word, check. */
+	if (!(req->ctx.cookie & MEDIA_R_PRIVILEGED)) {
+		err = rename_owner_check(req, dst, flags);
+		if (err)
+			goto refused;
 	}
 	/* Both paths before the rename: it changes neither parent's path. */
 	path_err = child_rel(req->node, req->name, old_rel, sizeof(old_rel));
@@ -333,6 +650,7 @@ out:
 
 /* ---- redaction ---- */
 
+/* The state of an open the module serves (claimed). */
 struct media_open {
 	pthread_mutex_t lock; /* guards the rest; held across a READ */
 	struct byte_range *ranges;
@@ -340,17 +658,10 @@ struct media_open {
 	struct stat seen; /* the file when the ranges were computed */
 };
 
-static bool stat_same(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /*
- * The GPS ranges of fd, and the file's stat they describe: a stat that is
- * the same before and after the parse.  0 or -errno; -EBUSY if the file
- * kept changing.
+ * The location ranges of fd, and the file's stat they describe: a stat
+ * that is the same before and after the parse.  0 or -errno; -EBUSY if the
+ * file kept changing.
  */
 static int ranges_stable(int fd, struct byte_range **ranges, size_t *count, struct stat *st)
 {
@@ -360,7 +671,7 @@ static int ranges_stable(int fd, struct byte_range **ranges, size_t *count, stru
 
 		if (fstat(fd, st) < 0)
 			return -errno;
-		err = media_exif_gps_ranges(fd, ranges, count);
+		err = media_location_ranges(fd, ranges, count);
 		if (err)
 			return err;
 		if (fstat(fd, &after) < 0) {
@@ -386,40 +697,16 @@ static void media_open_free(void *user)
 	free(mo);
 }
 
-/* Whether a file name ends in ".jpg" or ".jpeg", in any case: as the policy says (media.bpf.c). */
-static bool name_is_jpeg(const char *name)
-{
-	size_t len = strlen(name);
-
-	return (len >= 4 && !strcasecmp(name + len - 4, ".jpg")) ||
-	       (len >= 5 && !strcasecmp(name + len - 5, ".jpeg"));
-}
-
 /*
- * Whether the file the policy could not classify (cookie 0: made by CREATE,
- * or renamed, since its last lookup) is a JPEG by its current name.  A
- * file with several names (cookie SEEN without KNOWN) is, whatever its
- * names: its content decides.  When in doubt, yes.
+ * A read open by a caller that may not see location, of a file it did not
+ * make, whose verdict is not cached: the file is read.  Location in it: the
+ * module claims the open and serves it blanked.  None, but the file is
+ * being written or still empty (it may get location while this open
+ * lasts): claimed too, and checked again on every read.  Otherwise the
+ * normal open, by passthrough.  A file that cannot be vouched for is
+ * refused.
  */
-static bool open_maybe_jpeg(struct request *req)
-{
-	int fd = node_fd(req->node);
-	char rel[PATH_MAX];
-	const char *slash;
-	struct stat st;
-
-	if (node_cookie(req->node) & MEDIA_C_SEEN)
-		return true;
-	/* Which of several names the path would show is anyone's guess. */
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_nlink != 1)
-		return true;
-	if (fd_rel(fd, rel, sizeof(rel)))
-		return true;
-	slash = strrchr(rel, '/');
-	return name_is_jpeg(slash ? slash + 1 : rel);
-}
-
-static int media_open(struct request *req)
+static int media_open_checked(struct request *req, unsigned writers)
 {
 	struct byte_range *ranges;
 	struct media_open *mo;
@@ -427,24 +714,34 @@ static int media_open(struct request *req)
 	size_t n;
 	int fd, err;
 
-	if (!open_maybe_jpeg(req)) {
-		count(MC_OPENS_PASSTHROUGH, 1);
-		return request_backing(req);
-	}
 	count(MC_OPENS_CHECKED, 1);
 	fd = node_open(req->node, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	err = ranges_stable(fd, &ranges, &n, &st);
+	if (!err && n) {
+		int left = media_location_left(fd, ranges, n);
+
+		if (!left) { /* all blank already: nothing to hide */
+			free(ranges);
+			ranges = NULL;
+			n = 0;
+		}
+		if (left < 0) {
+			free(ranges);
+			err = left;
+		}
+	}
 	close(fd);
 	if (err) {
 		/* Fail closed: a file that cannot be vouched for is not served. */
-		count(MC_OPENS_FAILED, 1);
-		fsd_log("media: open of inode %llu by uid %u: GPS ranges: %s; refused",
+		count(MC_OPENS_REFUSED, 1);
+		fsd_log("media: open of inode %llu by uid %u: location ranges: %s; refused",
 			(unsigned long long)req->node->ino, req->hdr->uid, strerror(-err));
 		return err;
 	}
-	if (!n) {
+	if (!n && !writers && st.st_size > 0) {
+		inode_set_clean(req->node, &st);
 		count(MC_OPENS_PASSTHROUGH, 1);
 		return request_backing(req);
 	}
@@ -465,10 +762,53 @@ static int media_open(struct request *req)
 		req->open_user = NULL;
 	}
 	if (!err)
-		count(MC_OPENS_REDACTED, 1);
+		count(n ? MC_OPENS_REDACTED : MC_OPENS_WATCHED, 1);
 	else if (err == -EBUSY)
 		count(MC_OPENS_BUSY, 1);
 	return err;
+}
+
+/*
+ * OPEN.  The policy sends here every open for writing and every read by a
+ * caller that may not see location (docs/media.md); the request cookie
+ * says what the policy knows of the caller.  A write is for the file's
+ * owner or a privileged caller, and counted until its RELEASE.  A read of
+ * a file the caller made, or of anything but a regular file, is the normal
+ * open; of any other file, it depends on what the file holds.
+ */
+static int media_open(struct request *req)
+{
+	const struct fuse_open_in *in = req->in;
+	uint64_t caller = req->ctx.cookie;
+	int fd = node_fd(req->node), err;
+	unsigned writers;
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (in->flags & (O_ACCMODE | O_TRUNC)) {
+		if (!(caller & MEDIA_R_PRIVILEGED)) {
+			err = media_owner_check(req, &st);
+			if (err)
+				return err;
+		}
+		err = request_backing(req);
+		if (!err && (in->flags & O_ACCMODE))
+			inode_writer(req->node, 1);
+		return err;
+	}
+	if ((caller & (MEDIA_R_PRIVILEGED | MEDIA_R_LOCATION)) || st.st_uid == req->hdr->uid ||
+	    !S_ISREG(st.st_mode)) {
+		count(MC_OPENS_WHOLE, 1);
+		return request_backing(req);
+	}
+	if (inode_clean(req->node, &st, &writers)) {
+		count(MC_OPENS_CACHED, 1);
+		return request_backing(req);
+	}
+	return media_open_checked(req, writers);
 }
 
 /* New ranges for a file that changed.  mo->lock held. */
@@ -490,9 +830,9 @@ static int ranges_refresh(struct media_open *mo, int fd)
 }
 
 /*
- * READ of a claimed open: the bytes, with the GPS ranges zeroed.  The read
- * is kept only if the file was the same before and after it, as when its
- * ranges were computed.
+ * READ of a claimed open: the bytes, with the location ranges blanked.  The
+ * read is kept only if the file was the same before and after it, as when
+ * its ranges were computed.
  */
 static int media_read(struct request *req)
 {
@@ -535,9 +875,10 @@ static int media_read(struct request *req)
 	}
 	if (!err) {
 		/* The reply data is the worker's buffer, ours to change. */
-		media_exif_redact((void *)req->out_data, req->out_len, in->offset, mo->ranges,
-				  mo->count);
-		count(MC_READS_REDACTED, 1);
+		media_location_redact((void *)req->out_data, req->out_len, in->offset, mo->ranges,
+				      mo->count);
+		if (mo->count)
+			count(MC_READS_REDACTED, 1);
 	} else {
 		reply_data(req, NULL, 0);
 	}
@@ -586,7 +927,22 @@ static int media_init(const char *args)
 	node_put(root);
 	if (err)
 		return err;
-	err = media_index_open(args, root_len ? root_path : "/", 0, &media_idx);
+	/* Called after the fork (main.c): the locks are this process's. */
+	err = media_index_open(args, root_len ? root_path : "/", MEDIA_INDEX_OWN, &media_idx);
+	if (err == -EAGAIN) {
+		char owner_root[PATH_MAX];
+		pid_t pid;
+
+		/* The lock of one that just went may be gone: the message says why anyway. */
+		if (media_index_owner(args, &pid, owner_root, sizeof(owner_root)) == 1 && pid > 0)
+			fprintf(stderr, "fsd: media index '%s' is owned by process %d (indexing "
+				"'%s'): one fsd per index, and none while a rescan runs\n",
+				args, (int)pid, owner_root);
+		else
+			fprintf(stderr, "fsd: media index '%s' is owned by another process "
+				"(%s.lock is locked)\n", args, args);
+		return err;
+	}
 	if (err) {
 		fprintf(stderr, "fsd: media index '%s': %s\n", args, strerror(-err));
 		return err;
@@ -613,6 +969,31 @@ static void media_fini(void)
 	media_idx = NULL;
 }
 
+/*
+ * "media rescan" on the control socket: `fusebpf media rescan` of the index
+ * this daemon owns is done here, by its one writer, between the workers'
+ * updates (the index's mutex orders them); a rescan beside it would not be.
+ */
+static int media_control(const char *args, FILE *f)
+{
+	uint64_t start = now_ns();
+	int err;
+
+	if (strcmp(args, "rescan")) {
+		fprintf(f, "error unknown media command '%s' (rescan)\n", args);
+		return 0;
+	}
+	err = media_index_rescan(media_idx, "");
+	if (err) {
+		count(MC_INDEX_ERRORS, 1);
+		fsd_log("media index: rescanning for fusebpf: %s", strerror(-err));
+		return err;
+	}
+	fprintf(f, "ok rescanned %s in %.1f ms\n", root_len ? root_path : "/",
+		(now_ns() - start) / 1e6);
+	return 0;
+}
+
 static void media_stats(FILE *f)
 {
 	for (int i = 0; i < MC_COUNT; i++)
@@ -625,6 +1006,7 @@ const struct user_module user_media = {
 	.init = media_init,
 	.fini = media_fini,
 	.stats = media_stats,
+	.control = media_control,
 	.handle_free = media_open_free,
 	.handler = {
 		[FUSE_OPEN] = media_open,
@@ -632,6 +1014,10 @@ const struct user_module user_media = {
 		[FUSE_COPY_FILE_RANGE] = media_copy_file_range,
 		[FUSE_RENAME] = media_rename,
 		[FUSE_RENAME2] = media_rename,
+		[FUSE_UNLINK] = media_unlink,
+		[FUSE_SETATTR] = media_setattr,
+		[FUSE_SETXATTR] = media_xattr,
+		[FUSE_REMOVEXATTR] = media_xattr,
 	},
 	.postfilter = {
 		[FUSE_CREATE] = media_made,

@@ -61,6 +61,7 @@ mkdir -p "$backing"/{DCIM/Camera,Pictures/Screenshots,Music/ringtones,Download} 
 "$jpeggen" --size 320x240 --seed 2 --order mm --thumbnail --lat 35.6586 --lon 139.7454 \
 	"$backing/DCIM/Camera/IMG_0002.jpg"
 "$jpeggen" --size 320x240 --seed 3 --no-gps "$backing/DCIM/Camera/IMG_0003.jpg"
+"$jpeggen" --size 320x240 --seed 5 --xmp --lat 40.6892 --lon -74.0445 "$backing/DCIM/Camera/IMG_0004.jpg"
 "$jpeggen" --size 200x400 --seed 4 --no-gps "$backing/Pictures/Screenshots/shot.jpg"
 head -c 20000 /dev/urandom >"$backing/Music/ringtones/bell.ogg"
 touch "$backing/Music/ringtones/.nomedia"
@@ -69,6 +70,8 @@ echo "camera settings" >"$backing/Android/data/com.example.camera/files/settings
 echo "social cache" >"$backing/Android/data/com.example.social/files/cache.bin"
 chown -R "$camera:$camera" "$backing/Android/data/com.example.camera"
 chown -R "$social:$social" "$backing/Android/data/com.example.social"
+# The camera took the photos: they are its own, no other app's to change.
+chown "$camera:$camera" "$backing"/DCIM/Camera/*.jpg
 # As on Android's lower filesystem, the mode bits let everyone in: the policy decides.
 chmod -R a+rwX "$backing"
 (cd "$backing" && find . -mindepth 1 | sort | sed 's|^\./|  |')
@@ -109,10 +112,21 @@ as "$camera" camera cmp "$mnt/$photo" "$backing/$photo"
 echo "identical; a photo without GPS is identical for the social app too:"
 as "$social" social cmp "$mnt/DCIM/Camera/IMG_0003.jpg" "$backing/DCIM/Camera/IMG_0003.jpg"
 echo "identical"
+echo "What the file holds decides, not its name: renamed by its owner, or with junk after its"
+echo "SOI marker (which libexif and exiftool skip), a photo is still redacted:"
+as "$camera" camera mv "$mnt/$photo" "$mnt/DCIM/Camera/IMG_0002.dat"
+as "$social" social exiftool -s -gps:all "$mnt/DCIM/Camera/IMG_0002.dat"
+as "$camera" camera mv "$mnt/DCIM/Camera/IMG_0002.dat" "$mnt/$photo"
+printf '\xd8' | dd of="$backing/DCIM/Camera/IMG_0004.jpg" bs=1 seek=2 conv=notrunc status=none
+as "$social" social exiftool -a -s -G1 '-GPS*' "$backing/DCIM/Camera/IMG_0004.jpg"
+as "$social" social exiftool -a -s -G1 '-GPS*' "$mnt/DCIM/Camera/IMG_0004.jpg"
+echo "(the backing file's GPS, which exiftool reads through the junk; nothing through the mount)"
 
 step "the media index: kept current through the mount (SQLite, $db)"
 as "$social" social cp "$backing/DCIM/Camera/IMG_0003.jpg" "$mnt/Pictures/shared.jpg"
 as "$camera" camera mv "$mnt/DCIM/Camera/IMG_0001.jpg" "$mnt/DCIM/Camera/IMG_0001_edited.jpg"
+as "$social" social rm "$mnt/DCIM/Camera/IMG_0002.jpg"
+echo "(the camera's photo: not the social app's to remove, though the directory is writable by all)"
 sleep 0.2 # the close reaches the daemon just after cp returns
 show "$fusebpf" media query "$db"
 echo "(Music/ringtones has a .nomedia: not indexed)"
@@ -121,9 +135,10 @@ show "$fusebpf" media query --type 'image/*' --prefix DCIM/ "$db"
 
 step "what the daemon did: fast path (passthrough, CONTINUE) vs userspace"
 show "$fusebpf" stats "$mnt"
-echo "OPEN: the privileged and granted opens, and those of non-JPEG files, went CONTINUE"
-echo "(passthrough: the kernel reads them, no READ reaches the daemon); the social app's"
-echo "JPEG opens went USER, to the module; READ requests are only the redacted reads."
+echo "OPEN: the privileged and granted reads went CONTINUE (passthrough: the kernel reads"
+echo "them, no READ reaches the daemon); the social app's opens went USER, to the module, which"
+echo "read each file once (opens_checked) and opened those without location by passthrough too;"
+echo "READ requests are only the redacted reads."
 
 step "unmount"
 show umount "$mnt"

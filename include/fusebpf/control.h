@@ -8,6 +8,9 @@
  *	reload NAME    reopen the pinned filters of policy NAME:
  *	               "ok", "unused" (no node runs it) or "error ..."
  *	unload NAME    forget the filters of policy NAME: same answers
+ *	MODULE ARGS    a command for the userspace module MODULE (user.h):
+ *	               "ok ..." or "error ..."; "media rescan" rebuilds the
+ *	               index the media module owns
  */
 #ifndef FUSEBPF_CONTROL_H
 #define FUSEBPF_CONTROL_H
