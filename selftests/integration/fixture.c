@@ -49,7 +49,7 @@ const char *test_tmp(void)
 	return env_or("FSD_TEST_TMP", "/tmp");
 }
 
-static bool is_mounted(const char *dir)
+bool is_mounted(const char *dir)
 {
 	char line[PATH_MAX * 2];
 	size_t len = strlen(dir);

@@ -44,6 +44,8 @@ const char *test_tmp(void);
 void mnt_start(struct mnt *m, const char *opts);
 /* Unmounts, waits for fsd to exit, removes the scratch dir; true if fsd exited 0. */
 bool mnt_stop(struct mnt *m);
+/* Whether dir is a mountpoint (/proc/self/mounts). */
+bool is_mounted(const char *dir);
 
 /* Paths: in the mount and in the backing dir (static buffers, 4 rotating). */
 const char *mp(const struct mnt *m, const char *rel);

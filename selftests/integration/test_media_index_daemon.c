@@ -80,24 +80,6 @@ static __attribute__((format(printf, 2, 3))) void path_fmt(char *buf, const char
 		abort();
 }
 
-static bool mounted(const char *dir)
-{
-	char line[PATH_MAX * 2];
-	size_t len = strlen(dir);
-	bool found = false;
-	FILE *f = fopen("/proc/self/mounts", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, ' ');
-
-		found = p && !strncmp(p + 1, dir, len) && p[1 + len] == ' ';
-	}
-	fclose(f);
-	return found;
-}
-
 /* A process (not a zombie) whose command line has dir as an argument: an fsd of ours. */
 static pid_t pid_serving(const char *dir)
 {
@@ -149,7 +131,7 @@ static void watchdog(int fd, const char *dir)
 
 	while (poll(&p, 1, WATCHDOG_SECONDS * 1000) < 0 && errno == EINTR)
 		;
-	if (mounted(dir))
+	if (is_mounted(dir))
 		umount2(dir, MNT_DETACH);
 	pid = shared->daemon > 0 ? shared->daemon : pid_serving(dir);
 	if (pid > 0) {
@@ -285,7 +267,7 @@ static void daemon_start(void)
 
 	status = fsd_command(db, M.dir, out, sizeof(out));
 	cr_assert_eq(status, 0, "fsd exited %d: %s", status, out);
-	cr_assert(mounted(M.dir), "fsd exited 0 but %s is not mounted", M.dir);
+	cr_assert(is_mounted(M.dir), "fsd exited 0 but %s is not mounted", M.dir);
 	/* Its parent waited for the control socket (daemon_ready comes after it). */
 	daemon_pid = stats_pid();
 	shared->daemon = daemon_pid;
@@ -305,7 +287,7 @@ static bool daemon_stop(void)
 	int status;
 
 	if (daemon_pid > 0) {
-		if (mounted(M.dir) && umount2(M.dir, 0) < 0)
+		if (is_mounted(M.dir) && umount2(M.dir, 0) < 0)
 			umount2(M.dir, MNT_DETACH);
 		for (int i = 0; i < 100; i++) {
 			if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
@@ -615,7 +597,7 @@ Test(media_index_daemon, rescan_of_an_owned_index_goes_through_its_daemon)
 	status = fsd_command(db, mnt2, out, sizeof(out));
 	cr_assert_neq(status, 0, "a second fsd started on %s: %s", db, out);
 	cr_assert(strstr(out, "is owned by process") && strstr(out, pidtext + 4), "%s", out);
-	cr_assert(!mounted(mnt2));
+	cr_assert(!is_mounted(mnt2));
 	for (int i = 0; i < 40 && pid_serving(mnt2); i++)
 		sleep_ms(50);
 	cr_assert_eq(pid_serving(mnt2), 0, "the refused fsd is still running");
@@ -673,7 +655,7 @@ Test(media_index_daemon, a_bad_database_path_fails_the_command)
 	cr_assert(strstr(out, "media index") && strstr(out, bad) &&
 			  strstr(out, "No such file or directory"),
 		  "%s", out);
-	cr_assert(!mounted(M.dir));
+	cr_assert(!is_mounted(M.dir));
 	for (int i = 0; i < 40 && pid_serving(M.dir); i++)
 		sleep_ms(50);
 	cr_assert_eq(pid_serving(M.dir), 0, "an fsd is still running");
