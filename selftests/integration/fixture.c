@@ -384,18 +384,13 @@ void find_above(const char *rel, char *path, size_t len)
 	cr_assert_fail("%s not found above the test binary", rel);
 }
 
-int fusebpf(char *out, size_t size, const char *fmt, ...)
+/* Runs cmd with its stderr joined to its stdout; its exit status, the output in out. */
+static int sh_capture(const char *cmd, char *out, size_t size)
 {
-	char args[2048], cmd[4096];
 	size_t used = 0;
-	va_list ap;
 	FILE *f;
 	int status;
 
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", fusebpf_bin(), args);
 	f = popen(cmd, "r");
 	cr_assert(f, "running %s", cmd);
 	if (out && size)
@@ -416,6 +411,32 @@ int fusebpf(char *out, size_t size, const char *fmt, ...)
 	}
 	status = pclose(f);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int sh_output(char *out, size_t size, const char *fmt, ...)
+{
+	char cmd[16384];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd) - 5, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < sizeof(cmd) - 5, "command too long: %s", cmd);
+	strcat(cmd, " 2>&1");
+	return sh_capture(cmd, out, size);
+}
+
+int fusebpf(char *out, size_t size, const char *fmt, ...)
+{
+	char args[2048], cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", fusebpf_bin(), args);
+	return sh_capture(cmd, out, size);
 }
 
 void test_policy_load(const char *what, const char *suffix, char name[16])

@@ -77,6 +77,8 @@ void start(const char *opts);
 uint64_t requests(const char *op);
 /* Runs a shell command; its exit status. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs a shell command; its exit status, its stdout and stderr in out (may be NULL). */
+int sh_output(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Finds rel in the nearest directory above the test binary (BUILD/fsd-tests) that has it. */
 void find_above(const char *rel, char *path, size_t len);
 

@@ -58,25 +58,17 @@ static void policy_load(void)
 /* Runs fsd -f -o policy=POL on scratch dirs; its exit status, its output in out. */
 static int fsd_with_policy(char *out, size_t size)
 {
-	char dir[PATH_MAX], cmd[PATH_MAX * 3];
-	size_t used = 0;
+	char dir[PATH_MAX];
 	int status;
-	FILE *f;
 
 	snprintf(dir, sizeof(dir), "%s/hardening.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(dir));
 	cr_assert_eq(sh("mkdir '%s/b' '%s/m'", dir, dir), 0);
 	/* Refused before mounting; the timeout only bounds a daemon that would not be. */
-	snprintf(cmd, sizeof(cmd), "timeout 10 '%s' -f -o policy=%s '%s/b' '%s/m' 2>&1", fsd_bin(),
-		 pol, dir, dir);
-	f = popen(cmd, "r");
-	cr_assert(f);
-	out[0] = '\0';
-	while (used + 1 < size && fgets(out + used, size - used, f))
-		used += strlen(out + used);
-	status = pclose(f);
+	status = sh_output(out, size, "timeout 10 '%s' -f -o policy=%s '%s/b' '%s/m'", fsd_bin(),
+			   pol, dir, dir);
 	sh("umount -l '%s/m' 2>/dev/null; rm -rf '%s'", dir, dir);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return status;
 }
 
 /* `fusebpf ARGS` fails and says words. */
@@ -213,22 +205,10 @@ Test(hardening, a_running_daemon_keeps_its_version_when_the_directory_turns_bad)
  */
 static int in_private_bpffs(char *out, size_t size, const char *script)
 {
-	char cmd[8192];
-	size_t used = 0;
-	int status;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd),
-		 "unshare --mount --propagation private sh -ec '"
-		 "mount -t bpf -o mode=0700 bpf /sys/fs/bpf; F=\"%s\"; P=%s; %s' 2>&1",
-		 fusebpf_bin(), pol, script);
-	f = popen(cmd, "r");
-	cr_assert(f);
-	out[0] = '\0';
-	while (used + 1 < size && fgets(out + used, size - used, f))
-		used += strlen(out + used);
-	status = pclose(f);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return sh_output(out, size,
+			 "unshare --mount --propagation private sh -ec '"
+			 "mount -t bpf -o mode=0700 bpf /sys/fs/bpf; F=\"%s\"; P=%s; %s'",
+			 fusebpf_bin(), pol, script);
 }
 
 Test(hardening, the_pin_root_and_bpffs_are_checked_in_a_private_namespace)
