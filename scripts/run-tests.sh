@@ -21,9 +21,14 @@ cleanup() {
 	done
 	pkill -f "$FSD_TEST_TMP" 2>/dev/null
 	rm -rf "$FSD_TEST_TMP"
-	# Policies the tests loaded under their own names (t<pid>...), if a test died.
+	# Policies the tests loaded under their own names (t<pid>...), if a test died;
+	# not those of test processes still alive (another run's, on the same machine).
 	for p in /sys/fs/bpf/fusebpf/t[0-9]*; do
-		[[ -d $p ]] && "$FUSEBPF_BIN" unload "${p##*/}" >/dev/null 2>&1
+		[[ -d $p ]] || continue
+		pid=${p##*/t}
+		pid=${pid%%[!0-9]*}
+		[[ -d /proc/$pid ]] && continue
+		"$FUSEBPF_BIN" unload "${p##*/}" >/dev/null 2>&1
 	done
 }
 trap cleanup EXIT
