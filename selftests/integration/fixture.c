@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,16 +169,26 @@ void mnt_start(struct mnt *m, const char *opts)
 		sleep_ms(50);
 	}
 	cr_assert(is_mounted(m->dir), "fsd did not mount %s within 5 s", m->dir);
-	/* Ready when INIT is answered and the statistics socket is up. */
+	/*
+	 * Ready when INIT is answered and the statistics socket answers: a
+	 * connect, not the file, which a daemon killed with -9 on a mount of
+	 * the same device number may have left behind.
+	 */
 	for (int i = 0; i < 100; i++) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		struct stat st;
-		char sock[128];
+		int fd;
 
 		if (stat(m->dir, &st) == 0) {
-			snprintf(sock, sizeof(sock), "/run/fusebpf/fsd-%llu.sock",
+			snprintf(sun.sun_path, sizeof(sun.sun_path), "/run/fusebpf/fsd-%llu.sock",
 				 (unsigned long long)st.st_dev);
-			if (access(sock, F_OK) == 0)
+			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			cr_assert(fd >= 0);
+			if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+				close(fd);
 				return;
+			}
+			close(fd);
 		}
 		sleep_ms(50);
 	}
