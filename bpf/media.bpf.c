@@ -376,6 +376,12 @@ FUSEBPF_PREFILTER(open)
 	return FUSEBPF_USER;
 }
 
+/* An unnamed file opened for writing: the module counts the open, as CREATE's, until its RELEASE. */
+FUSEBPF_PREFILTER(tmpfile)
+{
+	return FUSEBPF_USER_POSTFILTER;
+}
+
 /* The close of a file opened for writing: the index reads its new size and mtime. */
 FUSEBPF_PREFILTER(release)
 {

@@ -411,7 +411,7 @@ static void path_failed(const char *what, int err)
 	fsd_log("media index: no path for %s: %s", what, strerror(-err));
 }
 
-/* CREATE, MKNOD, MKDIR, LINK: the new entry. */
+/* CREATE, MKNOD, MKDIR, LINK: the new entry (TMPFILE: its open alone). */
 static int media_made(struct request *req, struct fusebpf_ctx *ctx)
 {
 	char rel[PATH_MAX];
@@ -419,9 +419,12 @@ static int media_made(struct request *req, struct fusebpf_ctx *ctx)
 
 	if (ctx->error_in)
 		return 0;
-	/* A CREATE's open for writing, counted until its RELEASE as OPEN's are. */
-	if (ctx->opcode == FUSE_CREATE && (ctx->in.create.flags & O_ACCMODE) && req->new_node)
+	/* A CREATE's or TMPFILE's open for writing, counted until its RELEASE as OPEN's are. */
+	if ((ctx->opcode == FUSE_CREATE || ctx->opcode == FUSE_TMPFILE) &&
+	    (ctx->in.create.flags & O_ACCMODE) && req->new_node)
 		inode_writer(req->new_node, 1);
+	if (ctx->opcode == FUSE_TMPFILE)
+		return 0; /* no name, no row: linked later, it is a LINK */
 	err = child_rel(req->node, ctx->name, rel, sizeof(rel));
 	if (err)
 		path_failed(ctx->name, err);
@@ -1014,6 +1017,7 @@ const struct user_module user_media = {
 	},
 	.postfilter = {
 		[FUSE_CREATE] = media_made,
+		[FUSE_TMPFILE] = media_made,
 		[FUSE_MKNOD] = media_made,
 		[FUSE_MKDIR] = media_made,
 		[FUSE_LINK] = media_made,
