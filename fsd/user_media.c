@@ -205,18 +205,21 @@ static int child_rel(struct node *dir, const char *name, char *buf, size_t size)
 /*
  * What the module knows of a backing inode between opens: how many opens
  * for writing it has through the mount (every one comes here: the policy
- * sends writes to the module), and whether its content was found to hold
- * no location when it looked as `seen` says.  That verdict lets later opens
- * skip the parse; it is forgotten when an open for writing starts or ends,
- * on a truncate or a rename through the mount, and whenever the file's
- * stat (size, mtime, ctime) no longer matches, which covers a change made
- * in the backing tree behind the daemon's back.
+ * sends writes to the module), and the verdict on its content, its
+ * location ranges (none: it holds no location), when it looked as `seen`
+ * says.  The verdict lets later opens skip the parse; it is forgotten when
+ * an open for writing starts or ends, on a truncate or a rename through the
+ * mount, and whenever the file's stat (size, mtime, ctime) no longer
+ * matches, which covers a change made in the backing tree behind the
+ * daemon's back.
  */
 struct inode_state {
 	dev_t dev;
 	ino_t ino;
 	unsigned writers;
-	bool clean;
+	bool known; /* ranges, n_ranges and seen hold a verdict */
+	struct byte_range *ranges;
+	size_t n_ranges;
 	struct stat seen;
 	struct inode_state *next;
 };
@@ -246,12 +249,18 @@ static struct inode_state **inode_slot(const struct node *node)
 	return pp;
 }
 
-/* Frees the state at *pp when it holds nothing.  inodes.lock held. */
-static void inode_drop_idle(struct inode_state **pp)
+/* Forgets s's verdict, and frees the state at *pp when it holds nothing more.  inodes.lock held. */
+static void inode_drop_verdict(struct inode_state **pp)
 {
 	struct inode_state *s = *pp;
 
-	if (s && !s->writers && !s->clean) {
+	if (!s)
+		return;
+	s->known = false;
+	free(s->ranges);
+	s->ranges = NULL;
+	s->n_ranges = 0;
+	if (!s->writers) {
 		*pp = s->next;
 		free(s);
 		inodes.count--;
@@ -270,8 +279,7 @@ static struct inode_state *inode_state(const struct node *node)
 			for (struct inode_state **q = &inodes.bucket[b]; *q;) {
 				struct inode_state *s = *q;
 
-				s->clean = false;
-				inode_drop_idle(q);
+				inode_drop_verdict(q);
 				if (*q == s)
 					q = &s->next;
 			}
@@ -296,8 +304,7 @@ static void inode_writer(const struct node *node, int delta)
 	if (s) {
 		if (delta > 0 || s->writers)
 			s->writers += delta;
-		s->clean = false;
-		inode_drop_idle(inode_slot(node));
+		inode_drop_verdict(inode_slot(node));
 	}
 	pthread_mutex_unlock(&inodes.lock);
 }
@@ -309,10 +316,7 @@ static void inode_forget(const struct node *node)
 
 	pthread_mutex_lock(&inodes.lock);
 	pp = inode_slot(node);
-	if (*pp) {
-		(*pp)->clean = false;
-		inode_drop_idle(pp);
-	}
+	inode_drop_verdict(pp);
 	pthread_mutex_unlock(&inodes.lock);
 }
 
@@ -323,31 +327,52 @@ static bool stat_same(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* A malloc()ed copy of n ranges (NULL for none); -ENOMEM. */
+static int ranges_copy(const struct byte_range *from, size_t n, struct byte_range **to)
+{
+	*to = NULL;
+	if (!n)
+		return 0;
+	*to = malloc(n * sizeof(*from));
+	if (!*to)
+		return -ENOMEM;
+	memcpy(*to, from, n * sizeof(*from));
+	return 0;
+}
+
 /*
- * Whether node, which looks as st says, is known to hold no location; and
- * how many opens for writing it has.
+ * The verdict on node, which looks as st says: 1 with a copy of its
+ * ranges in *ranges (NULL, *n 0: no location), 0 if there is none that
+ * holds now, or -ENOMEM; and how many opens for writing it has.
  */
-static bool inode_clean(const struct node *node, const struct stat *st, unsigned *writers)
+static int inode_verdict(const struct node *node, const struct stat *st, unsigned *writers,
+			 struct byte_range **ranges, size_t *n)
 {
 	struct inode_state *s;
-	bool clean;
+	int ret = 0;
 
 	pthread_mutex_lock(&inodes.lock);
 	s = *inode_slot(node);
 	*writers = s ? s->writers : 0;
-	clean = s && s->clean && !s->writers && stat_same(&s->seen, st);
+	if (s && s->known && !s->writers && stat_same(&s->seen, st)) {
+		ret = ranges_copy(s->ranges, s->n_ranges, ranges);
+		*n = s->n_ranges;
+		ret = ret ? ret : 1;
+	}
 	pthread_mutex_unlock(&inodes.lock);
-	return clean;
+	return ret;
 }
 
-/* Node, as st says it looked, holds no location: remembered unless it may still change unseen. */
-static void inode_set_clean(const struct node *node, const struct stat *st)
+/* Node, as st says it looked, has these ranges: remembered unless it may still change unseen. */
+static void inode_set_verdict(const struct node *node, const struct stat *st,
+			      const struct byte_range *ranges, size_t n)
 {
 	const struct timespec *m = &st->st_mtim, *c = &st->st_ctim;
 	const struct timespec *last = c->tv_sec > m->tv_sec ||
 					      (c->tv_sec == m->tv_sec && c->tv_nsec > m->tv_nsec)
 					  ? c
 					  : m;
+	struct byte_range *copy;
 	struct inode_state *s;
 	struct timespec now;
 
@@ -355,13 +380,20 @@ static void inode_set_clean(const struct node *node, const struct stat *st)
 	if ((now.tv_sec - last->tv_sec) * 1000000000ll + (now.tv_nsec - last->tv_nsec) <
 	    (long long)MEDIA_RACY_NS)
 		return;
+	if (ranges_copy(ranges, n, &copy))
+		return; /* only a cache */
 	pthread_mutex_lock(&inodes.lock);
 	s = inode_state(node);
 	if (s && !s->writers) {
-		s->clean = true;
+		free(s->ranges);
+		s->known = true;
+		s->ranges = copy;
+		s->n_ranges = n;
 		s->seen = *st;
+		copy = NULL;
 	}
 	pthread_mutex_unlock(&inodes.lock);
+	free(copy);
 }
 
 /* ---- the index ---- */
@@ -692,18 +724,52 @@ static void media_open_free(void *user)
 }
 
 /*
- * A read open by a caller that may not see location, of a file it did not
- * make, whose verdict is not cached: the file is read.  Location in it: the
+ * Serves a read open of a file with these location ranges (taken over),
+ * as the file looked when they were found (st).  Location in it: the
  * module claims the open and serves it blanked.  None, but the file is
  * being written or still empty (it may get location while this open
  * lasts): claimed too, and checked again on every read.  Otherwise the
- * normal open, by passthrough.  A file that cannot be vouched for is
- * refused.
+ * normal open, by passthrough.
+ */
+static int media_open_ranges(struct request *req, struct byte_range *ranges, size_t n,
+			     const struct stat *st, unsigned writers)
+{
+	struct media_open *mo;
+	int err;
+
+	if (!n && !writers && st->st_size > 0)
+		return request_backing(req);
+	mo = calloc(1, sizeof(*mo));
+	if (!mo) {
+		free(ranges);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&mo->lock, NULL);
+	mo->ranges = ranges;
+	mo->count = n;
+	mo->seen = *st;
+	req->open_user = mo;
+	err = request_backing(req);
+	if (req->open_user) {
+		/* No handle took it. */
+		media_open_free(req->open_user);
+		req->open_user = NULL;
+	}
+	if (!err)
+		count(n ? MC_OPENS_REDACTED : MC_OPENS_WATCHED, 1);
+	else if (err == -EBUSY)
+		count(MC_OPENS_BUSY, 1);
+	return err;
+}
+
+/*
+ * A read open by a caller that may not see location, of a file it did not
+ * make, whose verdict is not cached: the file is read, and the verdict
+ * kept.  A file that cannot be vouched for is refused.
  */
 static int media_open_checked(struct request *req, unsigned writers)
 {
 	struct byte_range *ranges;
-	struct media_open *mo;
 	struct stat st;
 	size_t n;
 	int fd, err;
@@ -734,32 +800,11 @@ static int media_open_checked(struct request *req, unsigned writers)
 			(unsigned long long)req->node->ino, req->hdr->uid, strerror(-err));
 		return err;
 	}
-	if (!n && !writers && st.st_size > 0) {
-		inode_set_clean(req->node, &st);
+	if (!writers)
+		inode_set_verdict(req->node, &st, ranges, n);
+	if (!n && !writers && st.st_size > 0)
 		count(MC_OPENS_PASSTHROUGH, 1);
-		return request_backing(req);
-	}
-	mo = calloc(1, sizeof(*mo));
-	if (!mo) {
-		free(ranges);
-		return -ENOMEM;
-	}
-	pthread_mutex_init(&mo->lock, NULL);
-	mo->ranges = ranges;
-	mo->count = n;
-	mo->seen = st;
-	req->open_user = mo;
-	err = request_backing(req);
-	if (req->open_user) {
-		/* No handle took it. */
-		media_open_free(req->open_user);
-		req->open_user = NULL;
-	}
-	if (!err)
-		count(n ? MC_OPENS_REDACTED : MC_OPENS_WATCHED, 1);
-	else if (err == -EBUSY)
-		count(MC_OPENS_BUSY, 1);
-	return err;
+	return media_open_ranges(req, ranges, n, &st, writers);
 }
 
 /*
@@ -774,8 +819,10 @@ static int media_open(struct request *req)
 {
 	const struct fuse_open_in *in = req->in;
 	uint64_t caller = req->ctx.cookie;
+	struct byte_range *ranges;
 	unsigned writers;
 	struct stat st;
+	size_t n;
 	int fd, err;
 
 	/* The policy vouches for privileged callers: their opens need no stat. */
@@ -800,11 +847,13 @@ static int media_open(struct request *req)
 		count(MC_OPENS_WHOLE, 1);
 		return request_backing(req);
 	}
-	if (inode_clean(req->node, &st, &writers)) {
-		count(MC_OPENS_CACHED, 1);
-		return request_backing(req);
-	}
-	return media_open_checked(req, writers);
+	err = inode_verdict(req->node, &st, &writers, &ranges, &n);
+	if (err < 0)
+		return err;
+	if (!err)
+		return media_open_checked(req, writers);
+	count(MC_OPENS_CACHED, 1);
+	return media_open_ranges(req, ranges, n, &st, 0);
 }
 
 /* New ranges for a file that changed.  mo->lock held. */

@@ -844,6 +844,7 @@ Test(media, the_verdict_is_cached_until_the_file_changes)
 	media_start();
 	jpeg("DCIM/plain.jpg", "--no-gps");
 	jpeg("DCIM/plain2.jpg", "--no-gps");
+	jpeg("DCIM/gps.jpg", "--order mm");
 	snprintf(photo, sizeof(photo), "%s", bp(&M, "DCIM/photo.src"));
 	cr_assert_eq(sh("'%s' '%s'", jpeggen_bin, photo), 0);
 	/* A verdict on a file changed less than a second ago is not kept (clock ticks). */
@@ -856,13 +857,20 @@ Test(media, the_verdict_is_cached_until_the_file_changes)
 	wait_release();
 	cr_assert_eq(mnt_stat(&M, "user.media.opens_checked"), checked + 1);
 	cr_assert_eq(mnt_stat(&M, "user.media.opens_cached"), cached + 1);
+	/* Its location ranges are kept too: the second redacted open parses nothing. */
+	check_read(UID_B, ACT_READ, "DCIM/gps.jpg", true);
+	wait_release();
+	check_read(UID_B, ACT_READ, "DCIM/gps.jpg", true);
+	wait_release();
+	cr_assert_eq(mnt_stat(&M, "user.media.opens_checked"), checked + 2);
+	cr_assert_eq(mnt_stat(&M, "user.media.opens_cached"), cached + 2);
 
 	/* Rewritten through the mount with a photo that has GPS: checked again, redacted. */
 	cr_assert_eq(sh("cat '%s' > '%s'", photo, mp(&M, "DCIM/plain.jpg")), 0);
 	wait_release();
 	check_read_as(UID_B, ACT_READ, "DCIM/plain.jpg", "DCIM/photo.src", true);
 	wait_release();
-	cr_assert_eq(mnt_stat(&M, "user.media.opens_checked"), checked + 2);
+	cr_assert_eq(mnt_stat(&M, "user.media.opens_checked"), checked + 3);
 
 	/* Truncated through the mount: checked again. */
 	assert_errno(as(UID_B, ACT_READ, mp(&M, "DCIM/plain2.jpg"), NULL), 0, "plain2");
@@ -870,8 +878,8 @@ Test(media, the_verdict_is_cached_until_the_file_changes)
 	cr_assert_eq(truncate(mp(&M, "DCIM/plain2.jpg"), 100), 0);
 	assert_errno(as(UID_B, ACT_READ, mp(&M, "DCIM/plain2.jpg"), NULL), 0, "truncated");
 	wait_release();
-	cr_assert_eq(mnt_stat(&M, "user.media.opens_checked"), checked + 4);
-	cr_assert_eq(mnt_stat(&M, "user.media.opens_cached"), cached + 1);
+	cr_assert_eq(mnt_stat(&M, "user.media.opens_checked"), checked + 5);
+	cr_assert_eq(mnt_stat(&M, "user.media.opens_cached"), cached + 2);
 }
 
 /*
