@@ -327,8 +327,8 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "media daemon over the $rounds rounds (deltas of fsd --stats):"
-for k in opens_checked opens_passthrough opens_redacted opens_busy reads_redacted \
-	index_updates index_errors; do
+for k in opens_cached opens_checked opens_passthrough opens_redacted opens_busy opens_refused \
+	reads_redacted index_updates index_errors; do
 	printf '  %-22s %s\n' "$k" "$(grown "user.media.$k")"
 done
 n_upd=$(grown user.media.index_updates)
