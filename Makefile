@@ -12,6 +12,10 @@
 #                 FUZZ_TARGETS=location runs one
 #   make demo     the media storage overlay, as two apps and a privileged uid
 #   make bench    mount vs native benchmark table
+#   make vmtest   the test suite in a QEMU guest per kernel (Debian 6.1, 6.12),
+#                 one table; KERNEL=bzImage [MODULES=lib/modules/VER] for your
+#                 own, VMTEST_KERNELS="6.12" a subset, VMTEST_FILTER='files/*'
+#                 a Criterion --filter (docs/vmtest.md)
 #   make deps     installs the Debian packages the build and tests need
 #   make clean
 
@@ -53,7 +57,7 @@ BPF_TEST_SRCS := $(wildcard selftests/bpf/*.bpf.c)
 BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BPF_TEST_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all test asan fuzz demo bench deps clean
+.PHONY: all test asan fuzz demo bench deps vmtest clean
 
 all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
 	$(BUILD)/metabench $(BUILD)/floor $(BUILD)/jpeggen
@@ -152,6 +156,13 @@ bench: deps
 	$(Q)scripts/bench.sh $(BUILD)
 	$(Q)scripts/bench-policy.sh $(BUILD)
 	$(Q)scripts/bench-floor.sh $(BUILD)
+
+# Its own deps step: make test must not download kernel images.
+vmtest: deps
+	$(Q)scripts/vmtest-deps.sh $(if $(KERNEL),--no-kernels)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)KERNEL="$(KERNEL)" MODULES="$(MODULES)" VMTEST_KERNELS="$(VMTEST_KERNELS)" \
+		VMTEST_FILTER="$(VMTEST_FILTER)" scripts/vmtest.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -1,0 +1,267 @@
+#!/bin/bash
+# Runs the test suite in a QEMU guest per kernel and prints one table:
+# kernel, the FUSE protocol the guest's kernel negotiated, passthrough,
+# tests passed / failed / skipped, wall time.  Exits non-zero when a test
+# failed or a guest did not get through the suite.  docs/vmtest.md.
+#
+# Usage: scripts/vmtest.sh BUILD_DIR, as root, after make all, with
+#   KERNEL=IMAGE        a bzImage to test instead of the matrix
+#   MODULES=DIR         its lib/modules/VER (default /lib/modules/VER if there)
+#   VMTEST_KERNELS=...  a subset of the matrix: "6.1 6.12" (the default)
+#   VMTEST_FILTER=GLOB  a Criterion --filter, e.g. 'options/*'
+#   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (5400)
+#   VMTEST_MEM=MB VMTEST_CPUS=N VMTEST_ACCEL=tcg|kvm (default tcg)
+#   VMTEST_DISK=SIZE    the guest's scratch disk (ext4, sparse; default 16G)
+#   VMTEST_APPEND=...   more kernel parameters (loglevel=7 shows the boot)
+#   VMTEST_OUT=DIR      where each guest's console.log and tests.log are kept
+#                       (default BUILD_DIR/vmtest/VER)
+#
+# The guest shares the host's root read-only over virtio-9p and runs
+# scripts/vmtest-init.sh as its init; nothing is mounted on the host.
+set -u
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+timeout_s=${VMTEST_TIMEOUT:-5400}
+mem=${VMTEST_MEM:-2048}
+disk=${VMTEST_DISK:-16G}
+cpus=${VMTEST_CPUS:-$(nproc)}
+accel=${VMTEST_ACCEL:-tcg}
+# Modules the guest needs before it can see the host's root; those built in
+# are skipped, and modules.dep brings their dependencies.  Then those of the
+# scratch disk, which the guest can do without (it falls back to tmpfs).
+initramfs_modules=(virtio_pci 9pnet_virtio 9p fuse)
+optional_modules=(virtio_blk crc32c_generic ext4)
+
+die() {
+	echo "vmtest: $*" >&2
+	exit 2
+}
+
+[[ $(id -u) == 0 ]] || die "must run as root (the suite mounts, and QEMU shares / with the guest)"
+[[ -x $top/$build/fsd-tests ]] || die "$top/$build/fsd-tests is missing: run make first"
+for t in qemu-system-x86_64 busybox cpio mkfs.ext4; do
+	command -v $t > /dev/null || die "$t is missing: run scripts/vmtest-deps.sh"
+done
+
+tmp=$(mktemp -d /tmp/vmtest.XXXXXX)
+qemu_pid=
+# qemu_pid is timeout's, which passes the signal on to QEMU.
+cleanup() {
+	if [[ -n $qemu_pid ]]; then
+		kill -TERM "$qemu_pid" 2> /dev/null
+		wait "$qemu_pid" 2> /dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The version string a bzImage carries (its setup header points at it), or
+# nothing when the file is not an x86 boot image.
+image_version() {
+	local f=$1 magic off
+	magic=$(dd if="$f" bs=1 skip=514 count=4 2> /dev/null)
+	[[ $magic == HdrS ]] || return 1
+	off=$(od -An -tu2 -j526 -N2 "$f" | tr -d ' ')
+	dd if="$f" bs=1 skip=$((off + 512)) count=256 2> /dev/null | tr '\0' '\n' | head -n1 |
+		cut -d' ' -f1
+}
+
+# The newest installed image of a matrix line: /boot/vmlinuz-VER.
+matrix_image() {
+	local pattern
+	case $1 in
+	6.1) pattern='vmlinuz-6.1.0-*-amd64' ;;
+	6.12) pattern='vmlinuz-6.12.*+deb12-amd64' ;;
+	*) die "VMTEST_KERNELS: unknown kernel '$1' (the matrix is 6.1 6.12; KERNEL= for others)" ;;
+	esac
+	# shellcheck disable=SC2086
+	ls /boot/$pattern 2> /dev/null | sort -V | tail -n1
+}
+
+# mod_path NAME: the module's path under $moddir from modules.dep, or nothing.
+mod_path() {
+	local n=${1//-/_}
+	awk -F: -v n="$n" '{ b = $1; sub(/.*\//, "", b); sub(/\.ko(\.[a-z]+)?$/, "", b);
+		gsub(/-/, "_", b); if (b == n) { print $1; exit } }' "$moddir/modules.dep"
+}
+
+# Adds a module and its dependencies, dependencies first, to the initramfs,
+# listed in modules/$2 (order or optional).
+add_module() {
+	local path=$1 list=$2 dep base
+	[[ -n ${added[$path]:-} ]] && return
+	added[$path]=1
+	for dep in $(awk -F: -v p="$path" '$1 == p { print $2; exit }' "$moddir/modules.dep"); do
+		add_module "$dep" "$list"
+	done
+	base=${path##*/}
+	case $base in
+	*.ko.xz) xz -dc "$moddir/$path" > "$root/modules/${base%.xz}" ;;
+	*.ko.zst) zstd -qdc "$moddir/$path" > "$root/modules/${base%.zst}" ;;
+	*.ko.gz) gzip -dc "$moddir/$path" > "$root/modules/${base%.gz}" ;;
+	*) cp "$moddir/$path" "$root/modules/$base" ;;
+	esac || die "cannot decompress $moddir/$path"
+	echo "${base%.ko*}.ko" >> "$root/modules/$list"
+}
+
+# make_initramfs VER MODDIR OUT: busybox, the init, the modules it loads.
+make_initramfs() {
+	local ver=$1 m path
+	moddir=$2
+	root=$tmp/initramfs
+	rm -rf "$root"
+	mkdir -p "$root/bin" "$root/dev" "$root/modules"
+	: > "$root/modules/order"
+	: > "$root/modules/optional"
+	cp "$(command -v busybox)" "$root/bin/busybox"
+	ln -s busybox "$root/bin/sh"
+	cp "$top/scripts/vmtest-init.sh" "$root/init"
+	echo "VMTEST_TOP='$top'" > "$root/vmtest.conf"
+	mknod "$root/dev/console" c 5 1
+	declare -gA added=()
+	if [[ -n $moddir ]]; then
+		[[ -f $moddir/modules.dep ]] || die "MODULES=$moddir has no modules.dep"
+		for m in "${initramfs_modules[@]}"; do
+			path=$(mod_path "$m")
+			if [[ -n $path ]]; then
+				add_module "$path" order
+			elif ! grep -q "/${m//_/[_-]}\.ko" "$moddir/modules.builtin" 2> /dev/null; then
+				die "kernel $ver has no $m, neither built in nor a module in $moddir"
+			fi
+		done
+		for m in "${optional_modules[@]}"; do
+			path=$(mod_path "$m")
+			[[ -n $path ]] && add_module "$path" optional
+		done
+	fi
+	(cd "$root" && find . | cpio -o -H newc --quiet) > "$3" || die "cannot write the initramfs"
+}
+
+# run_guest NAME IMAGE MODDIR: one row of the table in $tmp/rows.
+run_guest() {
+	local name=$1 image=$2 moddir=$3 ver out start rc probe fuse pt pass fail skip secs err
+	[[ -f $image && -r $image ]] || die "KERNEL=$image: no such readable file"
+	ver=$(image_version "$image") ||
+		die "KERNEL=$image is not a bootable x86 kernel image (no bzImage setup header)"
+	[[ -z $moddir && -d /lib/modules/$ver ]] && moddir=/lib/modules/$ver
+	[[ -z $moddir || ${moddir%/} == */$ver ]] ||
+		die "MODULES=$moddir is not lib/modules/$ver, the version of KERNEL=$image"
+	out=${VMTEST_OUT:-$top/$build/vmtest}/$ver
+	rm -rf "$out" "$tmp/share"
+	mkdir -p "$out" "$tmp/share"
+	make_initramfs "$ver" "$moddir" "$tmp/initramfs.cpio"
+	# The tests' scratch (/tmp in the guest): sparse, so it costs the host
+	# only what the tests write.
+	rm -f "$tmp/scratch.img"
+	truncate -s "$disk" "$tmp/scratch.img"
+	mkfs.ext4 -q -F -O ^has_journal "$tmp/scratch.img" || die "mkfs.ext4 of the scratch disk failed"
+	cat > "$tmp/share/env" <<-EOF
+		VMTEST_TOP='$top'
+		VMTEST_BUILD='$build'
+		VMTEST_FILTER='${VMTEST_FILTER:-}'
+	EOF
+
+	local accel_opts=(-accel tcg,thread=multi -cpu max)
+	[[ $accel == kvm ]] && accel_opts=(-accel kvm -cpu host)
+	echo "vmtest: $name ($ver) booting under $accel${VMTEST_FILTER:+, --filter=$VMTEST_FILTER};" \
+		"console: $out/console.log"
+	start=$(date +%s)
+	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+		"${accel_opts[@]}" -m "$mem" -smp "$cpus" \
+		-kernel "$image" -initrd "$tmp/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init ${VMTEST_APPEND:-}" \
+		-nodefaults -no-reboot -display none -nic none \
+		-serial "file:$out/console.log" \
+		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+		-fsdev local,id=vmtest,path="$tmp/share",security_model=none,multidevs=remap \
+		-device virtio-9p-pci,fsdev=vmtest,mount_tag=vmtest \
+		-drive file="$tmp/scratch.img",format=raw,if=virtio,cache=unsafe,discard=unmap \
+		> "$tmp/qemu.log" 2>&1 &
+	qemu_pid=$!
+	wait $qemu_pid
+	rc=$?
+	qemu_pid=
+	secs=$(($(date +%s) - start))
+	[[ -f $tmp/share/tests.log ]] && cp "$tmp/share/tests.log" "$out/tests.log"
+	[[ -f $tmp/share/probe ]] && cp "$tmp/share/probe" "$out/probe"
+
+	probe=$(cat "$tmp/share/probe" 2> /dev/null)
+	fuse=$(sed -n 's/.*INIT: kernel \([0-9]*\.[0-9]*\),.*/\1/p' <<< "$probe")
+	pt=$(sed -n 's/.*passthrough \(on\|off\).*/\1/p' <<< "$probe")
+	case $pt in on) pt=yes ;; off) pt=no ;; *) pt='?' ;; esac
+	pass=$(sed -n 's/.*Synthesis: .*Passing: \([0-9]*\).*/\1/p' "$out/tests.log" 2> /dev/null)
+	fail=$(sed -n 's/.*Synthesis: .*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p' \
+		"$out/tests.log" 2> /dev/null)
+	[[ -n $fail ]] && fail=$((${fail% *} + ${fail#* }))
+	skip=$(grep '^\[SKIP\]' "$out/tests.log" 2> /dev/null | grep -vc ': Test is disabled$')
+
+	err=
+	if ((rc == 124 || rc == 137)); then
+		err="guest hung: no result after ${timeout_s}s (VMTEST_TIMEOUT), QEMU killed"
+	elif ((rc != 0)); then
+		err="QEMU failed (exit $rc): $(tail -n 2 "$tmp/qemu.log" | tr '\n' ' ')"
+	elif grep -q '^VMTEST-ERROR' "$out/console.log"; then
+		err=$(sed -n 's/^VMTEST-ERROR //p' "$out/console.log" | head -n1)
+	elif grep -q 'Kernel panic' "$out/console.log"; then
+		err="guest panicked: $(grep -m1 'Kernel panic' "$out/console.log")"
+	elif [[ ! -f $tmp/share/status ]]; then
+		err="guest stopped before the suite finished"
+	elif [[ -z $pass ]]; then
+		err="the suite exited $(cat "$tmp/share/status") without a summary line"
+	fi
+	# A kernel splat fails the run even when every test passed.
+	if [[ -z $err ]] && grep -qE 'BUG:|Oops|WARNING: CPU|KASAN|UBSAN|general protection' \
+			"$out/console.log"; then
+		err="kernel warning in the guest log: $(grep -m1 -E 'BUG:|Oops|WARNING: CPU|KASAN|UBSAN|general protection' "$out/console.log")"
+	fi
+	if [[ -n $err ]]; then
+		echo "vmtest: $name ($ver): $err; last console lines:" >&2
+		if [[ -s $out/console.log ]]; then
+			tail -n 15 "$out/console.log" | sed 's/^/  | /' >&2
+		else
+			echo "  | (none: add VMTEST_APPEND=loglevel=7 to see the boot)" >&2
+		fi
+		echo "$ver: $err" >> "$tmp/errors"
+		failed=1
+	elif [[ $(cat "$tmp/share/status") != 0 || $fail != 0 ]]; then
+		failed=1
+	fi
+	[[ -f $out/tests.log ]] || skip=
+	[[ -n $err ]] && fail="${fail:+$fail, }guest error"
+	printf '| %s | %s | %s | %s | %s | %s | %d:%02d |\n' "$ver" "${fuse:-?}" "$pt" \
+		"${pass:--}" "${fail:--}" "${skip:--}" $((secs / 60)) $((secs % 60)) >> "$tmp/rows"
+	# Failed tests, for the summary.
+	grep -E '^\[FAIL\]' "$out/tests.log" 2> /dev/null | sed "s/^/  $ver: /" >> "$tmp/failures"
+}
+
+failed=0
+: > "$tmp/rows"
+: > "$tmp/failures"
+: > "$tmp/errors"
+if [[ -n ${KERNEL:-} ]]; then
+	run_guest "KERNEL=$KERNEL" "$KERNEL" "${MODULES:-}"
+else
+	for k in ${VMTEST_KERNELS:-6.1 6.12}; do
+		image=$(matrix_image "$k")
+		[[ -n $image ]] || die "no $k kernel in /boot: run scripts/vmtest-deps.sh"
+		run_guest "$k" "$image" ""
+	done
+fi
+
+echo
+echo "| kernel | FUSE | passthrough | passed | failed | skipped | wall time |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+cat "$tmp/rows"
+if [[ -s $tmp/failures ]]; then
+	echo
+	echo "failed tests:"
+	cat "$tmp/failures"
+fi
+if [[ -s $tmp/errors ]]; then
+	echo
+	echo "guest errors:"
+	sed 's/^/  /' "$tmp/errors"
+fi
+exit $failed
