@@ -150,7 +150,8 @@ void mnt_start(struct mnt *m, const char *opts)
 	close(pipefd[0]);
 	m->watchdog_fd = pipefd[1];
 
-	for (int i = 0; i < 100 && !is_mounted(m->dir); i++) {
+	/* 20 s: a daemon under ASan on a loaded 2-CPU machine starts in seconds. */
+	for (int i = 0; i < 400 && !is_mounted(m->dir); i++) {
 		int status;
 
 		if (waitpid(m->fsd, &status, WNOHANG) == m->fsd) {
@@ -168,13 +169,13 @@ void mnt_start(struct mnt *m, const char *opts)
 		}
 		sleep_ms(50);
 	}
-	cr_assert(is_mounted(m->dir), "fsd did not mount %s within 5 s", m->dir);
+	cr_assert(is_mounted(m->dir), "fsd did not mount %s within 20 s", m->dir);
 	/*
 	 * Ready when INIT is answered and the statistics socket answers: a
 	 * connect, not the file, which a daemon killed with -9 on a mount of
 	 * the same device number may have left behind.
 	 */
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 400; i++) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		struct stat st;
 		int fd;
@@ -192,7 +193,7 @@ void mnt_start(struct mnt *m, const char *opts)
 		}
 		sleep_ms(50);
 	}
-	cr_assert_fail("fsd on %s did not serve statistics within 5 s", m->dir);
+	cr_assert_fail("fsd on %s did not serve statistics within 20 s", m->dir);
 }
 
 bool mnt_stop(struct mnt *m)
