@@ -116,6 +116,10 @@ stage2() {
 	mount -t 9p -o trans=virtio,version=9p2000.L,cache=none vmtest /run/vmtest ||
 		fail "mounting the host's result directory over 9p failed"
 	. /run/vmtest/env
+	# The host's copy of the tree and the build, taken when the run began.
+	if [ -d /tmp/vmtest-top ]; then
+		mount --bind /tmp/vmtest-top "$VMTEST_TOP" || fail "cannot mount the copy of $VMTEST_TOP"
+	fi
 	mount -t bpf bpf /sys/fs/bpf || fail "kernel $(uname -r) has no bpffs (CONFIG_BPF_SYSCALL)"
 	[ -e /dev/fuse ] || modprobe fuse 2>/dev/null
 	[ -e /dev/fuse ] || fail "kernel $(uname -r) has no /dev/fuse (CONFIG_FUSE_FS)"

@@ -155,7 +155,8 @@ run_guest() {
 	# only what the tests write.
 	rm -f "$tmp/scratch.img"
 	truncate -s "$disk" "$tmp/scratch.img"
-	mkfs.ext4 -q -F -O ^has_journal "$tmp/scratch.img" || die "mkfs.ext4 of the scratch disk failed"
+	mkfs.ext4 -q -F -O ^has_journal -d "$tmp/disk" "$tmp/scratch.img" ||
+		die "mkfs.ext4 of the scratch disk failed"
 	cat > "$tmp/share/env" <<-EOF
 		VMTEST_TOP='$top'
 		VMTEST_BUILD='$build'
@@ -235,6 +236,18 @@ run_guest() {
 	# Failed tests, for the summary.
 	grep -E '^\[FAIL\]' "$out/tests.log" 2> /dev/null | sed "s/^/  $ver: /" >> "$tmp/failures"
 }
+
+# The tree and the build as they are now, for every guest: the guest
+# mounts this copy over $top, so that a rebuild or an edit on the host
+# while a guest runs (Criterion re-executes its binary for each test)
+# does not reach the guest.  The copy is on the scratch disk, which
+# mkfs.ext4 -d fills.
+mkdir -p "$tmp/disk/vmtest-top/$build"
+tar -C "$top" --exclude=./.git --exclude="./$build" -cf - . | tar -C "$tmp/disk/vmtest-top" -xf - ||
+	die "cannot copy $top"
+for f in fsd fusebpf fsd-tests jpeggen metabench floor bpf; do
+	[[ -e $top/$build/$f ]] && cp -a "$top/$build/$f" "$tmp/disk/vmtest-top/$build/"
+done
 
 failed=0
 : > "$tmp/rows"
