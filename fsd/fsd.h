@@ -281,6 +281,7 @@ extern int fsd_passthrough; /* negotiated at INIT */
 extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's umask */
 extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
 /* Negotiated at INIT (ops_fs.c), read-only afterwards: */
+extern unsigned int fsd_kernel_minor; /* the kernel's FUSE 7.x (what it can send) */
 extern bool fsd_bpf_kernel; /* a FUSE-BPF kernel: it filters; filter calls, LOOKUP entries */
 extern const struct arch *fsd_client_arch; /* translate the client's values; NULL: none */
 extern int fsd_session_fd; /* receives the backing ioctls */

@@ -18,6 +18,7 @@
 
 int fsd_dont_mask;
 bool fsd_bpf_kernel;
+unsigned int fsd_kernel_minor;
 const struct arch *fsd_client_arch;
 
 /*
@@ -156,6 +157,7 @@ OP_HANDLER(op_init)
 	out->time_gran = 1;
 	out->max_pages = FSD_MAX_PAGES;
 	fsd_dont_mask = !!(granted & FUSE_DONT_MASK);
+	fsd_kernel_minor = in->minor;
 	if (granted & FUSEBPF_PASSTHROUGH) {
 		/* Depth 1: backing files on a plain fs; we may sit under overlayfs. */
 		out->max_stack_depth = 1;

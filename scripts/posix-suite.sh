@@ -39,7 +39,7 @@ fi
 # -B: never write .pyc files into the system's test package as root.
 (cd "$dir" && env -i PATH=/usr/bin:/bin HOME="$dir/home" TMPDIR="$dir/tmp" LANG=C.UTF-8 \
 	"${run[@]}" "$python" -B -m test --tempdir "$dir/tmp/regrtest" \
-	--junit-xml "$dir/tmp/junit.xml" --timeout 300 "${modules[@]}") >"$out.log" 2>&1
+	--junit-xml "$dir/tmp/junit.xml" --timeout $((300 * ${FSD_TEST_TIME_SCALE:-1})) "${modules[@]}") >"$out.log" 2>&1
 
 if [[ ! -s $dir/tmp/junit.xml ]]; then
 	echo "posix-suite: no results, see $out.log" >&2

@@ -116,8 +116,16 @@ stage2() {
 	mount -t 9p -o trans=virtio,version=9p2000.L,cache=none vmtest /run/vmtest ||
 		fail "mounting the host's result directory over 9p failed"
 	. /run/vmtest/env
-	# The host's copy of the tree and the build, taken when the run began.
+	export FSD_TEST_TIME_SCALE
+	# The tests size their trees by the daemon's fd limit (fixture.h): the
+	# kernel's default for init, 4,096, set here so that it does not depend
+	# on the kernel.
+	ulimit -n 4096
+	# The host's copy of the tree and the build, taken when the run began,
+	# over the tree's path.  A tree under /tmp (a CI clone) is now hidden
+	# by the scratch disk, where its mount point is made.
 	if [ -d /tmp/vmtest-top ]; then
+		case $VMTEST_TOP in /tmp/*) mkdir -p "$VMTEST_TOP" ;; esac
 		mount --bind /tmp/vmtest-top "$VMTEST_TOP" || fail "cannot mount the copy of $VMTEST_TOP"
 	fi
 	mount -t bpf bpf /sys/fs/bpf || fail "kernel $(uname -r) has no bpffs (CONFIG_BPF_SYSCALL)"

@@ -7,6 +7,8 @@
 
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
+#include <criterion/internal/ordered-set.h>
+#include <criterion/logging.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,8 +29,13 @@
 
 struct mnt M;
 
-/* The watchdog gives up on a test after this long (Criterion's own timeout is shorter). */
+/*
+ * The watchdog gives up on a test after this long, times test_time_scale()
+ * (Criterion's own timeout is shorter).
+ */
 #define WATCHDOG_SECONDS 1200
+/* How long a daemon may take to mount and to answer on its statistics socket. */
+#define MOUNT_WAIT_SECONDS 20
 
 static const char *env_or(const char *name, const char *otherwise)
 {
@@ -49,6 +57,55 @@ const char *fusebpf_bin(void)
 const char *test_tmp(void)
 {
 	return env_or("FSD_TEST_TMP", "/tmp");
+}
+
+unsigned int test_time_scale(void)
+{
+	static unsigned int scale;
+	char *end;
+	unsigned long v;
+
+	if (!scale) {
+		v = strtoul(env_or("FSD_TEST_TIME_SCALE", "1"), &end, 10);
+		scale = *end || v < 1 || v > 100 ? 1 : (unsigned int)v;
+	}
+	return scale;
+}
+
+/*
+ * The test binary's main, Criterion's own but for one step: every suite's
+ * and test's timeout is multiplied by test_time_scale() before the runner,
+ * this process, reads them to start each test.
+ */
+static void scale_timeouts(struct criterion_test_set *set)
+{
+	unsigned int scale = test_time_scale();
+
+	for (struct criterion_ordered_set_node *s = set->suites->first; s; s = s->next) {
+		struct criterion_suite_set *suite = (void *)(s + 1);
+
+		if (suite->suite.data)
+			suite->suite.data->timeout *= scale;
+		for (struct criterion_ordered_set_node *t = suite->tests ? suite->tests->first : NULL;
+		     t; t = t->next) {
+			struct criterion_test *test = (void *)(t + 1);
+
+			if (test->data)
+				test->data->timeout *= scale;
+		}
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *set = criterion_initialize();
+	int failed = 0;
+
+	scale_timeouts(set);
+	if (criterion_handle_args(argc, argv, true))
+		failed = !criterion_run_all_tests(set);
+	criterion_finalize(set);
+	return failed;
 }
 
 bool is_mounted(const char *dir)
@@ -84,7 +141,7 @@ static void watchdog(int fd, const char *dir, pid_t fsd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	while (poll(&p, 1, WATCHDOG_SECONDS * 1000) < 0 && errno == EINTR)
+	while (poll(&p, 1, WATCHDOG_SECONDS * 1000 * (int)test_time_scale()) < 0 && errno == EINTR)
 		;
 	if (is_mounted(dir))
 		umount2(dir, MNT_DETACH);
@@ -97,7 +154,7 @@ static void watchdog(int fd, const char *dir, pid_t fsd)
 
 void mnt_start(struct mnt *m, const char *opts)
 {
-	int pipefd[2], logfd;
+	int pipefd[2], logfd, wait_steps;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", test_tmp());
@@ -150,8 +207,9 @@ void mnt_start(struct mnt *m, const char *opts)
 	close(pipefd[0]);
 	m->watchdog_fd = pipefd[1];
 
-	/* 20 s: a daemon under ASan on a loaded 2-CPU machine starts in seconds. */
-	for (int i = 0; i < 400 && !is_mounted(m->dir); i++) {
+	/* A daemon under ASan on a loaded 2-CPU machine starts in seconds. */
+	wait_steps = MOUNT_WAIT_SECONDS * 20 * (int)test_time_scale();
+	for (int i = 0; i < wait_steps && !is_mounted(m->dir); i++) {
 		int status;
 
 		if (waitpid(m->fsd, &status, WNOHANG) == m->fsd) {
@@ -169,13 +227,13 @@ void mnt_start(struct mnt *m, const char *opts)
 		}
 		sleep_ms(50);
 	}
-	cr_assert(is_mounted(m->dir), "fsd did not mount %s within 20 s", m->dir);
+	cr_assert(is_mounted(m->dir), "fsd did not mount %s within %d s", m->dir, wait_steps / 20);
 	/*
 	 * Ready when INIT is answered and the statistics socket answers: a
 	 * connect, not the file, which a daemon killed with -9 on a mount of
 	 * the same device number may have left behind.
 	 */
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < wait_steps; i++) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		struct stat st;
 		int fd;
@@ -193,7 +251,7 @@ void mnt_start(struct mnt *m, const char *opts)
 		}
 		sleep_ms(50);
 	}
-	cr_assert_fail("fsd on %s did not serve statistics within 20 s", m->dir);
+	cr_assert_fail("fsd on %s did not serve statistics within %d s", m->dir, wait_steps / 20);
 }
 
 bool mnt_stop(struct mnt *m)
@@ -318,6 +376,16 @@ int mnt_fd_count(const struct mnt *m)
 		out[0] = '\0';
 	pclose(f);
 	return out[0] ? atoi(out) : -1;
+}
+
+unsigned long mnt_fd_limit(const struct mnt *m)
+{
+	struct rlimit rl;
+
+	cr_assert_eq(prlimit(m->fsd, RLIMIT_NOFILE, NULL, &rl), 0, "prlimit: %s", strerror(errno));
+	cr_log_info("fsd RLIMIT_NOFILE: soft %llu, hard %llu", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max);
+	return rl.rlim_max;
 }
 
 int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)

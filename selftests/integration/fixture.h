@@ -34,6 +34,13 @@ extern struct mnt M;
 const char *fsd_bin(void);
 const char *fusebpf_bin(void);
 const char *test_tmp(void);
+/*
+ * How many times slower than the host this machine runs the suite:
+ * FSD_TEST_TIME_SCALE (1 to 100, default 1; make vmtest sets it under TCG).
+ * Every Criterion timeout and the fixture's waits and watchdog are
+ * multiplied by it; what a test does and asserts is not.
+ */
+unsigned int test_time_scale(void);
 
 /*
  * Makes a scratch dir, runs `fsd -f -o OPTS $FSD_TEST_OPTS BACKING MNT` and
@@ -57,6 +64,12 @@ uint64_t mnt_stat(const struct mnt *m, const char *key);
 uint64_t mnt_requests(const struct mnt *m, const char *op);
 /* Number of open fds of the daemon process. */
 int mnt_fd_count(const struct mnt *m);
+/*
+ * The daemon's hard RLIMIT_NOFILE (logged, so that a test's output says what
+ * it proved): 20,000 on this project's host, 4,096 in a make vmtest guest.
+ * Tests that must outgrow it size their work by it.
+ */
+unsigned long mnt_fd_limit(const struct mnt *m);
 
 /* Runs fn(arg) in a child as uid/gid (no supplementary groups); its exit status. */
 int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
