@@ -15,7 +15,7 @@
 #   make vmtest   the test suite in a QEMU guest per kernel (Debian 6.1, 6.12),
 #                 one table; KERNEL=bzImage [MODULES=lib/modules/VER] for your
 #                 own, VMTEST_KERNELS="6.12" a subset, VMTEST_FILTER='files/*'
-#                 a Criterion --filter (docs/vmtest.md)
+#                 a Criterion --filter, VMTEST_JOBS=2 guests at once (docs/vmtest.md)
 #   make deps     installs the Debian packages the build and tests need
 #   make clean
 
@@ -162,7 +162,7 @@ vmtest: deps
 	$(Q)scripts/vmtest-deps.sh $(if $(KERNEL),--no-kernels)
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)KERNEL="$(KERNEL)" MODULES="$(MODULES)" VMTEST_KERNELS="$(VMTEST_KERNELS)" \
-		VMTEST_FILTER="$(VMTEST_FILTER)" scripts/vmtest.sh $(BUILD)
+		VMTEST_FILTER="$(VMTEST_FILTER)" VMTEST_JOBS="$(VMTEST_JOBS)" scripts/vmtest.sh $(BUILD)
 
 clean:
 	rm -rf build

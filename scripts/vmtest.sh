@@ -12,6 +12,7 @@
 #   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (7200)
 #   VMTEST_TIME_SCALE=N the suite's timeouts multiplied by N (FSD_TEST_TIME_SCALE;
 #                       default 5 under TCG, 1 under KVM)
+#   VMTEST_JOBS=N       guests run at once (default 1)
 #   VMTEST_MEM=MB VMTEST_CPUS=N VMTEST_ACCEL=tcg|kvm (default tcg)
 #   VMTEST_DISK=SIZE    the guest's scratch disk (ext4, sparse; default 16G)
 #   VMTEST_APPEND=...   more kernel parameters (loglevel=7 shows the boot)
@@ -28,6 +29,7 @@ mem=${VMTEST_MEM:-2048}
 disk=${VMTEST_DISK:-16G}
 cpus=${VMTEST_CPUS:-$(nproc)}
 accel=${VMTEST_ACCEL:-tcg}
+max_jobs=${VMTEST_JOBS:-1}
 # TCG runs the suite's syscalls 10 to 40 times slower than the host; the
 # tests' loops are sized by the guest's smaller fd limit, and their
 # timeouts (there to catch hangs) stretched by this.
@@ -43,6 +45,9 @@ die() {
 	exit 2
 }
 
+[[ $max_jobs =~ ^[1-9][0-9]*$ ]] || die "VMTEST_JOBS=$max_jobs: expected how many guests run at once"
+[[ $time_scale =~ ^[1-9][0-9]*$ ]] || die "VMTEST_TIME_SCALE=$time_scale: expected a whole factor"
+[[ $accel == tcg || $accel == kvm ]] || die "VMTEST_ACCEL=$accel: expected tcg or kvm"
 [[ $(id -u) == 0 ]] || die "must run as root (the suite mounts, and QEMU shares / with the guest)"
 [[ -x $top/$build/fsd-tests ]] || die "$top/$build/fsd-tests is missing: run make first"
 for t in qemu-system-x86_64 busybox cpio mkfs.ext4; do
@@ -50,12 +55,15 @@ for t in qemu-system-x86_64 busybox cpio mkfs.ext4; do
 done
 
 tmp=$(mktemp -d /tmp/vmtest.XXXXXX)
-qemu_pid=
-# qemu_pid is timeout's, which passes the signal on to QEMU.
+qemu_pid= # in a guest's subshell, its QEMU (timeout's pid)
+# Each guest runs in a subshell of its own, which stops its QEMU (through
+# timeout, which passes the signal on) when told to.
 cleanup() {
-	if [[ -n $qemu_pid ]]; then
-		kill -TERM "$qemu_pid" 2> /dev/null
-		wait "$qemu_pid" 2> /dev/null
+	local pids
+	pids=$(jobs -p)
+	if [[ -n $pids ]]; then
+		kill -TERM $pids 2> /dev/null
+		wait
 	fi
 	rm -rf "$tmp"
 }
@@ -115,7 +123,7 @@ add_module() {
 make_initramfs() {
 	local ver=$1 m path
 	moddir=$2
-	root=$tmp/initramfs
+	root=$(dirname "$3")/initramfs
 	rm -rf "$root"
 	mkdir -p "$root/bin" "$root/dev" "$root/modules"
 	: > "$root/modules/order"
@@ -144,26 +152,37 @@ make_initramfs() {
 	(cd "$root" && find . | cpio -o -H newc --quiet) > "$3" || die "cannot write the initramfs"
 }
 
-# run_guest NAME IMAGE MODDIR: one row of the table in $tmp/rows.
-run_guest() {
-	local name=$1 image=$2 moddir=$3 ver out start rc probe fuse pt pass fail skip secs err
+# prepare_guest IMAGE MODDIR DIR: checks the image and its modules and makes
+# the guest's initramfs in DIR, where run_guest finds it; the version in DIR/ver.
+prepare_guest() {
+	local image=$1 moddir=$2 g=$3 ver
 	[[ -f $image && -r $image ]] || die "KERNEL=$image: no such readable file"
 	ver=$(image_version "$image") ||
 		die "KERNEL=$image is not a bootable x86 kernel image (no bzImage setup header)"
 	[[ -z $moddir && -d /lib/modules/$ver ]] && moddir=/lib/modules/$ver
 	[[ -z $moddir || ${moddir%/} == */$ver ]] ||
 		die "MODULES=$moddir is not lib/modules/$ver, the version of KERNEL=$image"
+	mkdir -p "$g"
+	make_initramfs "$ver" "$moddir" "$g/initramfs.cpio"
+	echo "$ver" > "$g/ver"
+}
+
+# run_guest NAME IMAGE DIR: boots the guest prepare_guest made in DIR and
+# leaves its row of the table in DIR/row, its failed tests in DIR/failures,
+# what stopped it in DIR/error, and DIR/failed if anything failed.
+run_guest() {
+	local name=$1 image=$2 g=$3 ver out start rc probe fuse pt pass fail skip secs err
+	ver=$(cat "$g/ver")
 	out=${VMTEST_OUT:-$top/$build/vmtest}/$ver
-	rm -rf "$out" "$tmp/share"
-	mkdir -p "$out" "$tmp/share"
-	make_initramfs "$ver" "$moddir" "$tmp/initramfs.cpio"
+	rm -rf "$out" "$g/share"
+	mkdir -p "$out" "$g/share"
 	# The tests' scratch (/tmp in the guest): sparse, so it costs the host
 	# only what the tests write.
-	rm -f "$tmp/scratch.img"
-	truncate -s "$disk" "$tmp/scratch.img"
-	mkfs.ext4 -q -F -O ^has_journal -d "$tmp/disk" "$tmp/scratch.img" ||
+	rm -f "$g/scratch.img"
+	truncate -s "$disk" "$g/scratch.img"
+	mkfs.ext4 -q -F -O ^has_journal -d "$tmp/disk" "$g/scratch.img" ||
 		die "mkfs.ext4 of the scratch disk failed"
-	cat > "$tmp/share/env" <<-EOF
+	cat > "$g/share/env" <<-EOF
 		VMTEST_TOP='$top'
 		VMTEST_BUILD='$build'
 		VMTEST_FILTER='${VMTEST_FILTER:-}'
@@ -177,25 +196,25 @@ run_guest() {
 	start=$(date +%s)
 	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
 		"${accel_opts[@]}" -m "$mem" -smp "$cpus" \
-		-kernel "$image" -initrd "$tmp/initramfs.cpio" \
+		-kernel "$image" -initrd "$g/initramfs.cpio" \
 		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init ${VMTEST_APPEND:-}" \
 		-nodefaults -no-reboot -display none -nic none \
 		-serial "file:$out/console.log" \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
-		-fsdev local,id=vmtest,path="$tmp/share",security_model=none,multidevs=remap \
+		-fsdev local,id=vmtest,path="$g/share",security_model=none,multidevs=remap \
 		-device virtio-9p-pci,fsdev=vmtest,mount_tag=vmtest \
-		-drive file="$tmp/scratch.img",format=raw,if=virtio,cache=unsafe,discard=unmap \
-		> "$tmp/qemu.log" 2>&1 &
+		-drive file="$g/scratch.img",format=raw,if=virtio,cache=unsafe,discard=unmap \
+		> "$g/qemu.log" 2>&1 &
 	qemu_pid=$!
 	wait $qemu_pid
 	rc=$?
 	qemu_pid=
 	secs=$(($(date +%s) - start))
-	[[ -f $tmp/share/tests.log ]] && cp "$tmp/share/tests.log" "$out/tests.log"
-	[[ -f $tmp/share/probe ]] && cp "$tmp/share/probe" "$out/probe"
+	[[ -f $g/share/tests.log ]] && cp "$g/share/tests.log" "$out/tests.log"
+	[[ -f $g/share/probe ]] && cp "$g/share/probe" "$out/probe"
 
-	probe=$(cat "$tmp/share/probe" 2> /dev/null)
+	probe=$(cat "$g/share/probe" 2> /dev/null)
 	fuse=$(sed -n 's/.*INIT: kernel \([0-9]*\.[0-9]*\),.*/\1/p' <<< "$probe")
 	pt=$(sed -n 's/.*passthrough \(on\|off\).*/\1/p' <<< "$probe")
 	case $pt in on) pt=yes ;; off) pt=no ;; *) pt='?' ;; esac
@@ -209,15 +228,15 @@ run_guest() {
 	if ((rc == 124 || rc == 137)); then
 		err="guest hung: no result after ${timeout_s}s (VMTEST_TIMEOUT), QEMU killed"
 	elif ((rc != 0)); then
-		err="QEMU failed (exit $rc): $(tail -n 2 "$tmp/qemu.log" | tr '\n' ' ')"
+		err="QEMU failed (exit $rc): $(tail -n 2 "$g/qemu.log" | tr '\n' ' ')"
 	elif grep -q '^VMTEST-ERROR' "$out/console.log"; then
 		err=$(sed -n 's/^VMTEST-ERROR //p' "$out/console.log" | head -n1)
 	elif grep -q 'Kernel panic' "$out/console.log"; then
 		err="guest panicked: $(grep -m1 'Kernel panic' "$out/console.log")"
-	elif [[ ! -f $tmp/share/status ]]; then
+	elif [[ ! -f $g/share/status ]]; then
 		err="guest stopped before the suite finished"
 	elif [[ -z $pass ]]; then
-		err="the suite exited $(cat "$tmp/share/status") without a summary line"
+		err="the suite exited $(cat "$g/share/status") without a summary line"
 	fi
 	# A kernel splat fails the run even when every test passed.
 	if [[ -z $err ]] && grep -qE 'BUG:|Oops|WARNING: CPU|KASAN|UBSAN|general protection' \
@@ -231,17 +250,17 @@ run_guest() {
 		else
 			echo "  | (none: add VMTEST_APPEND=loglevel=7 to see the boot)" >&2
 		fi
-		echo "$ver: $err" >> "$tmp/errors"
-		failed=1
-	elif [[ $(cat "$tmp/share/status") != 0 || $fail != 0 ]]; then
-		failed=1
+		echo "$ver: $err" > "$g/error"
+		: > "$g/failed"
+	elif [[ $(cat "$g/share/status") != 0 || $fail != 0 ]]; then
+		: > "$g/failed"
 	fi
 	[[ -f $out/tests.log ]] || skip=
 	[[ -n $err ]] && fail="${fail:+$fail, }guest error"
 	printf '| %s | %s | %s | %s | %s | %s | %d:%02d |\n' "$ver" "${fuse:-?}" "$pt" \
-		"${pass:--}" "${fail:--}" "${skip:--}" $((secs / 60)) $((secs % 60)) >> "$tmp/rows"
+		"${pass:--}" "${fail:--}" "${skip:--}" $((secs / 60)) $((secs % 60)) > "$g/row"
 	# Failed tests, for the summary.
-	grep -E '^\[FAIL\]' "$out/tests.log" 2> /dev/null | sed "s/^/  $ver: /" >> "$tmp/failures"
+	grep -E '^\[FAIL\]' "$out/tests.log" 2> /dev/null | sed "s/^/  $ver: /" > "$g/failures"
 }
 
 # The tree and the build as they are now, for every guest: the guest
@@ -256,20 +275,41 @@ for f in fsd fusebpf fsd-tests jpeggen metabench floor bpf; do
 	[[ -e $top/$build/$f ]] && cp -a "$top/$build/$f" "$tmp/disk/vmtest-top/$build/"
 done
 
-failed=0
-: > "$tmp/rows"
-: > "$tmp/failures"
-: > "$tmp/errors"
+guests=()
 if [[ -n ${KERNEL:-} ]]; then
-	run_guest "KERNEL=$KERNEL" "$KERNEL" "${MODULES:-}"
+	prepare_guest "$KERNEL" "${MODULES:-}" "$tmp/g1"
+	guests=("KERNEL=$KERNEL|$KERNEL")
 else
 	for k in ${VMTEST_KERNELS:-6.1 6.12}; do
 		image=$(matrix_image "$k")
 		[[ -n $image ]] || die "no $k kernel in /boot: run scripts/vmtest-deps.sh"
-		run_guest "$k" "$image" ""
+		prepare_guest "$image" "" "$tmp/g$((${#guests[@]} + 1))"
+		guests+=("$k|$image")
 	done
 fi
+for i in "${!guests[@]}"; do
+	while (($(jobs -rp | wc -l) >= max_jobs)); do
+		wait -n
+	done
+	g=$tmp/g$((i + 1))
+	(
+		trap '[[ -n $qemu_pid ]] && kill -TERM "$qemu_pid" 2> /dev/null; wait; exit 130' TERM
+		run_guest "${guests[i]%%|*}" "${guests[i]#*|}" "$g"
+	) || : > "$g/failed" &
+done
+wait
 
+failed=0
+: > "$tmp/rows"
+: > "$tmp/failures"
+: > "$tmp/errors"
+for i in "${!guests[@]}"; do
+	g=$tmp/g$((i + 1))
+	cat "$g/row" >> "$tmp/rows" 2> /dev/null
+	cat "$g/failures" >> "$tmp/failures" 2> /dev/null
+	cat "$g/error" >> "$tmp/errors" 2> /dev/null
+	[[ -e $g/failed ]] && failed=1
+done
 echo
 echo "| kernel | FUSE | passthrough | passed | failed | skipped | wall time |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
