@@ -42,6 +42,8 @@ stage1() {
 	mount -t sysfs sysfs /sys
 	mount -t devtmpfs devtmpfs /dev
 	exec </dev/console >/dev/console 2>&1
+	# The host's sign that the kernel booted (under KVM it falls back to TCG without it).
+	echo "VMTEST-BOOTED $(uname -r)"
 	. /vmtest.conf
 	for m in $(cat /modules/order); do
 		insmod "/modules/$m" || fail "insmod $m failed (kernel $(uname -r))"

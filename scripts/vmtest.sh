@@ -12,8 +12,10 @@
 #   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (7200)
 #   VMTEST_TIME_SCALE=N the suite's timeouts multiplied by N (FSD_TEST_TIME_SCALE;
 #                       default 5 under TCG, 1 under KVM)
+#   VMTEST_ACCEL=auto|kvm|tcg  auto (the default): KVM where /dev/kvm is usable
+#                       and boots the kernel, TCG otherwise
 #   VMTEST_JOBS=N       guests run at once (default 1)
-#   VMTEST_MEM=MB VMTEST_CPUS=N VMTEST_ACCEL=tcg|kvm (default tcg)
+#   VMTEST_MEM=MB VMTEST_CPUS=N
 #   VMTEST_DISK=SIZE    the guest's scratch disk (ext4, sparse; default 16G)
 #   VMTEST_APPEND=...   more kernel parameters (loglevel=7 shows the boot)
 #   VMTEST_OUT=DIR      where each guest's console.log and tests.log are kept
@@ -28,12 +30,15 @@ timeout_s=${VMTEST_TIMEOUT:-7200}
 mem=${VMTEST_MEM:-2048}
 disk=${VMTEST_DISK:-16G}
 cpus=${VMTEST_CPUS:-$(nproc)}
-accel=${VMTEST_ACCEL:-tcg}
+accel=${VMTEST_ACCEL:-auto}
 max_jobs=${VMTEST_JOBS:-1}
 # TCG runs the suite's syscalls 10 to 40 times slower than the host; the
 # tests' loops are sized by the guest's smaller fd limit, and their
-# timeouts (there to catch hangs) stretched by this.
-time_scale=${VMTEST_TIME_SCALE:-$([[ $accel == kvm ]] && echo 1 || echo 5)}
+# timeouts (there to catch hangs) stretched by this under TCG.
+tcg_time_scale=${VMTEST_TIME_SCALE:-5}
+kvm_time_scale=${VMTEST_TIME_SCALE:-1}
+# A KVM guest that has not reached its /init by then is booted again under TCG.
+kvm_boot_s=20
 # Modules the guest needs before it can see the host's root; those built in
 # are skipped, and modules.dep brings their dependencies.  Then those of the
 # scratch disk, which the guest can do without (it falls back to tmpfs).
@@ -46,8 +51,10 @@ die() {
 }
 
 [[ $max_jobs =~ ^[1-9][0-9]*$ ]] || die "VMTEST_JOBS=$max_jobs: expected how many guests run at once"
-[[ $time_scale =~ ^[1-9][0-9]*$ ]] || die "VMTEST_TIME_SCALE=$time_scale: expected a whole factor"
-[[ $accel == tcg || $accel == kvm ]] || die "VMTEST_ACCEL=$accel: expected tcg or kvm"
+[[ $tcg_time_scale =~ ^[1-9][0-9]*$ ]] ||
+	die "VMTEST_TIME_SCALE=$tcg_time_scale: expected a whole factor"
+[[ $accel == auto || $accel == tcg || $accel == kvm ]] ||
+	die "VMTEST_ACCEL=$accel: expected auto, kvm or tcg"
 [[ $(id -u) == 0 ]] || die "must run as root (the suite mounts, and QEMU shares / with the guest)"
 [[ -x $top/$build/fsd-tests ]] || die "$top/$build/fsd-tests is missing: run make first"
 for t in qemu-system-x86_64 busybox cpio mkfs.ext4; do
@@ -167,6 +174,50 @@ prepare_guest() {
 	echo "$ver" > "$g/ver"
 }
 
+# start_qemu ACCEL IMAGE DIR OUT: starts QEMU for the guest prepared in DIR,
+# in the background under the hang watchdog (qemu_pid is timeout's, which
+# passes a signal on to QEMU), its console in OUT/console.log; the guest's
+# settings, with the time scale of that accelerator, in DIR/share/env.
+start_qemu() {
+	local accel=$1 image=$2 g=$3 out=$4 opts=(-accel tcg,thread=multi -cpu max)
+	local scale=$tcg_time_scale
+	if [[ $accel == kvm ]]; then
+		opts=(-accel kvm -cpu host)
+		scale=$kvm_time_scale
+	fi
+	cat > "$g/share/env" <<-EOF
+		VMTEST_TOP='$top'
+		VMTEST_BUILD='$build'
+		VMTEST_FILTER='${VMTEST_FILTER:-}'
+		FSD_TEST_TIME_SCALE='$scale'
+	EOF
+	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+		"${opts[@]}" -m "$mem" -smp "$cpus" \
+		-kernel "$image" -initrd "$g/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init ${VMTEST_APPEND:-}" \
+		-nodefaults -no-reboot -display none -nic none \
+		-serial "file:$out/console.log" \
+		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+		-fsdev local,id=vmtest,path="$g/share",security_model=none,multidevs=remap \
+		-device virtio-9p-pci,fsdev=vmtest,mount_tag=vmtest \
+		-drive file="$g/scratch.img",format=raw,if=virtio,cache=unsafe,discard=unmap \
+		> "$g/qemu.log" 2>&1 &
+	qemu_pid=$!
+}
+
+# Whether the guest printed its first line (the initramfs's /init) within
+# kvm_boot_s seconds.
+guest_booted() {
+	local out=$1 i
+	for ((i = 0; i < kvm_boot_s; i++)); do
+		grep -q '^VMTEST-BOOTED' "$out/console.log" 2> /dev/null && return 0
+		kill -0 "$qemu_pid" 2> /dev/null || return 1
+		sleep 1
+	done
+	return 1
+}
+
 # run_guest NAME IMAGE DIR: boots the guest prepare_guest made in DIR and
 # leaves its row of the table in DIR/row, its failed tests in DIR/failures,
 # what stopped it in DIR/error, and DIR/failed if anything failed.
@@ -182,31 +233,25 @@ run_guest() {
 	truncate -s "$disk" "$g/scratch.img"
 	mkfs.ext4 -q -F -O ^has_journal -d "$tmp/disk" "$g/scratch.img" ||
 		die "mkfs.ext4 of the scratch disk failed"
-	cat > "$g/share/env" <<-EOF
-		VMTEST_TOP='$top'
-		VMTEST_BUILD='$build'
-		VMTEST_FILTER='${VMTEST_FILTER:-}'
-		FSD_TEST_TIME_SCALE='$time_scale'
-	EOF
-
-	local accel_opts=(-accel tcg,thread=multi -cpu max)
-	[[ $accel == kvm ]] && accel_opts=(-accel kvm -cpu host)
-	echo "vmtest: $name ($ver) booting under $accel${VMTEST_FILTER:+, --filter=$VMTEST_FILTER};" \
+	local use=$accel
+	if [[ $use == auto ]]; then
+		use=tcg
+		[[ -c /dev/kvm && -r /dev/kvm && -w /dev/kvm ]] && use=kvm
+	fi
+	echo "vmtest: $name ($ver) booting under $use${VMTEST_FILTER:+, --filter=$VMTEST_FILTER};" \
 		"console: $out/console.log"
 	start=$(date +%s)
-	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-		"${accel_opts[@]}" -m "$mem" -smp "$cpus" \
-		-kernel "$image" -initrd "$g/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init ${VMTEST_APPEND:-}" \
-		-nodefaults -no-reboot -display none -nic none \
-		-serial "file:$out/console.log" \
-		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
-		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
-		-fsdev local,id=vmtest,path="$g/share",security_model=none,multidevs=remap \
-		-device virtio-9p-pci,fsdev=vmtest,mount_tag=vmtest \
-		-drive file="$g/scratch.img",format=raw,if=virtio,cache=unsafe,discard=unmap \
-		> "$g/qemu.log" 2>&1 &
-	qemu_pid=$!
+	start_qemu "$use" "$image" "$g" "$out"
+	# Some machines' KVM does not boot stock kernels (this project's does
+	# not): the guest is silent from the start.  Nothing has touched the
+	# scratch disk yet.
+	if [[ $accel == auto && $use == kvm ]] && ! guest_booted "$out"; then
+		kill -TERM "$qemu_pid" 2> /dev/null
+		wait "$qemu_pid"
+		echo "vmtest: $name ($ver): KVM did not boot it within ${kvm_boot_s}s; booting under tcg"
+		start=$(date +%s)
+		start_qemu tcg "$image" "$g" "$out"
+	fi
 	wait $qemu_pid
 	rc=$?
 	qemu_pid=
