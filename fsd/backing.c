@@ -10,6 +10,10 @@
  * and closed with FUSE_DEV_IOC_BACKING_CLOSE when the last one is released;
  * the kernel keeps its own reference to the backing file while FUSE files
  * use it.
+ *
+ * While an inode is open for writing in passthrough, the kernel may not
+ * cache its attributes: writes through a shared mapping reach the backing
+ * file (its mtime and ctime) without the kernel's FUSE inode seeing them.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -45,8 +49,9 @@ static int backing_register(struct node *node, int fd)
 	return 0;
 }
 
-int backing_open(struct node *node, int fd, bool want_passthrough)
+int backing_open(struct node *node, int fd, bool want_passthrough, bool writable)
 {
+	bool first_writer = false;
 	int id = 0;
 
 	pthread_mutex_lock(&backing_lock);
@@ -56,17 +61,31 @@ int backing_open(struct node *node, int fd, bool want_passthrough)
 		   !node->backing_failed) {
 		id = backing_register(node, fd);
 	}
-	if (id > 0)
+	if (id > 0) {
 		node->backing_opens++;
-	else
+		if (writable)
+			first_writer = node->backing_writers++ == 0;
+	} else {
 		node->cached_opens++;
+	}
 	pthread_mutex_unlock(&backing_lock);
+	/*
+	 * From now on replies about the inode carry no attribute timeout
+	 * (backing_attr_timeout); the attributes the kernel cached before (a
+	 * LOOKUP's, for attr_timeout) are dropped here, after the count, so
+	 * that no reply with a timeout can outlive it (a reply sent before
+	 * the drop is older than it, and the kernel discards it).
+	 */
+	if (first_writer && fsd_config.attr_timeout > 0)
+		dev_notify_inval_inode(node->nodeid);
 	return id;
 }
 
-void backing_release(struct node *node, bool passthrough)
+void backing_release(struct node *node, bool passthrough, bool writable)
 {
 	pthread_mutex_lock(&backing_lock);
+	if (passthrough && writable)
+		node->backing_writers--;
 	if (!passthrough) {
 		node->cached_opens--;
 	} else if (--node->backing_opens == 0) {
@@ -76,6 +95,18 @@ void backing_release(struct node *node, bool passthrough)
 			fsd_log("closing backing id %u: %s", id, strerror(errno));
 		node->backing_id = 0;
 		backing_ids--;
+	}
+	pthread_mutex_unlock(&backing_lock);
+}
+
+void backing_attr_timeout(struct node *node, uint64_t *sec, uint32_t *nsec)
+{
+	if (!fsd_passthrough)
+		return;
+	pthread_mutex_lock(&backing_lock);
+	if (node->backing_writers) {
+		*sec = 0;
+		*nsec = 0;
 	}
 	pthread_mutex_unlock(&backing_lock);
 }

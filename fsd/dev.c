@@ -125,6 +125,30 @@ int dev_reply(struct request *req, int error)
 	return 0;
 }
 
+/*
+ * FUSE_NOTIFY_INVAL_INODE with a negative offset: the kernel drops the
+ * inode's cached attributes (and ACLs), and none of its pages, so no page
+ * lock is taken and a handler may send it.  Notifications go on the
+ * session's /dev/fuse whatever carries the requests.  -ENOENT: the kernel
+ * does not know the inode, so has nothing cached.
+ */
+int dev_notify_inval_inode(uint64_t nodeid)
+{
+	struct fuse_notify_inval_inode_out arg = { .ino = nodeid, .off = -1 };
+	struct fuse_out_header out = { .len = sizeof(out) + sizeof(arg),
+				       .error = FUSE_NOTIFY_INVAL_INODE };
+	struct iovec iov[2] = { { &out, sizeof(out) }, { &arg, sizeof(arg) } };
+	int err = 0;
+
+	if (writev(fsd_session_fd, iov, 2) < 0) {
+		err = -errno;
+		if (err != -ENOENT)
+			fsd_log("invalidating the attributes of node %llu: %s",
+				(unsigned long long)nodeid, strerror(-err));
+	}
+	return err;
+}
+
 void dev_worker_init(struct worker *w)
 {
 	/* A umask of its own: create_begin sets the caller's. */

@@ -114,6 +114,7 @@ struct node {
 	/* Guarded by the backing lock (backing.c). */
 	int backing_id; /* kernel passthrough id, 0 when none */
 	unsigned backing_opens; /* passthrough opens, sharing backing_id */
+	unsigned backing_writers; /* of those, opens for writing (backing_attr_timeout) */
 	unsigned cached_opens; /* opens whose data the daemon serves */
 	bool backing_failed; /* kernel refused this inode: serve data ourselves */
 };
@@ -282,6 +283,7 @@ extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's
 extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
 /* Negotiated at INIT (ops_fs.c), read-only afterwards: */
 extern unsigned int fsd_kernel_minor; /* the kernel's FUSE 7.x (what it can send) */
+extern bool fsd_setxattr_ext; /* SETXATTR's input is the 16-byte fuse_setxattr_in */
 extern bool fsd_bpf_kernel; /* a FUSE-BPF kernel: it filters; filter calls, LOOKUP entries */
 extern const struct arch *fsd_client_arch; /* translate the client's values; NULL: none */
 extern int fsd_session_fd; /* receives the backing ioctls */
@@ -291,8 +293,14 @@ extern int fsd_session_fd; /* receives the backing ioctls */
  * and possible.  Returns the backing id (> 0) for passthrough, 0 when the
  * daemon serves the open's data.
  */
-int backing_open(struct node *node, int fd, bool want_passthrough);
-void backing_release(struct node *node, bool passthrough);
+int backing_open(struct node *node, int fd, bool want_passthrough, bool writable);
+void backing_release(struct node *node, bool passthrough, bool writable);
+/*
+ * Zeroes a reply's attribute timeout (sec, nsec) while node is open for
+ * writing in passthrough: writes through a shared mapping of it change the
+ * backing file's mtime and ctime without a request the kernel would see.
+ */
+void backing_attr_timeout(struct node *node, uint64_t *sec, uint32_t *nsec);
 uint64_t backing_count(void);
 
 /* ---- the FUSE device (dev.c) ---- */
@@ -306,6 +314,8 @@ int dev_given(int fd);
 int dev_clone(int session_fd);
 /* Sends the one reply of a request, over the transport that carried it. */
 int dev_reply(struct request *req, int error);
+/* Tells the kernel to drop the inode's cached attributes; 0 or -errno. */
+int dev_notify_inval_inode(uint64_t nodeid);
 /* Serves requests on fd until the connection ends. */
 void *dev_worker(void *arg);
 /* Sets up a worker thread: its own umask (create_begin sets the caller's). */

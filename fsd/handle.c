@@ -13,6 +13,7 @@
 #include "fsd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -250,7 +251,7 @@ void handle_put(struct handle *h)
 	if (!last)
 		return;
 	if (h->is_file)
-		backing_release(h->node, h->passthrough);
+		backing_release(h->node, h->passthrough, (h->flags & O_ACCMODE) != O_RDONLY);
 	if (h->user && user_module->handle_free)
 		user_module->handle_free(h->user);
 	if (h->fd >= 0)

@@ -19,6 +19,7 @@
 void entry_reply(struct request *req, struct node *node, const struct stat *st)
 {
 	entry_fill(&req->arg.entry, node->nodeid, st, &req->cache);
+	backing_attr_timeout(node, &req->arg.entry.attr_valid, &req->arg.entry.attr_valid_nsec);
 	req->new_node = node;
 	reply_arg(req, sizeof(req->arg.entry));
 }
@@ -106,6 +107,7 @@ OP_HANDLER(op_getattr)
 	if (err)
 		return err;
 	attr_out_fill(&req->arg.attr, &st, &req->cache);
+	backing_attr_timeout(req->node, &req->arg.attr.attr_valid, &req->arg.attr.attr_valid_nsec);
 	reply_arg(req, sizeof(req->arg.attr));
 	return 0;
 }
@@ -190,6 +192,7 @@ OP_HANDLER(op_setattr)
 		goto out;
 	}
 	attr_out_fill(&req->arg.attr, &st, &req->cache);
+	backing_attr_timeout(node, &req->arg.attr.attr_valid, &req->arg.attr.attr_valid_nsec);
 	reply_arg(req, sizeof(req->arg.attr));
 out:
 	if (h)
@@ -228,6 +231,7 @@ OP_HANDLER(op_statx)
 
 	memset(out, 0, sizeof(*out));
 	timeout_split(req->cache.attr, &out->attr_valid, &out->attr_valid_nsec);
+	backing_attr_timeout(req->node, &out->attr_valid, &out->attr_valid_nsec);
 	o->mask = sx.stx_mask;
 	o->blksize = sx.stx_blksize;
 	o->attributes = sx.stx_attributes;

@@ -147,10 +147,11 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	/* A userspace handler that claimed the open must see its data (user.h). */
 	bool filtered = data_filtered(req) || req->open_user;
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
+	bool writable = (flags & O_ACCMODE) != O_RDONLY;
 	struct handle *h;
 	int err = 0, id;
 
-	id = backing_open(node, fd, want_passthrough);
+	id = backing_open(node, fd, want_passthrough, writable);
 	if (id > 0 && filtered) {
 		/*
 		 * The kernel keeps one I/O mode per inode, and this one is
@@ -183,7 +184,7 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		handle_uncharge(req->hdr->uid);
 	if (err) {
 		/* Counted in its mode by backing_open: uncounted there. */
-		backing_release(node, id > 0);
+		backing_release(node, id > 0, writable);
 		return err;
 	}
 	req->new_fh = h->fh;
@@ -297,6 +298,9 @@ OP_HANDLER(op_create)
 	err = open_reply(req, child, fd, in->flags, &req->arg.create.open);
 	if (err)
 		return err; /* the dispatcher takes the lookup back */
+	/* The entry was filled before the open was counted. */
+	backing_attr_timeout(child, &req->arg.create.entry.attr_valid,
+			     &req->arg.create.entry.attr_valid_nsec);
 	reply_arg(req, sizeof(req->arg.create));
 	return 0;
 }
@@ -334,6 +338,9 @@ OP_HANDLER(op_tmpfile)
 	err = open_reply(req, child, fd, in->flags, &req->arg.create.open);
 	if (err)
 		return err;
+	/* The entry was filled before the open was counted. */
+	backing_attr_timeout(child, &req->arg.create.entry.attr_valid,
+			     &req->arg.create.entry.attr_valid_nsec);
 	reply_arg(req, sizeof(req->arg.create));
 	return 0;
 }

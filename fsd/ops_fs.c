@@ -17,6 +17,7 @@
 #define FSD_MINOR 45 /* the protocol we speak */
 
 int fsd_dont_mask;
+bool fsd_setxattr_ext;
 bool fsd_bpf_kernel;
 unsigned int fsd_kernel_minor;
 const struct arch *fsd_client_arch;
@@ -91,6 +92,12 @@ static uint64_t init_wanted(void)
 	 */
 	want |= FUSE_HANDLE_KILLPRIV_V2;
 	/*
+	 * SETXATTR then carries setxattr_flags: FUSE_SETXATTR_ACL_KILL_SGID
+	 * says when setting the access ACL must clear setgid, which the
+	 * daemon, setting it as root, would otherwise keep.
+	 */
+	want |= FUSE_SETXATTR_EXT;
+	/*
 	 * The kernel then checks ACLs as a local fs does, and caches them;
 	 * DONT_MASK leaves the umask to the backing filesystem, which applies
 	 * it or a directory's default ACL (create_begin).
@@ -157,6 +164,7 @@ OP_HANDLER(op_init)
 	out->time_gran = 1;
 	out->max_pages = FSD_MAX_PAGES;
 	fsd_dont_mask = !!(granted & FUSE_DONT_MASK);
+	fsd_setxattr_ext = granted & FUSE_SETXATTR_EXT;
 	fsd_kernel_minor = in->minor;
 	if (granted & FUSEBPF_PASSTHROUGH) {
 		/* Depth 1: backing files on a plain fs; we may sit under overlayfs. */

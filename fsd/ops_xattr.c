@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 static int xattr_path(struct request *req, char path[PROC_FD_PATH_MAX])
@@ -39,9 +40,32 @@ static int xattr_reply(struct request *req, uint32_t size, ssize_t n)
 	return 0;
 }
 
+/*
+ * Setting an access ACL clears setgid on a local filesystem when the caller
+ * is neither in the file's group nor CAP_FSETID (posix_acl_update_mode).
+ * The kernel decides that and sends FUSE_SETXATTR_ACL_KILL_SGID; the
+ * daemon, setting the ACL as root, keeps setgid, so clears it after.  The
+ * kernel sends the flag with default ACLs too, which never clear it.
+ */
+static int xattr_acl_kill_sgid(struct request *req, const char *path)
+{
+	int fd = node_fd(req->node);
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!(st.st_mode & S_ISGID) || S_ISLNK(st.st_mode))
+		return 0;
+	return chmod(path, st.st_mode & 07777 & ~S_ISGID) < 0 ? -errno : 0;
+}
+
 OP_HANDLER(op_setxattr)
 {
 	const struct fuse_setxattr_in *in = req->in;
+	/* Past the compat struct only with FUSE_SETXATTR_EXT (op_in_size). */
+	uint32_t sx_flags = fsd_setxattr_ext ? in->setxattr_flags : 0;
 	char path[PROC_FD_PATH_MAX];
 	int err;
 
@@ -50,7 +74,12 @@ OP_HANDLER(op_setxattr)
 	err = xattr_path(req, path);
 	if (err)
 		return err;
-	return setxattr(path, req->name, req->data, in->size, in->flags) < 0 ? -errno : 0;
+	if (setxattr(path, req->name, req->data, in->size, in->flags) < 0)
+		return -errno;
+	if ((sx_flags & FUSE_SETXATTR_ACL_KILL_SGID) &&
+	    !strcmp(req->name, "system.posix_acl_access"))
+		return xattr_acl_kill_sgid(req, path);
+	return 0;
 }
 
 OP_HANDLER(op_getxattr)

@@ -72,7 +72,7 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_STATFS] = { .backing = op_statfs },
 	[FUSE_RELEASE] = { IN(fuse_release_in), OP_FINAL, .backing = op_release },
 	[FUSE_FSYNC] = { IN(fuse_fsync_in), .backing = op_fsync },
-	/* Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat struct. */
+	/* Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat struct (op_in_size). */
 	[FUSE_SETXATTR] = { FUSE_COMPAT_SETXATTR_IN_SIZE, OP_DATA, { STR_XATTR }, op_setxattr },
 	[FUSE_GETXATTR] = { IN(fuse_getxattr_in), .str = { STR_XATTR }, .backing = op_getxattr },
 	[FUSE_LISTXATTR] = { IN(fuse_getxattr_in), .backing = op_listxattr },
@@ -108,6 +108,18 @@ const char *opcode_name(uint32_t opcode)
 	if (opcode < FSD_OP_MAX && fusebpf_opcode_names[opcode])
 		return fusebpf_opcode_names[opcode];
 	return "UNKNOWN";
+}
+
+/*
+ * The size of an opcode's fixed input on the wire: the table's, except
+ * SETXATTR's, which is the whole fuse_setxattr_in (with setxattr_flags)
+ * once FUSE_SETXATTR_EXT is negotiated.
+ */
+static size_t op_in_size(const struct op *op, uint32_t opcode)
+{
+	if (opcode == FUSE_SETXATTR && fsd_setxattr_ext)
+		return sizeof(struct fuse_setxattr_in);
+	return op->in_size;
 }
 
 static int string_check(enum str_kind kind, const char *s, size_t len)
@@ -158,7 +170,7 @@ static int request_decode(struct request *req, const struct op *op, const char *
 	/* A postfilter call's error_in fills the header's last word: no extensions. */
 	size_t ext = req->call == FUSEBPF_PHASE_POST ? 0 : (size_t)hdr->total_extlen * 8;
 	const char *p = buf + sizeof(*hdr);
-	size_t rest;
+	size_t rest, in_size = op_in_size(op, req->opcode);
 	const char **strs[2] = { &req->name, &req->name2 };
 
 	/* The kernel sends INIT first and once; libfuse answers the rest EIO too. */
@@ -168,11 +180,11 @@ static int request_decode(struct request *req, const struct op *op, const char *
 	if (hdr->len != len || len < sizeof(*hdr) + ext)
 		return -EINVAL;
 	rest = len - sizeof(*hdr) - ext; /* extensions are not negotiated: skip */
-	if (rest < op->in_size)
+	if (rest < in_size)
 		return -EINVAL;
 	req->in = p;
-	p += op->in_size;
-	rest -= op->in_size;
+	p += in_size;
+	rest -= in_size;
 	if ((op->flags & OP_OPEN_FLAGS) && fsd_client_arch) {
 		int err = request_translate_flags(req, op);
 
@@ -272,8 +284,8 @@ static void ctx_fill(struct request *req, const struct op *op)
 	if (req->ctx_ready)
 		return;
 	ctx_init(ctx, req, req->opcode, req->hdr->nodeid, req->node);
-	ctx->in_size = op->in_size;
-	memcpy(&ctx->in, req->in, op->in_size);
+	ctx->in_size = op_in_size(op, req->opcode);
+	memcpy(&ctx->in, req->in, ctx->in_size);
 	/* Decoding bounded names and xattr names to 255 bytes. */
 	if (req->name && op->str[0] != STR_IGNORED)
 		strcpy(ctx->name, req->name);
@@ -657,6 +669,7 @@ int request_entry_lookup(struct request *req, struct node *dir, const char *name
 	if (err)
 		return err == -ENOENT ? err : 0;
 	entry_fill(e, (*child)->nodeid, &st, &req->cache);
+	backing_attr_timeout(*child, &e->attr_valid, &e->attr_valid_nsec);
 	/* POSTFILTER is a prefilter's verdict: ctx is what the prefilter left. */
 	if (verdict != FUSEBPF_POSTFILTER ||
 	    !policy_has(req->filters, FUSE_LOOKUP, FUSEBPF_PHASE_POST))
@@ -717,7 +730,7 @@ static int request_filter_call(struct request *req, const struct op *op)
 	ret = ctx_take_input(req, op);
 	if (ret)
 		return ret;
-	memcpy(&req->arg, req->in, op->in_size);
+	memcpy(&req->arg, req->in, op_in_size(op, req->opcode));
 	/* The flags go back in the client's values, as they came. */
 	if ((op->flags & OP_OPEN_FLAGS) && fsd_client_arch) {
 		uint32_t flags;
@@ -727,7 +740,7 @@ static int request_filter_call(struct request *req, const struct op *op)
 			return -EINVAL;
 		memcpy(&req->arg, &flags, sizeof(flags));
 	}
-	reply_arg(req, op->in_size);
+	reply_arg(req, op_in_size(op, req->opcode));
 	strs[0] = req->name;
 	strs[1] = req->name2;
 	for (int i = 0; i < 2 && op->str[i] != STR_NONE; i++) {

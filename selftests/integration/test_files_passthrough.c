@@ -3,7 +3,8 @@
  * File data paths and their bookkeeping: with kernel passthrough READ and
  * WRITE never reach the daemon, without it they do; many open/close cycles
  * leave no handle, backing id or fd behind once the asynchronous RELEASEs
- * have arrived; and what each cache mode promises about seeing changes.
+ * have arrived; what each cache mode promises about seeing changes; and
+ * the times a write through a shared mapping leaves, seen through the mount.
  */
 #define _GNU_SOURCE
 #include "fixture.h"
@@ -15,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 TestSuite(files_passthrough, .fini = mnt_teardown, .timeout = 180);
 TestSuite(files_cache, .fini = mnt_teardown, .timeout = 60);
+TestSuite(files_mmap, .fini = mnt_teardown, .timeout = 60);
 
 #define ERRNO_OF(call) ((call) < 0 ? errno : 0)
 #define MIB (1024 * 1024)
@@ -250,4 +253,115 @@ Test(files_cache, always_shows_the_mounts_own_changes)
 	cr_assert_eq(chmod(mp(&M, "g"), 0600), 0);
 	cr_assert_eq(stat(mp(&M, "g"), &st), 0);
 	cr_assert_eq(st.st_mode, S_IFREG | 0600);
+}
+
+/* ---- writes through a shared mapping ---- */
+
+static void statx_ok(const char *path, unsigned int mask, struct statx *sx)
+{
+	cr_assert_eq(statx(AT_FDCWD, path, 0, mask, sx), 0, "statx %s: %s", path, strerror(errno));
+}
+
+static bool ts_eq(struct statx_timestamp a, struct statx_timestamp b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool ts_after(struct statx_timestamp a, struct statx_timestamp b)
+{
+	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+/*
+ * Writes "f" three times through a shared mapping, each followed by msync,
+ * and after each compares the mtime and ctime seen through the mount with
+ * the backing file's.  Before it is opened, the kernel has cached the
+ * file's attributes (a LOOKUP's).  The first look after a write asks statx
+ * for the two times alone (so the kernel does not go to the daemon for the
+ * atime that mmap made stale), the others stat as ls does.  close_first:
+ * the file is closed before the writes, which the mapping outlives.
+ */
+static void mmap_writes_show_in_times(bool close_first)
+{
+	struct statx m, b, was;
+	char *p, buf[11] = "";
+	int fd;
+
+	put(bp(&M, "f"), "0123456789");
+	statx_ok(mp(&M, "f"), STATX_BASIC_STATS, &was);
+	fd = open(mp(&M, "f"), O_RDWR);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	p = mmap(NULL, 10, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED, "mmap: %s", strerror(errno));
+	if (close_first)
+		cr_assert_eq(close(fd), 0);
+	for (int i = 0; i < 3; i++) {
+		/* Beyond a tick of the kernel's coarse clock (4 ms at HZ 250). */
+		sleep_ms(20);
+		p[i] = 'x';
+		cr_assert_eq(msync(p, 10, MS_SYNC), 0, "msync: %s", strerror(errno));
+		statx_ok(bp(&M, "f"), STATX_BASIC_STATS, &b);
+		cr_assert(ts_after(b.stx_mtime, was.stx_mtime), "write %d left the backing mtime", i);
+		statx_ok(mp(&M, "f"), i == 0 ? STATX_MTIME | STATX_CTIME : STATX_BASIC_STATS, &m);
+		cr_assert(ts_eq(m.stx_mtime, b.stx_mtime),
+			  "write %d: mtime %lld.%09u through the mount, %lld.%09u in the backing file",
+			  i, (long long)m.stx_mtime.tv_sec, m.stx_mtime.tv_nsec,
+			  (long long)b.stx_mtime.tv_sec, b.stx_mtime.tv_nsec);
+		cr_assert(ts_eq(m.stx_ctime, b.stx_ctime),
+			  "write %d: ctime %lld.%09u through the mount, %lld.%09u in the backing file",
+			  i, (long long)m.stx_ctime.tv_sec, m.stx_ctime.tv_nsec,
+			  (long long)b.stx_ctime.tv_sec, b.stx_ctime.tv_nsec);
+		was = b;
+	}
+	cr_assert_eq(munmap(p, 10), 0);
+	if (!close_first)
+		cr_assert_eq(close(fd), 0);
+	statx_ok(mp(&M, "f"), STATX_BASIC_STATS, &m);
+	cr_assert(ts_eq(m.stx_mtime, b.stx_mtime) && ts_eq(m.stx_ctime, b.stx_ctime),
+		  "after munmap and close");
+	cr_assert_eq(read_file(bp(&M, "f"), buf, 10), 10);
+	cr_assert_str_eq(buf, "xxx3456789");
+}
+
+/*
+ * Passthrough: the writes reach the backing file with no request the
+ * kernel's inode sees, so the daemon lets no attributes be cached while
+ * the file is open for writing.
+ */
+Test(files_mmap, write_shows_new_mtime_cache_always)
+{
+	start(NULL);
+	mmap_writes_show_in_times(false);
+}
+
+Test(files_mmap, write_shows_new_mtime_cache_auto)
+{
+	start("cache=auto");
+	mmap_writes_show_in_times(false);
+}
+
+Test(files_mmap, write_shows_new_mtime_cache_never)
+{
+	start("cache=never");
+	mmap_writes_show_in_times(false);
+}
+
+/* Through the page cache: the writeback is a WRITE, after which the kernel asks again. */
+Test(files_mmap, write_shows_new_mtime_without_passthrough)
+{
+	start("passthrough=off");
+	mmap_writes_show_in_times(false);
+}
+
+/* A mapping that outlives its file's last close: only uncached attributes follow it. */
+Test(files_mmap, write_after_close_shows_new_mtime_cache_never)
+{
+	start("cache=never");
+	mmap_writes_show_in_times(true);
+}
+
+Test(files_mmap, write_after_close_shows_new_mtime_without_passthrough)
+{
+	start("passthrough=off");
+	mmap_writes_show_in_times(true);
 }

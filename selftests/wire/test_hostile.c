@@ -479,13 +479,13 @@ Test(wire_hostile, absurd_sizes)
 	{
 		struct fuse_setxattr_in sx = { .size = 100 };
 
-		req_put(&sx, FUSE_COMPAT_SETXATTR_IN_SIZE);
+		req_put(&sx, setxattr_in_size());
 		req_str("user.v");
 		req_put("abc", 3);
 		expect_error(req_send(), -EINVAL);
 		sx.size = 2;
 		req_begin(FUSE_SETXATTR, f);
-		req_put(&sx, FUSE_COMPAT_SETXATTR_IN_SIZE);
+		req_put(&sx, setxattr_in_size());
 		req_str("user.v");
 		req_put("abc", 3);
 	}

@@ -481,12 +481,18 @@ uint64_t send_release(uint32_t opcode, uint64_t nodeid, uint64_t fh)
 	return req_send();
 }
 
+size_t setxattr_in_size(void)
+{
+	return W.init.flags & FUSE_SETXATTR_EXT ? sizeof(struct fuse_setxattr_in) :
+						  FUSE_COMPAT_SETXATTR_IN_SIZE;
+}
+
 uint64_t send_setxattr(uint64_t nodeid, const char *name, const void *value, uint32_t size)
 {
 	struct fuse_setxattr_in in = { .size = size };
 
 	req_begin(FUSE_SETXATTR, nodeid);
-	req_put(&in, FUSE_COMPAT_SETXATTR_IN_SIZE); /* no FUSE_SETXATTR_EXT */
+	req_put(&in, setxattr_in_size());
 	req_str(name);
 	req_put(value, size);
 	return req_send();

@@ -116,6 +116,8 @@ uint64_t send_readdir(uint32_t opcode, uint64_t nodeid, uint64_t fh, uint64_t of
 uint64_t send_write(uint64_t nodeid, uint64_t fh, uint64_t offset, const void *data,
 		    uint32_t size);
 uint64_t send_release(uint32_t opcode, uint64_t nodeid, uint64_t fh);
+/* SETXATTR's fixed input as the kernel sends it: 16 bytes if INIT granted FUSE_SETXATTR_EXT, else 8. */
+size_t setxattr_in_size(void);
 uint64_t send_setxattr(uint64_t nodeid, const char *name, const void *value, uint32_t size);
 uint64_t send_getxattr(uint64_t nodeid, const char *name, uint32_t size);
 uint64_t send_interrupt(uint64_t unique);
