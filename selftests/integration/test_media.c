@@ -539,6 +539,15 @@ static void check_read_as(uid_t uid, enum act how, const char *rel, const char *
 	bool *map = calloc(len, 1);
 	size_t gps = exiftool_map(bp(&M, gps_of), map, len), nonzero = 0;
 
+	/*
+	 * The daemon serves media files FOPEN_DIRECT_IO (the policy's NO_CACHE),
+	 * and a shared mapping of such a file needs FUSE_DIRECT_IO_ALLOW_MMAP
+	 * (7.39, Linux 6.6): before it the kernel refuses the mmap with ENODEV.
+	 */
+	if (how == ACT_MMAP && mnt_stat(&M, "kernel_minor") < 39) {
+		assert_errno(as(uid, how, mp(&M, rel), NULL), ENODEV, rel);
+		goto out;
+	}
 	assert_errno(as(uid, how, mp(&M, rel), NULL), 0, rel);
 	cr_assert_eq(shared->len, len, "%s as %u: %zu bytes, the file has %zu", rel, uid,
 		     shared->len, len);
@@ -556,6 +565,7 @@ static void check_read_as(uid_t uid, enum act how, const char *rel, const char *
 	}
 	if (redacted)
 		cr_assert_gt(nonzero, 50, "%s: the GPS bytes were zeros already", rel);
+out:
 	free(map);
 	free(want);
 }
