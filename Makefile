@@ -17,6 +17,9 @@
 #                 own, VMTEST_KERNELS="6.12" a subset, VMTEST_FILTER='files/*'
 #                 a Criterion --filter, VMTEST_JOBS=2 guests at once (docs/vmtest.md)
 #   make deps     installs the Debian packages the build and tests need
+#   make install  fsd, fusebpf, the mount(8) helper, the man pages, the policy
+#                 headers and fusebpf.pc under $(DESTDIR)$(PREFIX) (default
+#                 /usr/local); make uninstall removes them (docs/operations.md)
 #   make clean
 
 BUILD ?= build
@@ -31,9 +34,10 @@ LDFLAGS += -pthread $(SAN)
 LDLIBS_BPF := -lbpf -lelf -lz
 LDLIBS_FSD := $(LDLIBS_BPF) -lsqlite3 -lexif -lm
 LDLIBS_TEST := -lcriterion $(LDLIBS_BPF) -lsqlite3 -lexif -ljpeg -lm
-# Policies: BPF objects, freestanding (no libc headers), with BTF.
-BPF_CFLAGS := -g -O2 -target bpf -ffreestanding -Wall -Iinclude \
-	-I/usr/include/$(shell uname -m)-linux-gnu
+# Policies: BPF objects, freestanding (no libc headers), with BTF.  BPF_FLAGS
+# are also those of `fusebpf build` and fusebpf.pc, with the installed headers.
+BPF_FLAGS := -g -O2 -target bpf -ffreestanding -Wall -I/usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -Iinclude $(BPF_FLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -56,11 +60,20 @@ BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 BPF_TEST_SRCS := $(wildcard selftests/bpf/*.bpf.c)
 BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BPF_TEST_SRCS))
 
+# make install: PREFIX/sbin (fsd and fusebpf are root's tools), the headers,
+# the man pages, fusebpf.pc; the helper goes where mount(8) (util-linux 2.38)
+# looks for one, /sbin, /sbin/fs.d or /sbin/fs, whatever PREFIX is.
+PREFIX ?= /usr/local
+MOUNT_HELPER := /sbin/mount.fuse.fsd
+MAN_PAGES := $(BUILD)/man/fsd.8 $(BUILD)/man/fusebpf.8
+HEADERS := $(wildcard include/fusebpf/*.h)
+VERSION := $(shell sed -n 's/^\#define FSD_VERSION "\(.*\)"$$/\1/p' fsd/fsd.h)
+
 .DELETE_ON_ERROR:
-.PHONY: all test asan fuzz demo bench deps vmtest clean
+.PHONY: all test asan fuzz demo bench deps vmtest install uninstall clean
 
 all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
-	$(BUILD)/metabench $(BUILD)/floor $(BUILD)/jpeggen
+	$(BUILD)/metabench $(BUILD)/floor $(BUILD)/jpeggen $(MAN_PAGES)
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -87,6 +100,8 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 # The tool embeds the skeletons of bpf/: `fusebpf load hide` needs no file.
 $(BUILD)/obj/loader/fusebpf.o: override CFLAGS += -I$(BUILD)/bpf
 $(BUILD)/obj/loader/fusebpf.o: $(BPF_SKELS)
+# `fusebpf build` compiles with bpf/'s flags (and the installed headers).
+$(BUILD)/obj/loader/fusebpf.o: override CFLAGS += -DFUSEBPF_BPF_FLAGS='"$(BPF_FLAGS)"'
 
 $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
@@ -127,8 +142,38 @@ $(BUILD)/jpeggen: $(BUILD)/obj/selftests/media/jpeggen.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lexif -ljpeg -lm -o $@
 
+# The man pages are the programs' --help texts, so that they cannot drift apart.
+$(BUILD)/man/%.8: $(BUILD)/% scripts/man.sh
+	$(call msg,MAN,$@)
+	@mkdir -p $(@D)
+	$(Q)scripts/man.sh $< "$(VERSION)" > $@
+
 deps:
 	$(Q)scripts/deps.sh
+
+# Installs what make built into $(BUILD).
+install: $(BUILD)/fsd $(BUILD)/fusebpf $(MAN_PAGES)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include/fusebpf \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(dir $(MOUNT_HELPER))
+	$(Q)install -m 755 $(BUILD)/fsd $(BUILD)/fusebpf $(DESTDIR)$(PREFIX)/sbin/
+	$(Q)ln -sfn $(PREFIX)/sbin/fsd $(DESTDIR)$(MOUNT_HELPER)
+	$(Q)install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/fusebpf/
+	$(Q)install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man8/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@BPF_FLAGS@|$(BPF_FLAGS)|' loader/fusebpf.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/fusebpf.pc
+
+# Removes exactly what install put there; the helper only if it is this PREFIX's.
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(PREFIX)/sbin/fsd $(DESTDIR)$(PREFIX)/sbin/fusebpf \
+		$(addprefix $(DESTDIR)$(PREFIX)/include/fusebpf/,$(notdir $(HEADERS))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(MAN_PAGES))) \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/fusebpf.pc
+	$(Q)rmdir $(DESTDIR)$(PREFIX)/include/fusebpf 2>/dev/null || true
+	$(Q)if [ "$$(readlink $(DESTDIR)$(MOUNT_HELPER))" = $(PREFIX)/sbin/fsd ]; then \
+		rm -f $(DESTDIR)$(MOUNT_HELPER); fi
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

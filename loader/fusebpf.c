@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bpf/media.h"
@@ -33,6 +34,11 @@
 #include "readonly.skel.h"
 #include "trace.skel.h"
 #include "verdicts.skel.h"
+
+/* The clang flags of bpf/'s policies, less the tree's -Iinclude: the Makefile's, one source. */
+#ifndef FUSEBPF_BPF_FLAGS
+#error "FUSEBPF_BPF_FLAGS: the Makefile passes the flags policies are built with"
+#endif
 
 /* The policies of bpf/, by the name `load` knows them by. */
 static const struct {
@@ -60,6 +66,10 @@ static void usage(FILE *out)
 		"  unload NAME         remove a policy; mounts running it take the defaults\n"
 		"  stats MOUNTPOINT    per opcode: requests, verdicts, userspace calls and\n"
 		"                      time in filters of the fsd serving MOUNTPOINT\n"
+		"  build FILE.c [-o OUT] [CLANG_ARG...]\n"
+		"                      compile a policy with clang ($CLANG) and the headers\n"
+		"                      installed beside fusebpf (PREFIX/include), into OUT\n"
+		"                      (default: FILE.o, so my.bpf.c gives my.bpf.o)\n"
 		"  media [--policy NAME] ...\n"
 		"                      the media storage policy (docs/media.md; NAME: media):\n"
 		"    app add UID PACKAGE | app rm UID [PACKAGE]\n"
@@ -784,6 +794,94 @@ static int cmd_media(int argc, char **argv)
 	return media_usage();
 }
 
+/*
+ * build FILE.c [-o OUT] [CLANG_ARG...]: compiles a policy outside this tree
+ * with the flags bpf/ is built with and the headers installed beside this
+ * program (PREFIX/include for PREFIX/sbin/fusebpf), found from the
+ * program's own path, so that a staged install (DESTDIR) or a moved prefix
+ * builds with its own headers and never with another install's.
+ */
+static int cmd_build(int argc, char **argv)
+{
+	const char *clang = getenv("CLANG") ?: "clang", *src, *out = NULL;
+	char exe[PATH_MAX], dir[PATH_MAX + 16], include[PATH_MAX], header[PATH_MAX + 48];
+	char obj[PATH_MAX], flags[] = FUSEBPF_BPF_FLAGS, *save = NULL, *slash;
+	char *args[argc + 32];
+	int n = 0, status;
+	size_t len;
+	ssize_t got;
+	pid_t pid;
+
+	if (argc < 1 || argv[0][0] == '-') {
+		fprintf(stderr, "usage: fusebpf build FILE.c [-o OUT] [CLANG_ARG...]\n");
+		return 2;
+	}
+	src = argv[0];
+	got = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (got <= 0) {
+		fprintf(stderr, "fusebpf build: /proc/self/exe: %s\n", strerror(errno));
+		return 1;
+	}
+	exe[got] = '\0';
+	slash = strrchr(exe, '/');
+	*slash = '\0';
+	snprintf(dir, sizeof(dir), "%s/../include", exe);
+	snprintf(header, sizeof(header), "%s/fusebpf/policy.bpf.h", dir);
+	if (access(header, R_OK) || !realpath(dir, include)) {
+		fprintf(stderr, "fusebpf build: no policy headers at %s (make install puts them in "
+				"PREFIX/include, beside PREFIX/sbin/fusebpf)\n", header);
+		return 1;
+	}
+
+	args[n++] = (char *)clang;
+	args[n++] = "-I";
+	args[n++] = include;
+	for (char *f = strtok_r(flags, " ", &save); f && n < 24; f = strtok_r(NULL, " ", &save))
+		args[n++] = f;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o")) {
+			args[n++] = argv[i];
+			continue;
+		}
+		if (i + 1 == argc) {
+			fprintf(stderr, "fusebpf build: -o needs a file name\n");
+			return 2;
+		}
+		out = argv[++i];
+	}
+	len = strlen(src);
+	if (!out) {
+		if (len < 3 || strcmp(src + len - 2, ".c") || len >= sizeof(obj)) {
+			fprintf(stderr, "fusebpf build: '%s' is not a .c file: give -o OUT\n",
+				src);
+			return 2;
+		}
+		memcpy(obj, src, len + 1);
+		obj[len - 1] = 'o';
+		out = obj;
+	}
+	args[n++] = "-c";
+	args[n++] = (char *)src;
+	args[n++] = "-o";
+	args[n++] = (char *)out;
+	args[n] = NULL;
+
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "fusebpf build: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		execvp(clang, args);
+		fprintf(stderr, "fusebpf build: %s: %s (install clang, or set CLANG)\n", clang,
+			strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return 1; /* clang said why */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -824,6 +922,8 @@ int main(int argc, char **argv)
 		return cmd_stats(argv[2]);
 	if (!strcmp(cmd, "media"))
 		return cmd_media(argc - 2, argv + 2);
+	if (!strcmp(cmd, "build"))
+		return cmd_build(argc - 2, argv + 2);
 	fprintf(stderr, "fusebpf: unknown command or arguments: '%s' (see fusebpf --help)\n", cmd);
 	return 2;
 }

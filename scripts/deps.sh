@@ -17,6 +17,7 @@ packages=(
 	python3
 	xz-utils
 	util-linux procps psmisc
+	man-db pkgconf
 )
 
 missing=()
