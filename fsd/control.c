@@ -60,6 +60,7 @@ static void stats_write(FILE *f)
 	fprintf(f, "pid %d\n", (int)getpid());
 	fprintf(f, "kernel_minor %u\n", fsd_kernel_minor);
 	fprintf(f, "passthrough %d\n", fsd_passthrough);
+	fprintf(f, "export %d\n", fsd_export); /* file handles that open forgotten inodes */
 	fprintf(f, "uring %d\n", uring_active());
 	fprintf(f, "dev_requests %llu\n", (unsigned long long)atomic_load(&stats_dev_requests));
 	fprintf(f, "uring_requests %llu\n", (unsigned long long)atomic_load(&stats_uring_requests));

@@ -13,8 +13,15 @@
  * closed when its last request is done.  A load that fails never reaches
  * the daemon: the old version stays in force.
  *
- * Lock order: registry lock, then a policy's lock; neither is held while the
- * loader's lock of a policy is taken (loader_filters_open).
+ * No load is missed: a load tells only the daemons that have the policy in
+ * their registry and a control socket, so the daemon checks the pins again
+ * (policy_sync) after it enters a policy in the registry, and once its
+ * control socket listens (policy_sync_all); a load that swaps its filters
+ * in after that check tells this daemon.
+ *
+ * Lock order: registry lock, then a policy's lock; a policy's sync lock,
+ * then the loader's lock of the policy (loader_filters_open), then the
+ * policy's lock.  The registry lock is never held with the sync lock.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -34,10 +41,12 @@ struct policy_version {
 
 struct policy {
 	char name[FUSEBPF_POLICY_NAME_LEN];
+	/* Held from reading the pins to installing what was read: see policy_sync. */
+	pthread_mutex_t sync_lock;
 	pthread_mutex_t lock;
 	struct policy_version *current; /* guarded by lock; NULL after an unload */
 	unsigned versions; /* guarded by lock */
-	struct policy *next; /* guarded by the registry lock */
+	struct policy *next; /* set under the registry lock before p is in it; never changed */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -95,38 +104,69 @@ static void version_install(struct policy *p, struct policy_version *v)
 }
 
 /*
- * Opening a policy's pins waits for a loader that holds its lock (through
- * the kernel's verification), so it happens outside the registry lock; two
- * requests may open the same new policy at once, and the first to insert
- * it wins.
+ * Brings p to the version its pins hold now: opens them, and installs what
+ * it read unless that is the version in force (none if the policy is
+ * gone).  Serialised per policy, so that versions are installed in the
+ * order they were read: the last install is of the last read.  0, or
+ * -errno with the version in force kept.
  */
-int policy_get(const char *name, struct policy **out)
+static int policy_sync(struct policy *p)
+{
+	struct policy_version *v = NULL;
+	bool same;
+	int err;
+
+	pthread_mutex_lock(&p->sync_lock);
+	err = version_open(p, &v);
+	if (err && err != -ENOENT)
+		goto out;
+	err = 0;
+	pthread_mutex_lock(&p->lock);
+	same = v ? p->current && p->current->filters.id == v->filters.id : !p->current;
+	if (same && v)
+		version_put_locked(v);
+	pthread_mutex_unlock(&p->lock);
+	if (same)
+		goto out;
+	version_install(p, v);
+	if (v)
+		fsd_log("policy %s: version %u in force", p->name, v->number);
+	else
+		fsd_log("policy %s unloaded: its nodes run the defaults", p->name);
+out:
+	pthread_mutex_unlock(&p->sync_lock);
+	return err;
+}
+
+static void policy_free(struct policy *p)
+{
+	version_install(p, NULL);
+	pthread_mutex_destroy(&p->sync_lock);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/*
+ * Opens a policy the registry does not have and enters it.  The open waits
+ * for a loader that holds the policy's lock (through the kernel's
+ * verification), so it happens outside the registry lock; two requests may
+ * open the same new policy at once, and the first to enter it wins.
+ */
+static int policy_new(const char *name, struct policy **out)
 {
 	struct policy_version *v;
 	struct policy *p, *found;
 	int err;
 
-	pthread_mutex_lock(&registry_lock);
-	p = registry_find(name);
-	pthread_mutex_unlock(&registry_lock);
-	if (p) {
-		/* Unloaded: its nodes run the defaults, but nothing new may choose it. */
-		pthread_mutex_lock(&p->lock);
-		err = p->current ? 0 : -ENOENT;
-		pthread_mutex_unlock(&p->lock);
-		*out = err ? NULL : p;
-		return err;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	pthread_mutex_init(&p->sync_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	err = version_open(p, &v);
 	if (err) {
-		pthread_mutex_destroy(&p->lock);
-		free(p);
-		*out = NULL;
+		policy_free(p);
 		return err;
 	}
 	version_install(p, v);
@@ -138,13 +178,41 @@ int policy_get(const char *name, struct policy **out)
 	}
 	pthread_mutex_unlock(&registry_lock);
 	if (found) {
-		version_install(p, NULL);
-		pthread_mutex_destroy(&p->lock);
-		free(p);
-		p = found;
+		policy_free(p);
+		*out = found;
+		return 0;
 	}
+	/*
+	 * A load that swapped its filters in after the open and told the
+	 * daemons before p was in the registry was answered "unused" here:
+	 * read the pins again.  A load after this read finds p.
+	 */
+	policy_sync(p);
 	*out = p;
 	return 0;
+}
+
+int policy_get(const char *name, struct policy **out)
+{
+	struct policy *p;
+	int err;
+
+	*out = NULL;
+	pthread_mutex_lock(&registry_lock);
+	p = registry_find(name);
+	pthread_mutex_unlock(&registry_lock);
+	if (!p) {
+		err = policy_new(name, &p);
+		if (err)
+			return err;
+	}
+	/* Unloaded: its nodes run the defaults, but nothing new may choose it. */
+	pthread_mutex_lock(&p->lock);
+	err = p->current ? 0 : -ENOENT;
+	pthread_mutex_unlock(&p->lock);
+	if (!err)
+		*out = p;
+	return err;
 }
 
 struct policy_version *policy_acquire(struct policy *p)
@@ -175,35 +243,26 @@ void policy_release(struct policy_version *v)
 
 int policy_reload(const char *name)
 {
-	struct policy_version *v;
 	struct policy *p;
-	int err;
 
 	pthread_mutex_lock(&registry_lock);
 	p = registry_find(name);
 	pthread_mutex_unlock(&registry_lock);
 	if (!p)
 		return -ENOENT;
-	err = version_open(p, &v);
-	if (err)
-		return err; /* the current version stays */
-	version_install(p, v);
-	fsd_log("policy %s: version %u in force", name, v->number);
-	return 0;
+	return policy_sync(p);
 }
 
-int policy_unload(const char *name)
+void policy_sync_all(void)
 {
 	struct policy *p;
 
+	/* Policies are never taken out of the registry before exit, and enter it at its head. */
 	pthread_mutex_lock(&registry_lock);
-	p = registry_find(name);
+	p = registry;
 	pthread_mutex_unlock(&registry_lock);
-	if (!p)
-		return -ENOENT;
-	version_install(p, NULL);
-	fsd_log("policy %s unloaded: its nodes run the defaults", name);
-	return 0;
+	for (; p; p = p->next)
+		policy_sync(p);
 }
 
 const char *policy_name(const struct policy *p)
@@ -267,9 +326,7 @@ void policy_registry_destroy(void)
 		struct policy *p = registry;
 
 		registry = p->next;
-		version_install(p, NULL);
-		pthread_mutex_destroy(&p->lock);
-		free(p);
+		policy_free(p);
 	}
 	pthread_mutex_unlock(&registry_lock);
 }

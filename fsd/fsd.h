@@ -85,6 +85,7 @@ extern struct config fsd_config;
 struct node {
 	/* Immutable after creation. */
 	uint64_t nodeid;
+	uint32_t generation; /* FUSE generation: 0, or the session's for a counter nodeid */
 	dev_t dev;
 	ino_t ino;
 	mode_t type; /* S_IFMT bits */
@@ -121,10 +122,36 @@ struct node {
 
 #define FSD_ROOT_ID 1
 
+/*
+ * How a nodeid carries a backing file handle (node.c): handles of the
+ * backing root's type and size whose bytes past the eighth are all zero.
+ * handle_bytes 0: none does.
+ */
+struct file_handle; /* <fcntl.h>, _GNU_SOURCE */
+struct node_id_format {
+	int handle_type;
+	unsigned handle_bytes;
+};
+/* The nodeid that carries fh, or 0 if it does not fit (0 and 1 are never one). */
+uint64_t node_id_encode(const struct node_id_format *f, const struct file_handle *fh);
+/* The handle nodeid carries, into fh (NODE_HANDLE_MAX bytes of room); 0 or -ESTALE. */
+int node_id_decode(const struct node_id_format *f, uint64_t nodeid, struct file_handle *fh);
+
 int node_table_init(const char *backing_dir, unsigned fd_cache);
+/*
+ * Whether file handles of the mount can be made to work: the backing dir is
+ * the root of its filesystem and that filesystem's handles fit in a nodeid.
+ */
+bool node_exportable(void);
 void node_table_destroy(void);
 /* Takes a reference to the node with this id, or NULL. */
 struct node *node_get(uint64_t nodeid);
+/*
+ * The same for the nodeid of a file handle the kernel opens (a LOOKUP of
+ * "."): the live node, or, with fsd_export, one made anew from the backing
+ * handle the nodeid carries.  0, or -ESTALE when there is no such inode.
+ */
+int node_resolve(uint64_t nodeid, struct node **out);
 void node_put(struct node *node);
 void node_ref(struct node *node);
 /*
@@ -140,6 +167,8 @@ int node_open(struct node *node, int flags);
 /*
  * Finds or creates the node for name in parent, adds one lookup and one
  * reference.  Fills *st.  A new node gets the parent's policy.  0 or -errno.
+ * With fsd_export, "." is parent itself and ".." its parent (the kernel's
+ * lookups to open a file handle).
  */
 int node_lookup(struct node *parent, const char *name, struct stat *st, struct node **out);
 /*
@@ -283,6 +312,7 @@ extern int fsd_dont_mask; /* negotiated at INIT: the daemon applies the caller's
 extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
 /* Negotiated at INIT (ops_fs.c), read-only afterwards: */
 extern unsigned int fsd_kernel_minor; /* the kernel's FUSE 7.x (what it can send) */
+extern bool fsd_export; /* FUSE_EXPORT_SUPPORT: LOOKUPs of "." and ".." open file handles */
 extern bool fsd_setxattr_ext; /* SETXATTR's input is the 16-byte fuse_setxattr_in */
 extern bool fsd_bpf_kernel; /* a FUSE-BPF kernel: it filters; filter calls, LOOKUP entries */
 extern const struct arch *fsd_client_arch; /* translate the client's values; NULL: none */
@@ -478,8 +508,8 @@ static inline void reply_data(struct request *req, const void *data, size_t len)
 /* The timeouts the options set; requests under per-caller policies use none. */
 void cache_timeouts_from_config(struct cache_timeouts *t);
 void attr_from_stat(struct fuse_attr *attr, const struct stat *st);
-void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st,
-		const struct cache_timeouts *t);
+void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, uint32_t generation,
+		const struct stat *st, const struct cache_timeouts *t);
 void entry_fill_negative(struct fuse_entry_out *e, const struct cache_timeouts *t);
 void attr_out_fill(struct fuse_attr_out *a, const struct stat *st, const struct cache_timeouts *t);
 /* Appends a dirent to buf; returns bytes used, 0 if it does not fit. */

@@ -11,8 +11,18 @@
  * (CAP_DAC_READ_SEARCH: fsd --dev-fd run as a user), the node keeps its fd
  * for its lifetime.
  *
- * Nodeids come from a counter and are never reused, so the FUSE generation
- * is always 0.  A node lives while the kernel holds lookups on it or a
+ * A nodeid names the same inode in every daemon on the same backing dir:
+ * when the backing dir is the root of its filesystem and file handles were
+ * negotiated (fsd_export), a node's nodeid carries its backing file handle,
+ * so that a file handle of the mount (which the kernel makes of nodeid and
+ * generation) opens its inode after the kernel forgot it, or in the next
+ * daemon after a remount: the kernel asks for "." in that nodeid, and
+ * node_resolve() opens the handle it carries.  Nodes whose handle does not
+ * fit (another mount, a handle too long, O_TMPFILE, a nodeid taken) get one
+ * from a counter, never reused, with the session's random generation, so
+ * that a stale handle of another session or of a handle-carrying nodeid is
+ * refused by the kernel's generation check rather than opening another
+ * inode.  A node lives while the kernel holds lookups on it or a
  * request or open handle holds a reference.  A request's reference pins the
  * node's fd, which the request uses; an open handle's does not: a file held
  * open leaves its node's fd in the cache, to be closed like any idle one.
@@ -25,7 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 struct mount_fd {
@@ -48,6 +61,10 @@ static struct {
 	struct mount_fd mounts[16];
 	unsigned nmounts;
 	bool handles_denied; /* open_by_handle_at needs a privilege we lack (node_table_init) */
+	/* Set by node_table_init, read-only afterwards: */
+	struct node_id_format id_format; /* nodeids that carry handles; handle_bytes 0: none */
+	int root_mount_id; /* the mount whose handles they carry, the root's */
+	uint32_t session_gen; /* the generation of counter nodeids, never 0 */
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t id_hash_in(uint64_t id, size_t nbuckets)
@@ -58,6 +75,53 @@ static size_t id_hash_in(uint64_t id, size_t nbuckets)
 static size_t key_hash_in(dev_t dev, ino_t ino, size_t nbuckets)
 {
 	return (size_t)((ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ull) & (nbuckets - 1);
+}
+
+/* Bytes past the eighth all zero: the handle fits in 64 bits. */
+static bool handle_fits(const struct file_handle *fh)
+{
+	for (unsigned i = 8; i < fh->handle_bytes; i++)
+		if (fh->f_handle[i])
+			return false;
+	return true;
+}
+
+/*
+ * A nodeid carries a handle of the format's type and size that fits: its
+ * first eight bytes (fewer for a shorter format, the rest zero) as they lie
+ * in memory, so that decoding copies them back.  ext4's FILEID_INO32_GEN
+ * (inode number and generation, 8 bytes) always fits; tmpfs's 12 bytes do
+ * while the inode number has 32 bits.
+ */
+uint64_t node_id_encode(const struct node_id_format *f, const struct file_handle *fh)
+{
+	uint64_t id = 0;
+
+	if (!f->handle_bytes || fh->handle_type != f->handle_type ||
+	    fh->handle_bytes != f->handle_bytes || !handle_fits(fh))
+		return 0;
+	memcpy(&id, fh->f_handle, f->handle_bytes < 8 ? f->handle_bytes : 8);
+	/* 0 is no node, 1 the root's: such a handle gets a counter nodeid. */
+	return id > FSD_ROOT_ID ? id : 0;
+}
+
+int node_id_decode(const struct node_id_format *f, uint64_t nodeid, struct file_handle *fh)
+{
+	unsigned n = f->handle_bytes < 8 ? f->handle_bytes : 8;
+	unsigned char b[8];
+
+	if (!f->handle_bytes || f->handle_bytes > NODE_HANDLE_MAX || nodeid <= FSD_ROOT_ID)
+		return -ESTALE;
+	memcpy(b, &nodeid, sizeof(b));
+	/* Bytes a shorter format has no room for: no handle's nodeid. */
+	for (unsigned i = n; i < sizeof(b); i++)
+		if (b[i])
+			return -ESTALE;
+	fh->handle_type = f->handle_type;
+	fh->handle_bytes = f->handle_bytes;
+	memset(fh->f_handle, 0, f->handle_bytes);
+	memcpy(fh->f_handle, b, n);
+	return 0;
 }
 
 static size_t id_hash(uint64_t id)
@@ -222,6 +286,88 @@ static int mount_fd_add(int mount_id, int dir_path_fd)
 	return fd;
 }
 
+/* A mount point as /proc/self/mountinfo writes it (space, tab, newline, backslash as \ooo). */
+static void mountinfo_unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * Whether the backing dir (root: its stat) is the root of its filesystem:
+ * the inode that a mount of the whole filesystem (root "/" in
+ * /proc/self/mountinfo) shows at its mount point.  Then every inode a
+ * handle of that filesystem names lies inside the backing dir; under a
+ * subdirectory, a handle could name any file of the filesystem, and only a
+ * directory could be walked up to tell.  By device and inode, not by mount:
+ * the mount the daemon reaches the backing dir through may be a private
+ * copy (tree.c), which mountinfo does not list.  A filesystem whose root no
+ * mount shows counts as not one: the check errs on the side of refusing.
+ */
+static bool backing_is_fs_root(const struct stat *root)
+{
+	char *line = NULL;
+	size_t size = 0;
+	bool whole = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	while (!whole && getline(&line, &size, f) > 0) {
+		unsigned int major, minor;
+		char *fs_root, *point, *save = NULL;
+		struct stat st;
+		int at = 0;
+
+		/* "ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ..." */
+		if (sscanf(line, "%*d %*d %u:%u %n", &major, &minor, &at) != 2 || !at ||
+		    makedev(major, minor) != root->st_dev)
+			continue;
+		fs_root = strtok_r(line + at, " ", &save);
+		point = strtok_r(NULL, " ", &save);
+		if (!fs_root || !point || strcmp(fs_root, "/"))
+			continue;
+		mountinfo_unescape(point);
+		whole = stat(point, &st) == 0 && st.st_dev == root->st_dev &&
+			st.st_ino == root->st_ino;
+	}
+	free(line);
+	fclose(f);
+	return whole;
+}
+
+/*
+ * Nodeids carry the handles of the root's mount, in the root's handle
+ * format, if file handles can work at all: handles can be opened, the
+ * backing dir is the root of its filesystem, and the root's handle fits.
+ */
+static void id_format_init(const struct stat *root, const struct file_handle *root_fh,
+			   int mount_id)
+{
+	table.id_format = (struct node_id_format){ 0 };
+	table.root_mount_id = mount_id;
+	if (table.handles_denied || table.root.mount_fd < 0 || !handle_fits(root_fh) ||
+	    !backing_is_fs_root(root))
+		return;
+	table.id_format.handle_type = root_fh->handle_type;
+	table.id_format.handle_bytes = root_fh->handle_bytes;
+}
+
+bool node_exportable(void)
+{
+	return table.id_format.handle_bytes != 0;
+}
+
 int node_table_init(const char *backing_dir, unsigned fd_cache)
 {
 	struct rlimit rl;
@@ -253,7 +399,7 @@ int node_table_init(const char *backing_dir, unsigned fd_cache)
 			struct file_handle fh;
 			unsigned char bytes[NODE_HANDLE_MAX];
 		} h = { .fh.handle_bytes = NODE_HANDLE_MAX };
-		int mount_id;
+		int mount_id = -1;
 
 		if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0)
 			table.root.mount_fd = mount_fd_add(mount_id, fd);
@@ -267,7 +413,14 @@ int node_table_init(const char *backing_dir, unsigned fd_cache)
 			if (probe >= 0)
 				close(probe);
 		}
+		id_format_init(&st, &h.fh, mount_id);
 	}
+	/* Random, so that a handle of an earlier daemon's counter nodeid is stale. */
+	if (getrandom(&table.session_gen, sizeof(table.session_gen), GRND_NONBLOCK) !=
+	    sizeof(table.session_gen))
+		table.session_gen = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+	if (!table.session_gen)
+		table.session_gen = 1;
 	table.root.nlookup = 1;
 	table.root.id_next = NULL;
 	table.by_id[id_hash(FSD_ROOT_ID)] = &table.root;
@@ -310,6 +463,7 @@ void node_table_destroy(void)
 	table.by_id = table.by_key = NULL;
 	table.count = table.fds_cached = 0;
 	table.lru_head = table.lru_tail = NULL;
+	table.id_format = (struct node_id_format){ 0 };
 	pthread_mutex_unlock(&table.lock);
 }
 
@@ -375,24 +529,31 @@ void node_put_open(struct node *n)
 	pthread_mutex_unlock(&table.lock);
 }
 
+static int handle_open_at(int mount_fd, struct file_handle *fh, int flags)
+{
+	for (;;) {
+		int fd = open_by_handle_at(mount_fd, fh, flags | O_CLOEXEC);
+
+		if (fd >= 0)
+			return fd;
+		if (errno != EMFILE || !node_fd_reclaim())
+			return -errno;
+	}
+}
+
 static int handle_open(struct node *n, int flags)
 {
 	struct {
 		struct file_handle fh;
 		unsigned char bytes[NODE_HANDLE_MAX];
 	} h;
-	int fd;
 
 	h.fh.handle_bytes = n->handle_bytes;
 	h.fh.handle_type = n->handle_type;
 	memcpy(h.fh.f_handle, n->handle, n->handle_bytes);
-	for (;;) {
-		fd = open_by_handle_at(n->mount_fd, &h.fh, flags | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-		if (errno != EMFILE || !node_fd_reclaim())
-			return -errno;
-	}
+	/* Opens for data go through the mount's copy, with the FUSE mount's atime rule (tree.c). */
+	return handle_open_at(flags & O_PATH ? n->mount_fd : tree_mount_fd(n->mount_fd), &h.fh,
+			      flags);
 }
 
 int node_fd(struct node *n)
@@ -491,10 +652,97 @@ static bool same_handle(const struct node *n, const struct file_handle *fh)
 	       !memcmp(n->handle, fh->f_handle, fh->handle_bytes);
 }
 
+/*
+ * A new node's nodeid: the one its handle (fh, on the root's mount) carries,
+ * unless a live node has it (another inode's counter nodeid); else the next
+ * free one from the counter, with the session's generation.  Lock held.
+ */
+static void node_id_assign(struct node *n, const struct file_handle *fh)
+{
+	uint64_t id = fsd_export && fh ? node_id_encode(&table.id_format, fh) : 0;
+
+	if (id && !id_find(id)) {
+		n->nodeid = id;
+		n->generation = 0;
+		return;
+	}
+	do
+		id = table.next_id++;
+	while (id_find(id));
+	n->nodeid = id;
+	n->generation = table.session_gen;
+}
+
+/*
+ * The node of an inode a file handle named, or of a directory's parent (fd
+ * taken over): the root for the backing dir, else one of its own if it is
+ * on the backing filesystem and not deleted.  With fsd_export the backing
+ * dir is that filesystem's root, so that is what keeps it inside the
+ * backing dir.  A deleted inode (a file still open, an empty dir removed)
+ * is stale, as no name leads to it.  The parent of a directory in another
+ * filesystem mounted inside is stale too: not known to be inside.
+ */
+static int node_from_export_fd(int fd, struct stat *st, struct node **out)
+{
+	int err;
+
+	if (fstat(fd, st) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (st->st_dev == table.root.dev && st->st_ino == table.root.ino) {
+		close(fd);
+		pthread_mutex_lock(&table.lock);
+		node_hold(&table.root);
+		pthread_mutex_unlock(&table.lock);
+		*out = &table.root;
+		return 0;
+	}
+	if (st->st_dev != table.root.dev || !st->st_nlink) {
+		close(fd);
+		return -ESTALE;
+	}
+	return node_from_fd(fd, true, NULL, st, out);
+}
+
+/*
+ * The kernel's lookups to open a file handle (fsd_export): "." is the node
+ * itself, ".." its parent (the root's is the root).  No policy runs where
+ * they are negotiated (init_wanted), so a node made here has none.
+ */
+static int node_lookup_dot(struct node *n, bool dotdot, struct stat *st, struct node **out)
+{
+	int fd;
+
+	if (!fsd_export)
+		return -EINVAL;
+	fd = node_fd(n);
+	if (fd < 0)
+		return fd;
+	if (dotdot && n != &table.root) {
+		if (!S_ISDIR(n->type))
+			return -ENOTDIR;
+		fd = openat_retry(fd, "..", O_PATH | O_DIRECTORY);
+		return fd < 0 ? fd : node_from_export_fd(fd, st, out);
+	}
+	if (fstat(fd, st) < 0)
+		return -errno;
+	if (!st->st_nlink)
+		return -ESTALE;
+	pthread_mutex_lock(&table.lock);
+	node_hold(n);
+	pthread_mutex_unlock(&table.lock);
+	*out = n;
+	return 0;
+}
+
 int node_lookup(struct node *parent, const char *name, struct stat *st, struct node **out)
 {
 	int dirfd, fd;
 
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return node_lookup_dot(parent, name[1] == '.', st, out);
 	dirfd = node_fd(parent);
 	if (dirfd < 0)
 		return dirfd;
@@ -574,7 +822,7 @@ int node_from_fd(int fd, bool by_handle, struct node *parent, struct stat *st, s
 		key_unhash(found);
 	if (table.count >= table.nbuckets)
 		table_grow();
-	n->nodeid = table.next_id++;
+	node_id_assign(n, have_handle && mount_id == table.root_mount_id ? &h.fh : NULL);
 	n->id_next = table.by_id[id_hash(n->nodeid)];
 	table.by_id[id_hash(n->nodeid)] = n;
 	n->key_next = table.by_key[key_hash(n->dev, n->ino)];
@@ -582,6 +830,39 @@ int node_from_fd(int fd, bool by_handle, struct node *parent, struct stat *st, s
 	n->hashed = true;
 	table.count++;
 	pthread_mutex_unlock(&table.lock);
+	*out = n;
+	return 0;
+}
+
+int node_resolve(uint64_t nodeid, struct node **out)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[NODE_HANDLE_MAX];
+	} h;
+	struct node *n;
+	struct stat st;
+	int fd, err;
+
+	*out = node_get(nodeid);
+	if (*out)
+		return 0;
+	if (!fsd_export || node_id_decode(&table.id_format, nodeid, &h.fh))
+		return -ESTALE;
+	fd = handle_open_at(table.root.mount_fd, &h.fh, O_PATH | O_NOFOLLOW);
+	/* No such inode (any more): stale.  Out of memory or fds: that. */
+	if (fd < 0)
+		return fd == -ENOMEM || fd == -EMFILE || fd == -ENFILE ? fd : -ESTALE;
+	err = node_from_export_fd(fd, &st, &n);
+	if (err)
+		return err;
+	/* A reference for the request: the LOOKUP of "." adds the kernel's lookup. */
+	node_unlookup(n, 1);
+	/* The root's backing handle, or an inode known by a counter nodeid. */
+	if (n->nodeid != nodeid) {
+		node_put(n);
+		return -ESTALE;
+	}
 	*out = n;
 	return 0;
 }

@@ -18,7 +18,7 @@
 
 void entry_reply(struct request *req, struct node *node, const struct stat *st)
 {
-	entry_fill(&req->arg.entry, node->nodeid, st, &req->cache);
+	entry_fill(&req->arg.entry, node->nodeid, node->generation, st, &req->cache);
 	backing_attr_timeout(node, &req->arg.entry.attr_valid, &req->arg.entry.attr_valid_nsec);
 	req->new_node = node;
 	reply_arg(req, sizeof(req->arg.entry));

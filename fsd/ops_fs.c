@@ -17,6 +17,7 @@
 #define FSD_MINOR 45 /* the protocol we speak */
 
 int fsd_dont_mask;
+bool fsd_export;
 bool fsd_setxattr_ext;
 bool fsd_bpf_kernel;
 unsigned int fsd_kernel_minor;
@@ -107,6 +108,17 @@ static uint64_t init_wanted(void)
 	/* Only with the rings made: once granted, requests wait for them. */
 	if (uring_wanted())
 		want |= FUSEBPF_OVER_IO_URING;
+	/*
+	 * File handles that open their inode even after the kernel forgot it
+	 * (FUSE_EXPORT_SUPPORT: the nodeid carries the backing handle), or
+	 * none at all rather than handles that go stale (a kernel of 7.40
+	 * on).  A policy or a module decides by the names on the way to an
+	 * inode, and a handle skips them: no handles under one.
+	 */
+	if (node_exportable() && !fsd_config.policy[0] && !fsd_config.user)
+		want |= FUSE_EXPORT_SUPPORT;
+	else
+		want |= FUSEBPF_NO_EXPORT_SUPPORT;
 	return want;
 }
 
@@ -154,6 +166,10 @@ OP_HANDLER(op_init)
 		granted &= ~FUSEBPF_PASSTHROUGH;
 	if (in->minor < FUSEBPF_MINOR_OVER_IO_URING)
 		granted &= ~FUSEBPF_OVER_IO_URING;
+	/* A FUSE-BPF kernel's filters decide by names too (init_wanted). */
+	if (offered & FUSEBPF_INIT_BPF)
+		granted = (granted & ~(uint64_t)FUSE_EXPORT_SUPPORT) |
+			  (offered & FUSEBPF_NO_EXPORT_SUPPORT);
 
 	out->max_readahead = in->max_readahead;
 	out->flags = (uint32_t)granted;
@@ -164,6 +180,7 @@ OP_HANDLER(op_init)
 	out->time_gran = 1;
 	out->max_pages = FSD_MAX_PAGES;
 	fsd_dont_mask = !!(granted & FUSE_DONT_MASK);
+	fsd_export = granted & FUSE_EXPORT_SUPPORT;
 	fsd_setxattr_ext = granted & FUSE_SETXATTR_EXT;
 	fsd_kernel_minor = in->minor;
 	if (granted & FUSEBPF_PASSTHROUGH) {

@@ -48,12 +48,12 @@ void cache_timeouts_from_config(struct cache_timeouts *t)
 	t->attr = fsd_config.attr_timeout;
 }
 
-void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, const struct stat *st,
-		const struct cache_timeouts *t)
+void entry_fill(struct fuse_entry_out *e, uint64_t nodeid, uint32_t generation,
+		const struct stat *st, const struct cache_timeouts *t)
 {
 	memset(e, 0, sizeof(*e));
 	e->nodeid = nodeid;
-	e->generation = 0; /* nodeids are never reused */
+	e->generation = generation; /* the node's: (nodeid, generation) names one inode */
 	timeout_split(t->entry, &e->entry_valid, &e->entry_valid_nsec);
 	timeout_split(t->attr, &e->attr_valid, &e->attr_valid_nsec);
 	attr_from_stat(&e->attr, st);

@@ -28,6 +28,7 @@
 enum str_kind {
 	STR_NONE,
 	STR_NAME, /* one path component: not empty, no '/', not "." or ".." */
+	STR_LOOKUP, /* STR_NAME, or "." and ".." with fsd_export (opening a file handle) */
 	STR_LINK, /* a symlink target: any bytes, shorter than PATH_MAX */
 	STR_XATTR, /* an xattr name: not empty, at most XATTR_NAME_MAX */
 	STR_IGNORED, /* present on the wire, unused (TMPFILE's "/") */
@@ -54,7 +55,7 @@ struct op {
 #define IN(type) .in_size = sizeof(struct type)
 
 static const struct op ops[FSD_OP_MAX] = {
-	[FUSE_LOOKUP] = { .str = NAME1, .backing = op_lookup },
+	[FUSE_LOOKUP] = { .str = { STR_LOOKUP }, .backing = op_lookup },
 	[FUSE_FORGET] = { IN(fuse_forget_in), OP_NO_REPLY | OP_NO_NODE, .backing = op_forget },
 	[FUSE_GETATTR] = { IN(fuse_getattr_in), .backing = op_getattr },
 	[FUSE_SETATTR] = { IN(fuse_setattr_in), .backing = op_setattr },
@@ -125,6 +126,10 @@ static size_t op_in_size(const struct op *op, uint32_t opcode)
 static int string_check(enum str_kind kind, const char *s, size_t len)
 {
 	switch (kind) {
+	case STR_LOOKUP:
+		if (fsd_export && (!strcmp(s, ".") || !strcmp(s, "..")))
+			return 0;
+		return string_check(STR_NAME, s, len);
 	case STR_NAME:
 		if (len == 0 || memchr(s, '/', len) || !strcmp(s, ".") || !strcmp(s, ".."))
 			return -EINVAL;
@@ -668,7 +673,7 @@ int request_entry_lookup(struct request *req, struct node *dir, const char *name
 	err = node_lookup(dir, name, &st, child);
 	if (err)
 		return err == -ENOENT ? err : 0;
-	entry_fill(e, (*child)->nodeid, &st, &req->cache);
+	entry_fill(e, (*child)->nodeid, (*child)->generation, &st, &req->cache);
 	backing_attr_timeout(*child, &e->attr_valid, &e->attr_valid_nsec);
 	/* POSTFILTER is a prefilter's verdict: ctx is what the prefilter left. */
 	if (verdict != FUSEBPF_POSTFILTER ||
@@ -821,13 +826,14 @@ void request_process(struct worker *w, const char *buf, size_t len)
 	if (err)
 		goto reply;
 
-	/* Find the node. */
+	/* Find the node: for a LOOKUP of ".", one the daemon may have forgotten or never met. */
 	if (!(op->flags & OP_NO_NODE)) {
-		req.node = node_get(hdr->nodeid);
-		if (!req.node) {
+		if (req.opcode == FUSE_LOOKUP && !strcmp(req.name, "."))
+			err = node_resolve(hdr->nodeid, &req.node);
+		else if (!(req.node = node_get(hdr->nodeid)))
 			err = -ESTALE;
+		if (err)
 			goto reply;
-		}
 	}
 
 	/* A FUSE-BPF kernel's filter call: userspace's part of its filtering. */

@@ -48,10 +48,17 @@ enum loader_flavor {
 	LOADER_FLAVOR_XDP, /* BPF_PROG_TYPE_XDP: the context is the packet */
 };
 
-/* One version of a policy's filters, as the daemon runs them. */
+/*
+ * One version of a policy's filters, as the daemon runs them.  Two opens
+ * got the same version if and only if their ids are equal: the id is that
+ * of the policy info pinned with the filters, new with every load, and
+ * while info_fd holds that pin no other can be given its id.
+ */
 struct loader_filters {
 	char name[FUSEBPF_POLICY_NAME_LEN];
 	uint32_t flags; /* FUSEBPF_POLICY_* */
+	uint32_t id; /* which load pinned these filters */
+	int info_fd; /* the policy info of that load, held for its id */
 	int fd[FUSEBPF_OP_MAX][2]; /* [opcode][phase - 1]; -1 when absent */
 	uint8_t flavor[FUSEBPF_OP_MAX][2]; /* enum loader_flavor */
 };
@@ -96,7 +103,11 @@ int loader_list(int (*fn)(const char *name, void *arg), void *arg, struct loader
 /* Prints a pinned policy's filters and maps. */
 int loader_show(const char *name, FILE *out, struct loader_error *err);
 
-/* Opens the pinned filters of a policy; -ENOENT if it is not loaded. */
+/*
+ * Opens the pinned filters of a policy, as one load left them (the loader's
+ * lock of the policy is held while they are read); -ENOENT if it is not
+ * loaded.  loader_filters_close closes what an open that succeeded holds.
+ */
 int loader_filters_open(const char *name, struct loader_filters *out, struct loader_error *err);
 void loader_filters_close(struct loader_filters *f);
 

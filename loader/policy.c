@@ -471,17 +471,30 @@ static int info_pin(const char *path, const struct fusebpf_policy_info *info)
 	return e;
 }
 
-static int info_get(const char *path, struct fusebpf_policy_info *info)
+/*
+ * Reads the policy info pinned at path, and which load pinned it: the id of
+ * its map, which every load makes anew.  The map stays open as *fd, so that
+ * the kernel gives its id to no other map while the caller holds it.
+ */
+static int info_get(const char *path, struct fusebpf_policy_info *info, int *fd, uint32_t *id)
 {
-	uint32_t key = 0;
-	int fd = bpf_obj_get(path), e = 0;
+	struct bpf_map_info minfo = {};
+	uint32_t key = 0, len = sizeof(minfo);
+	int e = 0;
 
-	if (fd < 0)
+	*fd = bpf_obj_get(path);
+	if (*fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, info) < 0)
+	if (bpf_map_lookup_elem(*fd, &key, info) < 0 ||
+	    bpf_obj_get_info_by_fd(*fd, &minfo, &len) < 0)
 		e = -errno;
-	close(fd);
-	return e;
+	if (e) {
+		close(*fd);
+		*fd = -1;
+		return e;
+	}
+	*id = minfo.id;
+	return 0;
 }
 
 /*
@@ -783,11 +796,21 @@ int loader_filters_open(const char *name, struct loader_filters *out, struct loa
 	DIR *d;
 
 	memset(out, 0, sizeof(*out));
+	out->info_fd = -1;
 	for (int op = 0; op < FUSEBPF_OP_MAX; op++)
 		out->fd[op][0] = out->fd[op][1] = -1;
 	if (!loader_name_valid(name))
 		return fail(err, -EINVAL, "'%s' is not a policy name", name);
 	snprintf(out->name, sizeof(out->name), "%s", name);
+	/*
+	 * Not loaded: said before the lock, whose file nothing would remove.
+	 * A load that makes the directory after this look swaps its filters
+	 * in later still, so the answer is as of this moment.
+	 */
+	dir = pin_dir_open(name, false, err);
+	if (dir < 0)
+		return dir;
+	close(dir);
 	lock = policy_lock(name, err);
 	if (lock < 0)
 		return lock;
@@ -805,7 +828,7 @@ int loader_filters_open(const char *name, struct loader_filters *out, struct loa
 		goto out;
 	}
 	fd_path(path, sizeof(path), progs, INFO_PIN);
-	e = info_get(path, &info);
+	e = info_get(path, &info, &out->info_fd, &out->id);
 	if (e) {
 		close(progs);
 		fail(err, e, "%s/%s/progs/" INFO_PIN ": %s", LOADER_PIN_ROOT, name, strerror(-e));
@@ -854,6 +877,9 @@ out:
 
 void loader_filters_close(struct loader_filters *f)
 {
+	if (f->info_fd >= 0)
+		close(f->info_fd);
+	f->info_fd = -1;
 	for (int op = 0; op < FUSEBPF_OP_MAX; op++) {
 		for (int ph = 0; ph < 2; ph++) {
 			if (f->fd[op][ph] >= 0)

@@ -5,9 +5,11 @@
  * connects, writes one command line and reads the answer until EOF:
  *
  *	stats          "key value" lines: the daemon's counters
- *	reload NAME    reopen the pinned filters of policy NAME:
- *	               "ok", "unused" (no node runs it) or "error ..."
- *	unload NAME    forget the filters of policy NAME: same answers
+ *	reload NAME    put in force the filters of policy NAME pinned now,
+ *	               after a load: "ok", "unused" (the daemon has never
+ *	               run it) or "error ..."
+ *	unload NAME    the same, after an unload: with nothing pinned, the
+ *	               policy's nodes run the defaults
  *	MODULE ARGS    a command for the userspace module MODULE (user.h):
  *	               "ok ..." or "error ..."; "media rescan" rebuilds the
  *	               index the media module owns

@@ -7,7 +7,8 @@
  * Changelog of what this header adds over 7.38:
  *   7.39  FUSE_STATX and its structs, FUSE_DIRECT_IO_ALLOW_MMAP
  *   7.40  FUSE_PASSTHROUGH, max_stack_depth in fuse_init_out, backing_id in
- *         fuse_open_out, FOPEN_PASSTHROUGH, the backing ioctls
+ *         fuse_open_out, FOPEN_PASSTHROUGH, the backing ioctls,
+ *         FUSE_NO_EXPORT_SUPPORT
  *   7.42  FUSE_OVER_IO_URING and the io_uring ring entry structs and commands
  *   7.43  request_timeout in fuse_init_out (fsd leaves it 0)
  *
@@ -27,6 +28,8 @@
 /* INIT flags (flags2 is bits 32..63, sent only with FUSE_INIT_EXT). */
 #define FUSEBPF_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #define FUSEBPF_PASSTHROUGH	     (1ULL << 37)
+/* No file handles: name_to_handle_at fails with EOPNOTSUPP (except for fids). */
+#define FUSEBPF_NO_EXPORT_SUPPORT    (1ULL << 38)
 #define FUSEBPF_OVER_IO_URING	     (1ULL << 41)
 
 /* The first minor version that carries passthrough. */

@@ -152,10 +152,10 @@ static void watchdog(int fd, const char *dir, pid_t fsd)
 	_exit(0);
 }
 
+static void mnt_run(struct mnt *m, const char *opts);
+
 void mnt_start(struct mnt *m, const char *opts)
 {
-	int pipefd[2], logfd, wait_steps;
-
 	memset(m, 0, sizeof(*m));
 	snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(m->root), "mkdtemp %s: %s", m->root, strerror(errno));
@@ -166,6 +166,13 @@ void mnt_start(struct mnt *m, const char *opts)
 	cr_assert(mkdir(m->backing, 0755) == 0 && mkdir(m->dir, 0755) == 0);
 	/* Tests create as other uids: let them in, as /tmp would. */
 	chmod(m->backing, 01777);
+	mnt_run(m, opts);
+}
+
+/* Starts fsd on m's backing dir and mountpoint, and waits until the mount answers. */
+static void mnt_run(struct mnt *m, const char *opts)
+{
+	int pipefd[2], logfd, wait_steps;
 
 	m->fsd = fork();
 	cr_assert(m->fsd >= 0);
@@ -254,13 +261,12 @@ void mnt_start(struct mnt *m, const char *opts)
 	cr_assert_fail("fsd on %s did not serve statistics within %d s", m->dir, wait_steps / 20);
 }
 
-bool mnt_stop(struct mnt *m)
+/* Unmounts and waits for fsd; whether its log has a sanitizer report (printed), in *sanitized. */
+static bool mnt_halt(struct mnt *m, bool *sanitized)
 {
 	int status = -1;
-	bool clean = false, sanitized;
+	bool clean = false;
 
-	if (!m->dir[0])
-		return false;
 	if (m->fsd > 0) {
 		if (is_mounted(m->dir) && umount2(m->dir, 0) < 0)
 			umount2(m->dir, MNT_DETACH);
@@ -276,10 +282,31 @@ bool mnt_stop(struct mnt *m)
 		close(m->watchdog_fd); /* the watchdog cleans up whatever is left */
 		waitpid(m->watchdog, NULL, 0);
 	}
+	m->fsd = 0;
+	m->watchdog_fd = 0;
 	/* Under make asan: a sanitizer report from the daemon fails the test. */
-	sanitized = sh("grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '%s'", m->log) == 0;
-	if (sanitized)
+	*sanitized = sh("grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '%s'", m->log) == 0;
+	if (*sanitized)
 		sh("cat '%s' >&2", m->log);
+	return clean;
+}
+
+bool mnt_remount(struct mnt *m, const char *opts)
+{
+	bool sanitized, clean = mnt_halt(m, &sanitized);
+
+	cr_assert_not(sanitized, "the daemon's log has a sanitizer report (above)");
+	mnt_run(m, opts);
+	return clean;
+}
+
+bool mnt_stop(struct mnt *m)
+{
+	bool clean, sanitized;
+
+	if (!m->dir[0])
+		return false;
+	clean = mnt_halt(m, &sanitized);
 	if (!getenv("FSD_TEST_KEEP"))
 		sh("rm -rf '%s'", m->root);
 	m->dir[0] = '\0';

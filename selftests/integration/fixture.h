@@ -51,6 +51,12 @@ unsigned int test_time_scale(void);
 void mnt_start(struct mnt *m, const char *opts);
 /* Unmounts, waits for fsd to exit, removes the scratch dir; true if fsd exited 0. */
 bool mnt_stop(struct mnt *m);
+/*
+ * Unmounts, waits for fsd to exit, and mounts the same backing dir on the
+ * same mountpoint with a new fsd (a remount: a new daemon); true if the old
+ * one exited 0.  Aborts the test on failure.
+ */
+bool mnt_remount(struct mnt *m, const char *opts);
 /* Whether dir is a mountpoint (/proc/self/mounts). */
 bool is_mounted(const char *dir);
 

@@ -2,15 +2,16 @@
 /*
  * The policy step through a real mount: every verdict on the opcodes that
  * matter, name rewriting, inheritance and the LOOKUP postfilter's choice of
- * policy, hot replacement under load, the default opcode masks, and the
- * data path under filters.  The `verdicts` policy (bpf/verdicts.bpf.c) is
- * steered through its maps; the `example` userspace module
- * (fsd/user_example.c) shows each userspace call.
+ * policy, hot replacement under load and while the daemon opens the
+ * policy, the default opcode masks, and the data path under filters.  The
+ * `verdicts` policy (bpf/verdicts.bpf.c) is steered through its maps; the
+ * `example` userspace module (fsd/user_example.c) shows each userspace call.
  */
 #define _GNU_SOURCE
 #include "fixture.h"
 #include "bpf/trace.h"
 #include "bpf/verdicts.h"
+#include "loader/loader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -23,8 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -606,6 +613,265 @@ Test(policy, a_load_that_fails_leaves_the_old_version_in_force)
 	cr_assert_gt(mix_runs(), runs0, "the old version stopped running");
 	cr_assert(
 	    sh("'%s' --stats '%s' | grep -q '^policy.%s version 1$'", fsd_bin(), M.dir, pol) == 0);
+}
+
+/*
+ * ---- a load while the daemon opens the policy ----
+ *
+ * The window: the daemon has read a policy's pins, and let go of the
+ * loader's lock of it, but has not entered it in its registry yet (the
+ * first LOOKUP postfilter naming it) or has no control socket yet
+ * (startup); a load then tells it nothing.  To hold the daemon there, a
+ * child of the test (the holder) takes that lock, so that the daemon's open
+ * waits for it; attaches with ptrace to the thread that waits; lets the lock
+ * go; and runs that thread one system call at a time until it has closed
+ * the lock file, the last step of its open.  With the thread stopped there,
+ * it loads the policy's next version, and then lets the thread go.
+ */
+
+/* Whether the test (and so its holder) may trace: a child of its own, attached and killed. */
+static int ptrace_probe(void)
+{
+	pid_t child = fork();
+	int err = 0, status;
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	if (ptrace(PTRACE_SEIZE, child, 0, 0) < 0)
+		err = -errno;
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	return err;
+}
+
+/* Whether fd of thread tid is the file st describes. */
+static bool fd_is(pid_t tid, unsigned long long fd, const struct stat *st)
+{
+	char path[64];
+	struct stat fst;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%llu", (int)tid, fd);
+	return stat(path, &fst) == 0 && fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+}
+
+/* The thread of process pid that is in flock() on the file st describes; 0 if none. */
+static pid_t flock_thread(pid_t pid, const struct stat *st)
+{
+	char path[320], line[256];
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && !found && (e = readdir(d))) {
+		unsigned long long arg0;
+		long nr;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f) && sscanf(line, "%ld %llx", &nr, &arg0) == 2 &&
+		    nr == SYS_flock && fd_is(atoi(e->d_name), arg0, st))
+			found = atoi(e->d_name);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* The thread that waits for the flock the holder has on the file st describes; 0 if none yet. */
+static pid_t lock_waiter(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	pid_t found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		const char *arrow = strstr(line, "->");
+		unsigned maj, min;
+		unsigned long long ino;
+		int pid;
+
+		if (arrow &&
+		    sscanf(arrow + 2, " FLOCK ADVISORY WRITE %d %x:%x:%llu", &pid, &maj, &min,
+			   &ino) == 4 &&
+		    ino == st->st_ino && maj == major(st->st_dev) && min == minor(st->st_dev))
+			found = flock_thread(pid, st);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static char hold_why[4608];
+
+#define HOLD_FAIL(...) (snprintf(hold_why, sizeof(hold_why), __VA_ARGS__), hold_why)
+
+/*
+ * The holder's work (see above): after taking the lock of policy name it
+ * writes one byte on ready; it loads what as name with the daemon held.
+ * NULL, or what went wrong.
+ */
+static const char *hold_and_load(const char *name, const char *what, int ready)
+{
+	struct __ptrace_syscall_info info;
+	char path[128], cmd[2048], out[4096];
+	bool closing = false;
+	int lock, status, sig = 0;
+	struct stat st;
+	pid_t tid;
+	size_t n;
+	FILE *p;
+
+	snprintf(path, sizeof(path), LOADER_RUN_DIR "/policy-%s.lock", name);
+	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0 || fstat(lock, &st) < 0)
+		return HOLD_FAIL("locking %s: %s", path, strerror(errno));
+	if (write(ready, "L", 1) != 1)
+		return HOLD_FAIL("telling the test: %s", strerror(errno));
+	while (!(tid = lock_waiter(&st)))
+		usleep(5000);
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD) < 0 ||
+	    ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || waitpid(tid, &status, __WALL) != tid)
+		return HOLD_FAIL("attaching to thread %d of the daemon: %s", (int)tid,
+				 strerror(errno));
+	close(lock); /* the daemon's flock() goes through once the thread runs */
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, tid, 0, sig) < 0 || waitpid(tid, &status, __WALL) != tid)
+			return HOLD_FAIL("tracing thread %d: %s", (int)tid, strerror(errno));
+		if (!WIFSTOPPED(status))
+			return HOLD_FAIL("thread %d ended in its open (status %#x)", (int)tid,
+					 status);
+		sig = 0;
+		if (WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+			if (status >> 16 == 0)
+				sig = WSTOPSIG(status); /* a signal for the thread: passed on */
+			continue;
+		}
+		if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) <= 0)
+			return HOLD_FAIL("PTRACE_GET_SYSCALL_INFO: %s", strerror(errno));
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
+			closing = info.entry.nr == SYS_close && fd_is(tid, info.entry.args[0], &st);
+		else if (info.op == PTRACE_SYSCALL_INFO_EXIT && closing)
+			break; /* read the pins, let go of the lock: in the window */
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' load '%s' --name %s 2>&1", fusebpf_bin(), what, name);
+	p = popen(cmd, "r");
+	if (!p)
+		return HOLD_FAIL("running fusebpf: %s", strerror(errno));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	if (status != 0)
+		return HOLD_FAIL("fusebpf load %s --name %s: %s", what, name, out);
+	/* The daemon that is held could not be told: else this was not the window. */
+	if (strstr(out, "switched"))
+		return HOLD_FAIL("the load reached a daemon that was to be held: %s", out);
+	if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0)
+		return HOLD_FAIL("letting thread %d go: %s", (int)tid, strerror(errno));
+	return NULL;
+}
+
+struct holder {
+	pid_t pid;
+	int report; /* what went wrong, if anything, then EOF */
+};
+
+/* Starts the holder of policy name, which is to load what; returns once it holds the lock. */
+static struct holder holder_start(const char *name, const char *what)
+{
+	struct holder h;
+	int fds[2], err;
+	char c;
+
+	err = ptrace_probe();
+	if (err)
+		cr_skip_test("ptrace is not allowed here: %s", strerror(-err));
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	h.pid = fork();
+	cr_assert_geq(h.pid, 0);
+	if (h.pid == 0) {
+		const char *why;
+
+		close(fds[0]);
+		alarm(60 * test_time_scale()); /* a holder never outlives a stuck test */
+		why = hold_and_load(name, what, fds[1]);
+		if (why && write(fds[1], why, strlen(why)) < 0)
+			_exit(2);
+		_exit(why ? 1 : 0);
+	}
+	close(fds[1]);
+	h.report = fds[0];
+	cr_assert_eq(read(h.report, &c, 1), 1, "the holder did not take the lock of %s", name);
+	return h;
+}
+
+static void holder_wait(struct holder h)
+{
+	char why[sizeof(hold_why)];
+	size_t used = 0;
+	ssize_t n;
+	int status;
+
+	while (used < sizeof(why) - 1 &&
+	       (n = read(h.report, why + used, sizeof(why) - 1 - used)) > 0)
+		used += n;
+	why[used] = '\0';
+	close(h.report);
+	cr_assert_eq(waitpid(h.pid, &status, 0), h.pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "holding the daemon in its open (status %#x): %s", status, why);
+}
+
+/* The daemon opens the root's policy before it has a control socket to hear of a load. */
+Test(policy, a_load_while_the_daemon_starts_reaches_it)
+{
+	struct holder h;
+	char opts[128];
+
+	test_policy_load("passthrough", "s", pol);
+	h = holder_start(pol, "readonly");
+	snprintf(opts, sizeof(opts), "cache=never,policy=%s", pol);
+	start(opts); /* opens passthrough, is held while readonly replaces it */
+	holder_wait(h);
+	cr_assert(
+	    sh("'%s' --stats '%s' | grep -q '^policy.%s version 2$'", fsd_bin(), M.dir, pol) == 0,
+	    "the daemon is not at version 2 of the policy");
+	cr_assert_eq(ERR(mkdir(mp(&M, "d"), 0755)), -EROFS,
+		     "the version the daemon opened before the load still runs");
+}
+
+/* A LOOKUP postfilter names a policy the daemon has not run yet: it opens it then. */
+Test(policy, a_load_while_a_lookup_opens_the_policy_reaches_the_daemon)
+{
+	char dir[64], below[128];
+	struct holder h;
+	struct stat st;
+
+	verdict_mount(NULL); /* cache=never: every stat is a LOOKUP */
+	test_policy_load("passthrough", "p", pol2);
+	snprintf(dir, sizeof(dir), "pol.%s", pol2);
+	snprintf(below, sizeof(below), "%s/d", dir);
+	cr_assert_eq(mkdir(bp(&M, dir), 0755), 0);
+	verdict_pre(FUSE_LOOKUP, FUSEBPF_POSTFILTER);
+	h = holder_start(pol2, "readonly");
+	/* Opens passthrough, and is held while readonly replaces it. */
+	cr_assert_eq(stat(mp(&M, dir), &st), 0);
+	holder_wait(h);
+	cr_assert(
+	    sh("'%s' --stats '%s' | grep -q '^policy.%s version 2$'", fsd_bin(), M.dir, pol2) == 0,
+	    "the daemon is not at version 2 of the policy");
+	cr_assert_eq(ERR(mkdir(mp(&M, below), 0755)), -EROFS,
+		     "the version the daemon opened before the load still runs");
 }
 
 /* ---- the data path under filters ---- */

@@ -5,7 +5,9 @@
  * counts and references freeing nodes, the root that is never freed, the
  * bounded LRU of O_PATH fds and reopening evicted nodes by file handle,
  * growth of the hash tables, and an inode number reused by a new inode
- * getting a node of its own.
+ * getting a node of its own; nodeids that carry backing file handles, and
+ * the lookups of "." and ".." that open them, on a tmpfs whose root is the
+ * backing dir.
  *
  * The table is a process-wide singleton; Criterion runs every test in a
  * process of its own, so each test initialises it and the fini destroys it.
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -624,4 +627,271 @@ Test(node, linked_tmpfile_keeps_its_node)
 	node_put(tmp);
 	node_put(root);
 	close(fd);
+}
+
+/* ---- nodeids that carry backing file handles ---- */
+
+struct fh_buf {
+	struct file_handle fh;
+	unsigned char bytes[NODE_HANDLE_MAX];
+};
+
+static struct fh_buf fh_make(int type, unsigned len, const void *bytes)
+{
+	struct fh_buf h = { .fh = { .handle_bytes = len, .handle_type = type } };
+
+	memcpy(h.fh.f_handle, bytes, len);
+	return h;
+}
+
+/* ext4's FILEID_INO32_GEN: inode number and generation, 8 bytes, all of the nodeid. */
+Test(node, id_carries_an_8_byte_handle)
+{
+	const struct node_id_format f = { 1, 8 };
+	const unsigned char ino_gen[8] = { 0x0c, 0, 0, 0, 0x78, 0x56, 0x34, 0xf2 };
+	struct fh_buf h = fh_make(1, 8, ino_gen), back;
+	uint64_t id = node_id_encode(&f, &h.fh);
+
+	cr_assert_gt(id, FSD_ROOT_ID);
+	memset(&back, 0xa5, sizeof(back));
+	cr_assert_eq(node_id_decode(&f, id, &back.fh), 0);
+	cr_assert_eq(back.fh.handle_type, 1);
+	cr_assert_eq(back.fh.handle_bytes, 8);
+	cr_assert_arr_eq(back.fh.f_handle, ino_gen, 8);
+}
+
+/* tmpfs's 12 bytes (generation, inode number in two halves): while the high half is 0. */
+Test(node, id_carries_a_longer_handle_with_a_zero_tail)
+{
+	const struct node_id_format f = { 1, 12 };
+	const unsigned char gen_ino[12] = { 0x11, 0x22, 0x33, 0x44, 0x2a, 0, 0, 0 };
+	unsigned char big[12];
+	struct fh_buf h = fh_make(1, 12, gen_ino), back;
+	uint64_t id = node_id_encode(&f, &h.fh);
+
+	cr_assert_gt(id, FSD_ROOT_ID);
+	memset(&back, 0xa5, sizeof(back));
+	cr_assert_eq(node_id_decode(&f, id, &back.fh), 0);
+	cr_assert_eq(back.fh.handle_bytes, 12);
+	cr_assert_arr_eq(back.fh.f_handle, gen_ino, 12, "the tail must come back zero");
+
+	memcpy(big, gen_ino, sizeof(big));
+	big[8] = 1; /* a 64-bit inode number: does not fit */
+	h = fh_make(1, 12, big);
+	cr_assert_eq(node_id_encode(&f, &h.fh), 0);
+}
+
+Test(node, id_refuses_other_handles)
+{
+	const struct node_id_format f = { 1, 8 }, none = { 0, 0 };
+	const unsigned char some[12] = { 9, 8, 7, 6, 5, 4, 3, 2 };
+	const unsigned char zero[8] = { 0 }, one[8] = { 1 };
+	struct fh_buf h = fh_make(1, 8, some);
+
+	cr_assert_gt(node_id_encode(&f, &h.fh), FSD_ROOT_ID);
+	cr_assert_eq(node_id_encode(&none, &h.fh), 0, "no format, no handle nodeids");
+	h = fh_make(2, 8, some);
+	cr_assert_eq(node_id_encode(&f, &h.fh), 0, "another handle type");
+	h = fh_make(1, 12, some);
+	cr_assert_eq(node_id_encode(&f, &h.fh), 0, "another handle size");
+	/* 0 is no node and 1 the root: such handles get counter nodeids. */
+	h = fh_make(1, 8, zero);
+	cr_assert_eq(node_id_encode(&f, &h.fh), 0);
+	h = fh_make(1, 8, one);
+	cr_assert_eq(node_id_encode(&f, &h.fh), 0);
+}
+
+Test(node, id_decode_refuses_what_no_handle_encodes)
+{
+	const struct node_id_format f8 = { 1, 8 }, f4 = { 0x42, 4 }, none = { 0, 0 };
+	const unsigned char four[4] = { 0x78, 0x56, 0x34, 0x12 };
+	struct fh_buf h = fh_make(0x42, 4, four), back;
+	uint64_t id;
+
+	cr_assert_eq(node_id_decode(&f8, 0, &back.fh), -ESTALE);
+	cr_assert_eq(node_id_decode(&f8, FSD_ROOT_ID, &back.fh), -ESTALE);
+	cr_assert_eq(node_id_decode(&none, 0x123456789ull, &back.fh), -ESTALE);
+	/* A 4-byte format: bytes of the nodeid past the fourth are no handle's. */
+	id = node_id_encode(&f4, &h.fh);
+	cr_assert_gt(id, FSD_ROOT_ID);
+	cr_assert_eq(node_id_decode(&f4, id, &back.fh), 0);
+	cr_assert_eq(back.fh.handle_bytes, 4);
+	cr_assert_arr_eq(back.fh.f_handle, four, 4);
+	cr_assert_eq(node_id_decode(&f4, id | (1ull << 40), &back.fh), -ESTALE);
+	cr_assert_eq(node_id_decode(&f4, id << 32, &back.fh), -ESTALE);
+}
+
+/*
+ * A tmpfs mounted on the scratch dir: the backing dir is then the root of
+ * its filesystem, and its handles (12 bytes, the high half of the inode
+ * number 0) fit.  Skipped without the privilege to mount.
+ */
+static void export_setup(void)
+{
+	node_setup();
+	if (mount("fsd-test", dir, "tmpfs", 0, "mode=0755") < 0) {
+		int err = errno;
+
+		rmdir(dir);
+		dir[0] = '\0';
+		cr_skip_test("mounting a tmpfs: %s", strerror(err));
+	}
+}
+
+static void export_teardown(void)
+{
+	if (table_up)
+		node_table_destroy();
+	table_up = false;
+	fsd_export = false;
+	if (dir[0]) {
+		umount2(dir, MNT_DETACH);
+		rmdir(dir);
+	}
+}
+
+/* The handle nodeid of path, as node_id_encode makes it in the root's format. */
+static uint64_t handle_id(const char *path)
+{
+	struct fh_buf root = { .fh.handle_bytes = NODE_HANDLE_MAX };
+	struct fh_buf h = { .fh.handle_bytes = NODE_HANDLE_MAX };
+	struct node_id_format f;
+	int mount_id;
+
+	cr_assert_eq(name_to_handle_at(AT_FDCWD, dir, &root.fh, &mount_id, 0), 0);
+	cr_assert_eq(name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0), 0,
+		     "name_to_handle_at %s: %s", path, strerror(errno));
+	f.handle_type = root.fh.handle_type;
+	f.handle_bytes = root.fh.handle_bytes;
+	return node_id_encode(&f, &h.fh);
+}
+
+Test(node, export_nodeid_carries_the_handle, .init = export_setup, .fini = export_teardown)
+{
+	struct node *root, *a, *n;
+	uint64_t id;
+	int ret;
+
+	create_file("f");
+	table_init(0);
+	cr_assert(node_exportable(), "a tmpfs root with 12-byte handles is exportable");
+	fsd_export = true;
+	root = node_get(FSD_ROOT_ID);
+	a = lookup(root, "f");
+	id = handle_id(path_of("f"));
+	cr_assert_gt(id, FSD_ROOT_ID);
+	cr_assert_eq(a->nodeid, id, "nodeid %#lx, the handle's %#lx", (unsigned long)a->nodeid,
+		     (unsigned long)id);
+	cr_assert_eq(a->generation, 0);
+
+	/* Forgotten, then opened by its nodeid alone: the same inode, a reference only. */
+	node_unlookup(a, 1);
+	node_put(a);
+	cr_assert_null(node_get(id));
+	cr_assert_eq(node_count(), 1);
+	ret = node_resolve(id, &n);
+	cr_assert_eq(ret, 0, "node_resolve: %s", strerror(-ret));
+	cr_assert_eq(n->nodeid, id);
+	cr_assert_eq(n->ino, ino_of("f"));
+	cr_assert_eq(n->nlookup, 0);
+	cr_assert_eq(n->refs, 1);
+	assert_fd_is(n, "f");
+	node_put(n);
+	cr_assert_eq(node_count(), 1, "a reference alone does not keep the node");
+	node_put(root);
+}
+
+Test(node, export_dot_and_dotdot, .init = export_setup, .fini = export_teardown)
+{
+	struct node *root, *d, *e, *f, *n;
+	struct stat st;
+
+	cr_assert_eq(mkdir(path_of("d"), 0755), 0);
+	cr_assert_eq(mkdir(path_of("d/e"), 0755), 0);
+	create_file("d/f");
+	table_init(0);
+	root = node_get(FSD_ROOT_ID);
+	d = lookup(root, "d");
+
+	/* Not negotiated: "." and ".." are no names. */
+	cr_assert_eq(node_lookup(root, ".", &st, &n), -EINVAL);
+	cr_assert_eq(node_lookup(d, "..", &st, &n), -EINVAL);
+
+	fsd_export = true;
+	e = lookup(d, "e");
+	f = lookup(d, "f");
+	n = lookup(e, "..");
+	cr_assert_eq(n, d, "'..' of d/e is d");
+	node_put(n);
+	n = lookup(d, "..");
+	cr_assert_eq(n, root, "'..' of d is the root, under nodeid 1");
+	node_put(n);
+	n = lookup(root, "..");
+	cr_assert_eq(n, root, "'..' of the root is the root");
+	node_put(n);
+	n = lookup(f, ".");
+	cr_assert_eq(n, f);
+	cr_assert_eq(f->nlookup, 2, "'.' adds a lookup");
+	node_put(n);
+	cr_assert_eq(node_lookup(f, "..", &st, &n), -ENOTDIR);
+
+	/* A deleted inode has no name: stale, even while something holds it. */
+	cr_assert_eq(unlink(path_of("d/f")), 0);
+	cr_assert_eq(node_lookup(f, ".", &st, &n), -ESTALE);
+	node_put(f);
+	node_put(e);
+	node_put(d);
+	node_put(root);
+}
+
+Test(node, export_resolve_refuses_stale_nodeids, .init = export_setup, .fini = export_teardown)
+{
+	struct node *root, *n;
+	uint64_t id, root_id;
+
+	create_file("gone");
+	table_init(0);
+	id = handle_id(path_of("gone"));
+	root_id = handle_id(dir);
+	root = node_get(FSD_ROOT_ID);
+
+	/* Not negotiated: only live nodes. */
+	cr_assert_eq(node_resolve(id, &n), -ESTALE);
+	fsd_export = true;
+	cr_assert_eq(node_resolve(id, &n), 0);
+	node_put(n);
+	/* Deleted: its handle opens nothing. */
+	cr_assert_eq(unlink(path_of("gone")), 0);
+	cr_assert_eq(node_resolve(id, &n), -ESTALE);
+	/* The backing root's own handle is no nodeid of the root's (that is 1). */
+	cr_assert_eq(node_resolve(root_id, &n), -ESTALE);
+	cr_assert_eq(node_resolve(0, &n), -ESTALE);
+	cr_assert_eq(node_resolve(FSD_ROOT_ID, &n), 0);
+	cr_assert_eq(n, root);
+	node_put(n);
+	cr_assert_eq(node_count(), 1);
+	node_put(root);
+}
+
+/* Under a subdirectory a handle could name any file of the filesystem: counter nodeids. */
+Test(node, not_exportable_below_a_filesystem_root, .init = export_setup, .fini = export_teardown)
+{
+	struct node *root, *a;
+	char sub[300];
+	int ret;
+
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cr_assert_eq(close(open(path_of("sub/f"), O_CREAT | O_WRONLY, 0644)), 0);
+	ret = node_table_init(sub, 0);
+	cr_assert_eq(ret, 0);
+	table_up = true;
+	cr_assert_not(node_exportable());
+	fsd_export = true; /* even so: the table makes counter nodeids */
+	root = node_get(FSD_ROOT_ID);
+	a = lookup(root, "f");
+	cr_assert_neq(a->nodeid, handle_id(path_of("sub/f")));
+	cr_assert_neq(a->generation, 0, "a counter nodeid has the session's generation");
+	node_put(a);
+	node_put(root);
 }

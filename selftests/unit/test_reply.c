@@ -118,9 +118,9 @@ Test(reply, entry_fill_uses_configured_timeouts)
 	fsd_config.attr_timeout = 2.25;
 	fsd_config.negative_timeout = 9;
 	memset(&e, 0xff, sizeof(e));
-	entry_fill(&e, 77, &st, config_timeouts());
+	entry_fill(&e, 77, 0xdeadbeef, &st, config_timeouts());
 	cr_assert_eq(e.nodeid, 77);
-	cr_assert_eq(e.generation, 0);
+	cr_assert_eq(e.generation, 0xdeadbeef);
 	cr_assert_eq(e.entry_valid, 1);
 	cr_assert_eq(e.entry_valid_nsec, 500000000);
 	cr_assert_eq(e.attr_valid, 2);
@@ -134,7 +134,7 @@ Test(reply, entry_fill_cache_always)
 	struct fuse_entry_out e;
 
 	fsd_config.entry_timeout = fsd_config.attr_timeout = 86400;
-	entry_fill(&e, 2, &st, config_timeouts());
+	entry_fill(&e, 2, 0, &st, config_timeouts());
 	cr_assert_eq(e.entry_valid, 86400);
 	cr_assert_eq(e.entry_valid_nsec, 0);
 	cr_assert_eq(e.attr_valid, 86400);
@@ -293,7 +293,7 @@ Test(reply, direntplus_record_layout)
 
 	fsd_config.entry_timeout = 7;
 	fsd_config.attr_timeout = 8;
-	entry_fill(&e, 4321, &st, config_timeouts());
+	entry_fill(&e, 4321, 0, &st, config_timeouts());
 
 	/* 152 + 3 -> 160 */
 	memset(buf, 0xa5, sizeof(buf));
