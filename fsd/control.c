@@ -126,7 +126,8 @@ static void control_command(char *line, FILE *f)
 		fprintf(f, "error unknown command '%s'\n", line);
 		return;
 	}
-	err = !strcmp(line, "reload") ? policy_reload(name) : policy_unload(name);
+	/* Either way the pins changed: the daemon runs what they hold now. */
+	err = policy_reload(name);
 	if (err == -ENOENT)
 		fprintf(f, "unused\n");
 	else if (err)
@@ -272,6 +273,12 @@ static int control_read_line(int fd, char *buf, size_t size)
 static void *control_loop(void *arg)
 {
 	(void)arg;
+	/*
+	 * Loads that came before the socket listened told nobody here; the
+	 * policies opened before then are read again, first, so that every
+	 * answer on the socket comes after.
+	 */
+	policy_sync_all();
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		char line[256], why[200];

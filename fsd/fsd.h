@@ -212,10 +212,13 @@ int policy_get(const char *name, struct policy **out);
 /* The current version of policy (NULL policy, or unloaded: NULL), referenced. */
 struct policy_version *policy_acquire(struct policy *policy);
 void policy_release(struct policy_version *v);
-/* Reopens the pinned filters of name (after a load); 0, or -ENOENT if no node uses it. */
+/*
+ * Brings name to what is pinned now (after a load, or an unload: its nodes
+ * then run the defaults); 0, or -ENOENT if the daemon has never run it.
+ */
 int policy_reload(const char *name);
-/* Forgets the filters of name (after an unload): its nodes run the defaults. */
-int policy_unload(const char *name);
+/* policy_reload of every policy the daemon runs: once its control socket listens. */
+void policy_sync_all(void);
 const char *policy_name(const struct policy *policy);
 /* Whether v has a filter for opcode in phase. */
 bool policy_has(const struct policy_version *v, uint32_t opcode, uint32_t phase);
