@@ -55,8 +55,18 @@ struct shared {
 };
 static struct shared *shared;
 
+/*
+ * The holder (hold_start) a failed test left: its process group, whose
+ * open would keep the mount busy.
+ */
+static pid_t holder;
+
 static void media_fini(void)
 {
+	if (holder > 0) {
+		kill(-holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
 	mnt_teardown();
 	if (pol[0])
 		test_policy_unload(pol);
@@ -734,8 +744,11 @@ static pid_t hold_start_flags(struct hold *h, uid_t uid, const char *path, int f
 	cr_assert(pipe(h->ready) == 0 && pipe(h->done) == 0);
 	pid = fork();
 	cr_assert(pid >= 0);
-	if (pid == 0)
+	if (pid == 0) {
+		setpgid(0, 0);
 		_exit(run_as(uid, uid, hold_open, h));
+	}
+	holder = pid;
 	cr_assert_eq(read(h->ready[0], &c, 1), 1);
 	cr_assert_eq(c, 'y', "the holder could not open %s", path);
 	return pid;
@@ -752,6 +765,7 @@ static void hold_stop(struct hold *h, pid_t pid)
 
 	cr_assert_eq(write(h->done[1], "x", 1), 1);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	holder = 0;
 	close(h->ready[0]);
 	close(h->ready[1]);
 	close(h->done[0]);
