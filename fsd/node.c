@@ -551,9 +551,7 @@ static int handle_open(struct node *n, int flags)
 	h.fh.handle_bytes = n->handle_bytes;
 	h.fh.handle_type = n->handle_type;
 	memcpy(h.fh.f_handle, n->handle, n->handle_bytes);
-	/* Opens for data go through the mount's copy, with the FUSE mount's atime rule (tree.c). */
-	return handle_open_at(flags & O_PATH ? n->mount_fd : tree_mount_fd(n->mount_fd), &h.fh,
-			      flags);
+	return handle_open_at(n->mount_fd, &h.fh, flags);
 }
 
 int node_fd(struct node *n)
