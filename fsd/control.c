@@ -122,6 +122,19 @@ static void control_command(char *line, FILE *f)
 			fprintf(f, "error %s\n", strerror(-err));
 		return;
 	}
+	if (!strcmp(line, "atime")) {
+		unsigned long flags;
+
+		/* After a remount (main.c): reads take the mount's new atime rule. */
+		err = name ? tree_atime_parse(name, &flags) : -EINVAL;
+		if (!err)
+			err = tree_atime_set(flags);
+		if (err)
+			fprintf(f, "error %s\n", strerror(-err));
+		else
+			fprintf(f, "ok\n");
+		return;
+	}
 	if (!name || (strcmp(line, "reload") && strcmp(line, "unload"))) {
 		fprintf(f, "error unknown command '%s'\n", line);
 		return;
@@ -362,7 +375,7 @@ void control_stop(void)
 	unlink(control_addr.sun_path);
 }
 
-int control_send(const char *mountpoint, const char *command)
+int control_send(const char *mountpoint, const char *command, FILE *out)
 {
 	struct sockaddr_un addr;
 	struct stat st;
@@ -383,7 +396,7 @@ int control_send(const char *mountpoint, const char *command)
 		return err;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, n, stdout);
+		fwrite(buf, 1, n, out);
 	close(fd);
 	return 0;
 }

@@ -69,6 +69,13 @@ struct config {
 	const struct user_module *user; /* -o user=NAME[:ARGS] */
 	char user_args[256];
 	int dev_fd; /* --dev-fd N: serve this connection, mount nothing (-1: /dev/fuse) */
+	char fsname[4096]; /* -o fsname=: the source /proc/mounts shows ("": BACKING_DIR) */
+	char subtype[64]; /* -o subtype=: the type is fuse.SUBTYPE, plain fuse when "" */
+	char kernel_opts[1024]; /* -o context= and the other SELinux options, as given */
+	bool remount; /* -o remount: change the flags of the mount on MOUNTPOINT */
+	bool helper; /* run as mount.fuse.fsd: mount(8)'s helper arguments */
+	bool fake; /* the helper's -f: check the arguments, mount nothing */
+	const char *mount_ns; /* the helper's -N NS: mount in that mount namespace */
 };
 
 /* Fills *cfg from argv; 0, or -EINVAL with a one-line message in err. */
@@ -76,6 +83,24 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 void options_usage(const char *prog);
 
 extern struct config fsd_config;
+
+/* ---- the backing tree (tree.c) ---- */
+
+/*
+ * Copies the mount of backing_dir for data opens, with the atime rule of
+ * mount_flags (MS_NOATIME, MS_STRICTATIME, MS_NODIRATIME; relatime when
+ * none); 0 or -errno (then files open on the backing mounts themselves).
+ */
+int tree_init(const char *backing_dir, unsigned long mount_flags);
+/* The fd to open files of the node table's backing mount fd by for data: its copy's. */
+int tree_mount_fd(int mount_fd);
+/* Opens the backing directory for data through its copy; fd, or -errno (-EOPNOTSUPP: no copy). */
+int tree_root_open(int flags);
+/* Gives the copies the atime rule of mount_flags (after a remount); 0 or -errno. */
+int tree_atime_set(unsigned long mount_flags);
+/* "noatime,nodiratime" to and from those flags, for the control socket's atime command. */
+int tree_atime_parse(const char *words, unsigned long *mount_flags);
+void tree_atime_format(unsigned long mount_flags, char *buf, size_t size);
 
 /* ---- nodes (node.c) ---- */
 
@@ -164,6 +189,8 @@ void node_put_open(struct node *node);
 int node_fd(struct node *node);
 /* Opens the backing inode anew with these flags (regular files, dirs). */
 int node_open(struct node *node, int flags);
+/* A new O_PATH fd of the node for READLINK, on its mount's copy (tree.c); fd or -errno. */
+int node_open_link(struct node *node);
 /*
  * Finds or creates the node for name in parent, adds one lookup and one
  * reference.  Fills *st.  A new node gets the parent's policy.  0 or -errno.
@@ -597,8 +624,8 @@ extern _Atomic uint64_t stats_uring_requests;
 /* Serves the control socket named after the mount (statistics, policy reloads). */
 int control_serve(dev_t mount_dev);
 void control_stop(void);
-/* Sends command ("stats", ...) to the fsd serving mountpoint; prints its answer. */
-int control_send(const char *mountpoint, const char *command);
+/* Sends command ("stats", ...) to the fsd serving mountpoint; writes its answer to out. */
+int control_send(const char *mountpoint, const char *command, FILE *out);
 const char *opcode_name(uint32_t opcode);
 
 /*

@@ -24,7 +24,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
@@ -151,16 +153,84 @@ static int check_paths(const struct config *cfg, char *backing, char *mnt)
 	return 0;
 }
 
+/* /proc/mounts shows fsname (default: the backing directory) and fuse.SUBTYPE. */
 static int fuse_mount(const struct config *cfg, const char *backing, const char *mnt, int devfd)
 {
-	char opts[256];
+	char opts[2048], type[8 + sizeof(cfg->subtype)];
 
-	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0%s%s", devfd,
+	snprintf(type, sizeof(type), "fuse%s%s", cfg->subtype[0] ? "." : "", cfg->subtype);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0%s%s%s%s", devfd,
 		 cfg->default_permissions ? ",default_permissions" : "",
-		 cfg->allow_other ? ",allow_other" : "");
-	if (mount(backing, mnt, "fuse.fsd", cfg->mount_flags, opts) < 0)
+		 cfg->allow_other ? ",allow_other" : "", cfg->kernel_opts[0] ? "," : "",
+		 cfg->kernel_opts);
+	if (mount(cfg->fsname[0] ? cfg->fsname : backing, mnt, type, cfg->mount_flags, opts) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * -o remount (`mount -o remount MOUNTPOINT` runs the helper so): changes
+ * the flags of the mount on MOUNTPOINT as for a local filesystem, then
+ * gives its daemon the atime rule the mount now has (tree.c).  fsd's own
+ * options are fixed when the daemon starts: ignored here, as the kernel
+ * ignores a FUSE mount's own options on remount.  An exit status.
+ */
+static int remount(const struct config *cfg)
+{
+	char words[64], command[80], answer[256] = "";
+	unsigned long atime;
+	struct statvfs sv;
+	FILE *out;
+	int err;
+
+	if (mount(NULL, cfg->mountpoint, NULL, MS_REMOUNT | cfg->mount_flags, NULL) < 0) {
+		fprintf(stderr, "fsd: remounting '%s': %s\n", cfg->mountpoint, strerror(errno));
+		return 1;
+	}
+	/* Options that name no atime rule keep the old one: ask the mount which it has. */
+	if (statvfs(cfg->mountpoint, &sv) < 0) {
+		fprintf(stderr, "fsd: remounted '%s', but cannot read its flags back: %s\n",
+			cfg->mountpoint, strerror(errno));
+		return 1;
+	}
+	atime = sv.f_flag & ST_NOATIME	  ? MS_NOATIME
+		: sv.f_flag & ST_RELATIME ? MS_RELATIME
+					  : MS_STRICTATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		atime |= MS_NODIRATIME;
+	tree_atime_format(atime, words, sizeof(words));
+	snprintf(command, sizeof(command), "atime %s", words);
+	out = fmemopen(answer, sizeof(answer) - 1, "w");
+	err = out ? control_send(cfg->mountpoint, command, out) : -errno;
+	if (out)
+		fclose(out);
+	if (err || strncmp(answer, "ok", 2)) {
+		answer[strcspn(answer, "\n")] = '\0';
+		fprintf(stderr, "fsd: remounted '%s', but its daemon did not take '%s': %s\n",
+			cfg->mountpoint, command, err ? strerror(-err) : answer);
+		return 1;
+	}
+	return 0;
+}
+
+/* The helper's -N NS: mount in mount namespace NS, a path or a pid; 0 or -errno. */
+static int mount_ns_enter(const char *ns)
+{
+	char path[64];
+	int fd, err = 0;
+
+	if (*ns && strspn(ns, "0123456789") == strlen(ns)) {
+		snprintf(path, sizeof(path), "/proc/%.20s/ns/mnt", ns);
+		ns = path;
+	}
+	fd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Single-threaded still, as setns(CLONE_NEWNS) needs. */
+	if (setns(fd, CLONE_NEWNS) < 0)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 /*
@@ -322,6 +392,8 @@ static void workers_free(struct worker *w, unsigned n)
 
 int main(int argc, char **argv)
 {
+	static const char need_root[] =
+	    "fsd: must run as root: mounting and kernel passthrough need CAP_SYS_ADMIN\n";
 	struct config *cfg = &fsd_config;
 	char err_msg[256], backing[PATH_MAX], mnt[PATH_MAX];
 	struct worker *workers = NULL;
@@ -331,9 +403,19 @@ int main(int argc, char **argv)
 	struct stat st;
 	struct timespec deadline;
 
-	if (options_parse(argc, argv, cfg, err_msg, sizeof(err_msg))) {
-		fprintf(stderr, "fsd: %s\n", err_msg);
-		return 2;
+	err = options_parse(argc, argv, cfg, err_msg, sizeof(err_msg));
+	/*
+	 * mount(8) runs its helper with the caller's uid: a user's fstab mount
+	 * (user, users, owner, group) learns first that fsd needs root, not
+	 * that the user=NAME mount(8) may add is no module of fsd's.
+	 */
+	if (err) {
+		if (cfg->helper && !has_cap_sys_admin())
+			fputs(need_root, stderr);
+		else
+			fprintf(stderr, "fsd: %s\n", err_msg);
+		/* mount(8)'s status for a bad invocation is 1; fsd's own is 2. */
+		return cfg->helper ? 1 : 2;
 	}
 	if (cfg->show_help) {
 		options_usage(argv[0]);
@@ -344,17 +426,28 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cfg->stats_mountpoint) {
-		err = control_send(cfg->stats_mountpoint, "stats");
+		err = control_send(cfg->stats_mountpoint, "stats", stdout);
 		if (err)
 			fprintf(stderr, "fsd: no fsd statistics for '%s': %s\n",
 				cfg->stats_mountpoint, strerror(-err));
 		return err ? 1 : 0;
 	}
+	if (cfg->fake)
+		return 0; /* mount -f: the arguments are checked, nothing is mounted */
 	if (cfg->dev_fd < 0 && !has_cap_sys_admin()) {
-		fprintf(stderr, "fsd: must run as root: mounting and kernel passthrough need "
-				"CAP_SYS_ADMIN\n");
+		fputs(need_root, stderr);
 		return 1;
 	}
+	if (cfg->mount_ns) {
+		err = mount_ns_enter(cfg->mount_ns);
+		if (err) {
+			fprintf(stderr, "fsd: mount namespace '%s': %s\n", cfg->mount_ns,
+				strerror(-err));
+			return 1;
+		}
+	}
+	if (cfg->remount)
+		return remount(cfg);
 	if (check_paths(cfg, backing, mnt))
 		return 1;
 	/* Without the privilege (--dev-fd as a user) creation runs as the daemon's user. */
@@ -372,6 +465,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fsd: cannot open /dev/fuse: %s\n", strerror(-devfd));
 		return 1;
 	}
+	/* Reads through the mount update atime as its options say (tree.c). */
+	err = tree_init(backing, cfg->mount_flags);
+	if (err && cfg->mountpoint)
+		fprintf(stderr,
+			"fsd: cannot copy the mount of '%s' (%s): reads through the mount "
+			"update atime as the backing mount says\n",
+			backing, strerror(-err));
 	err = node_table_init(backing, cfg->fd_cache);
 	if (err) {
 		fprintf(stderr, "fsd: backing directory '%s': %s\n", cfg->backing_dir,
@@ -404,8 +504,11 @@ int main(int argc, char **argv)
 	}
 	err = cfg->mountpoint ? fuse_mount(cfg, backing, mnt, devfd) : 0;
 	if (err) {
-		fprintf(stderr, "fsd: mounting '%s' on '%s': %s\n", cfg->backing_dir,
-			cfg->mountpoint, strerror(-err));
+		fprintf(stderr, "fsd: mounting '%s' on '%s': %s%s\n", cfg->backing_dir,
+			cfg->mountpoint, strerror(-err),
+			err == -EINVAL && cfg->kernel_opts[0]
+			    ? " (context= and the other SELinux options need SELinux on)"
+			    : "");
 		daemon_ready(status_fd, 1);
 		return 1;
 	}

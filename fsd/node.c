@@ -551,7 +551,9 @@ static int handle_open(struct node *n, int flags)
 	h.fh.handle_bytes = n->handle_bytes;
 	h.fh.handle_type = n->handle_type;
 	memcpy(h.fh.f_handle, n->handle, n->handle_bytes);
-	return handle_open_at(n->mount_fd, &h.fh, flags);
+	/* Opens for data go through the mount's copy, with the FUSE mount's atime rule (tree.c). */
+	return handle_open_at(flags & O_PATH ? n->mount_fd : tree_mount_fd(n->mount_fd), &h.fh,
+			      flags);
 }
 
 int node_fd(struct node *n)
@@ -589,6 +591,9 @@ int node_open(struct node *n, int flags)
 		return -ELOOP;
 	if (n->handle_bytes)
 		return handle_open(n, flags);
+	/* The root has no handle: its mount's copy is rooted at it (tree.c). */
+	if (n->nodeid == FSD_ROOT_ID && (fd = tree_root_open(flags)) != -EOPNOTSUPP)
+		return fd;
 	fd = node_fd(n);
 	if (fd < 0)
 		return fd;
@@ -602,6 +607,27 @@ int node_open(struct node *n, int flags)
 		if (errno != EMFILE || !node_fd_reclaim())
 			return -errno;
 	}
+}
+
+int node_open_link(struct node *n)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[NODE_HANDLE_MAX];
+	} h;
+	int fd;
+
+	if (!n->handle_bytes) {
+		fd = node_fd(n);
+		if (fd >= 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+			fd = -errno;
+		return fd;
+	}
+	h.fh.handle_bytes = n->handle_bytes;
+	h.fh.handle_type = n->handle_type;
+	memcpy(h.fh.f_handle, n->handle, n->handle_bytes);
+	/* On the mount's copy: reading the link updates its atime by the FUSE mount's rule. */
+	return handle_open_at(tree_mount_fd(n->mount_fd), &h.fh, O_PATH | O_NOFOLLOW);
 }
 
 bool node_fd_reclaim(void)

@@ -60,7 +60,8 @@ int lookup_bpf_entries(struct request *req, struct node *child)
 		char path[PROC_FD_PATH_MAX], target[PATH_MAX] = "?";
 		ssize_t len;
 
-		proc_fd_path(path, fd);
+		/* The node's own fd: fd may be on a mount's copy (tree.c), which has no path here. */
+		proc_fd_path(path, node_fd(child) >= 0 ? node_fd(child) : fd);
 		len = readlink(path, target, sizeof(target) - 1);
 		target[len > 0 ? len : 1] = '\0';
 		fsd_log("<- LOOKUP entries: BACKING fd=%d (%s)%s%s", fd, target,
@@ -259,13 +260,15 @@ OP_HANDLER(op_readlink)
 {
 	char *buf = req->worker->out_buf;
 	ssize_t n;
-	int fd = node_fd(req->node);
+	int fd = node_open_link(req->node);
 
 	if (fd < 0)
 		return fd;
 	n = readlinkat(fd, "", buf, PATH_MAX);
+	n = n < 0 ? -errno : n;
+	close(fd);
 	if (n < 0)
-		return -errno;
+		return n;
 	reply_data(req, buf, n);
 	return 0;
 }

@@ -69,14 +69,55 @@ static void cache_set(struct config *cfg, enum cache_mode mode)
 	cfg->entry_timeout = cfg->negative_timeout = cfg->attr_timeout = t;
 }
 
+/*
+ * The mount flags, mapped as util-linux's libmount maps mount(8)'s options:
+ * an option sets its flag, its opposite clears it, and the kernel settles
+ * the rest (noatime wins over relatime, strictatime over both, relatime is
+ * the default).  So `fsd -o X`, `mount -t fuse.fsd -o X` and an fstab line
+ * with X give the mount the flags they give a local filesystem.
+ */
 static const struct {
 	const char *name;
 	unsigned long flag;
+	bool clear;
 } mount_flags[] = {
-	{ "ro", MS_RDONLY },	 { "nosuid", MS_NOSUID },     { "nodev", MS_NODEV },
-	{ "noexec", MS_NOEXEC }, { "noatime", MS_NOATIME },   { "nodiratime", MS_NODIRATIME },
-	{ "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC },
+	{ "ro", MS_RDONLY },		   { "rw", MS_RDONLY, true },
+	{ "nosuid", MS_NOSUID },	   { "suid", MS_NOSUID, true },
+	{ "nodev", MS_NODEV },		   { "dev", MS_NODEV, true },
+	{ "noexec", MS_NOEXEC },	   { "exec", MS_NOEXEC, true },
+	{ "sync", MS_SYNCHRONOUS },	   { "async", MS_SYNCHRONOUS, true },
+	{ "dirsync", MS_DIRSYNC },
+	{ "noatime", MS_NOATIME },	   { "atime", MS_NOATIME, true },
+	{ "nodiratime", MS_NODIRATIME },   { "diratime", MS_NODIRATIME, true },
+	{ "relatime", MS_RELATIME },	   { "norelatime", MS_RELATIME, true },
+	{ "strictatime", MS_STRICTATIME }, { "nostrictatime", MS_STRICTATIME, true },
+	{ "lazytime", MS_LAZYTIME },	   { "nolazytime", MS_LAZYTIME, true },
+	{ "nosymfollow", MS_NOSYMFOLLOW }, { "symfollow", MS_NOSYMFOLLOW, true },
+	{ "silent", MS_SILENT },	   { "loud", MS_SILENT, true },
 };
+
+/*
+ * mount(8)'s own options, and the kernel's that mean nothing to a FUSE
+ * mount: accepted and ignored, so that any fstab line mount(8), mount -a
+ * or systemd hands over mounts.  defaults sets nothing that is not the
+ * default; auto/noauto, _netdev and nofail tell mount -a and systemd when
+ * to mount; user, users, owner, group (and their no- forms) let ordinary
+ * users mount from fstab, which fsd refuses anyway (it must run as root);
+ * mand: Linux has no mandatory locks since 5.15; iversion: FUSE keeps no
+ * i_version.  Also, with any value: comment=, uhelper=, helper=, and every
+ * x-* and X-* (notes for userspace).
+ */
+static const char *const mount_ignored[] = {
+	"defaults", "auto",  "noauto",	"_netdev", "nofail",  "user", "nouser", "users",
+	"nousers",  "owner", "noowner", "group",   "nogroup", "mand", "nomand", "iversion",
+	"noiversion",
+};
+static const char *const mount_ignored_keys[] = { "comment", "uhelper", "helper" };
+
+/* SELinux's mount options: the kernel's, passed to it as given (quotes and all). */
+static const char *const lsm_keys[] = { "context", "fscontext", "defcontext", "rootcontext" };
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * One -o item.  Timeouts are collected in explicit[] (-1: not given) so that
@@ -94,14 +135,75 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 #define KEY(k) (klen == strlen(k) && !strncmp(opt, k, klen))
 	if (!*opt)
 		return 0; /* "-o a,,b" */
-	for (size_t i = 0; i < sizeof(mount_flags) / sizeof(mount_flags[0]); i++) {
+	for (size_t i = 0; i < ARRAY_LEN(mount_flags); i++) {
 		if (KEY(mount_flags[i].name) && !val) {
-			cfg->mount_flags |= mount_flags[i].flag;
+			if (mount_flags[i].clear)
+				cfg->mount_flags &= ~mount_flags[i].flag;
+			else
+				cfg->mount_flags |= mount_flags[i].flag;
 			return 0;
 		}
 	}
-	if (KEY("rw") && !val) {
-		cfg->mount_flags &= ~MS_RDONLY;
+	for (size_t i = 0; i < ARRAY_LEN(mount_ignored); i++)
+		if (KEY(mount_ignored[i]) && !val)
+			return 0;
+	for (size_t i = 0; i < ARRAY_LEN(mount_ignored_keys); i++)
+		if (KEY(mount_ignored_keys[i]) && val)
+			return 0;
+	if (!strncmp(opt, "x-", 2) || !strncmp(opt, "X-", 2))
+		return 0;
+	for (size_t i = 0; i < ARRAY_LEN(lsm_keys); i++) {
+		size_t used = strlen(cfg->kernel_opts);
+
+		if (!KEY(lsm_keys[i]) || !val)
+			continue;
+		if (snprintf(cfg->kernel_opts + used, sizeof(cfg->kernel_opts) - used, "%s%s",
+			     used ? "," : "", opt) >= (int)(sizeof(cfg->kernel_opts) - used))
+			return fail(err, errlen, "option %s: SELinux options longer than %zu bytes",
+				    opt, sizeof(cfg->kernel_opts) - 1);
+		return 0;
+	}
+	if (KEY("remount") && !val) {
+		cfg->remount = true;
+		return 0;
+	}
+	/*
+	 * The kernel's FUSE options that /proc/mounts shows, which mount(8)
+	 * hands back on a remount: fsd sets them itself, so only its own
+	 * values are taken (the mount belongs to root, who runs the daemon).
+	 */
+	if ((KEY("user_id") || KEY("group_id")) && val) {
+		if (strcmp(val, "0"))
+			return fail(err, errlen,
+				    "option %s: fsd mounts as %.*s=0 (the daemon runs "
+				    "as root)",
+				    opt, (int)klen, opt);
+		return 0;
+	}
+	if (KEY("fsname") && val) {
+		if (!*val || strlen(val) >= sizeof(cfg->fsname))
+			return fail(err, errlen,
+				    "option fsname: expected a name of 1 to %zu bytes, "
+				    "got %zu",
+				    sizeof(cfg->fsname) - 1, strlen(val));
+		snprintf(cfg->fsname, sizeof(cfg->fsname), "%s", val);
+		return 0;
+	}
+	if (KEY("subtype") && val) {
+		/* The kernel shows it as the type, fuse.SUBTYPE, in fields split at spaces. */
+		if (strlen(val) >= sizeof(cfg->subtype) || strpbrk(val, " \t\n\\/"))
+			return fail(err, errlen,
+				    "option subtype=%s: expected up to %zu characters, "
+				    "no spaces or slashes",
+				    val, sizeof(cfg->subtype) - 1);
+		snprintf(cfg->subtype, sizeof(cfg->subtype), "%s", val);
+		return 0;
+	}
+	if (KEY("threads") && val) {
+		if (parse_uint(val, 1, FSD_THREADS_MAX, &cfg->threads))
+			return fail(err, errlen,
+				    "option threads=%s: expected a number from 1 to %d", val,
+				    FSD_THREADS_MAX);
 		return 0;
 	}
 	if (KEY("cache") && val) {
@@ -207,22 +309,44 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 }
 
 /*
+ * The next item of an -o list, cut at a comma outside double quotes: an
+ * SELinux context may carry commas, context="system_u:object_r:t:s0:c1,c2".
+ * NULL at the end.
+ */
+static char *list_next(char **cursor)
+{
+	char *item = *cursor, *p = item;
+	bool quoted = false;
+
+	if (!item)
+		return NULL;
+	for (; *p && (quoted || *p != ','); p++)
+		if (*p == '"')
+			quoted = !quoted;
+	*cursor = *p ? p + 1 : NULL;
+	*p = '\0';
+	return item;
+}
+
+/*
  * The items of one -o list.  user_ops= takes a list of its own, so after it
  * an item that is an opcode name continues it: -o user_ops=open,unlink,ro.
  */
 static int options_list(struct config *cfg, const char *list, char *err, size_t errlen,
 			double explicit[3])
 {
-	char *copy = strdup(list), *save = NULL, *tok;
+	char *copy = strdup(list), *cursor = copy, *tok;
 	bool in_user_ops = false;
 	int ret = 0;
 
 	if (!copy)
 		return fail(err, errlen, "out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+	while (!ret && (tok = list_next(&cursor))) {
 		uint64_t more;
 		char why[160];
 
+		if (!*tok)
+			continue; /* "-o a,,b"; mount(8) leaves one where it took an option out */
 		if (in_user_ops && !strchr(tok, '=')) {
 			if (opcode_mask_parse(tok, &more, why, sizeof(why)) == 0) {
 				cfg->user_ops |= more;
@@ -243,10 +367,14 @@ static int options_list(struct config *cfg, const char *list, char *err, size_t 
 int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
 {
 	const char *positional[2];
+	const char *base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
 	double explicit[3] = { -1, -1, -1 };
 	int npos = 0, ret;
 
 	memset(cfg, 0, sizeof(*cfg));
+	/* Run as /sbin/mount.fuse.fsd (a link to fsd): mount(8)'s helper. */
+	cfg->helper = argc > 0 && argv[0] && !strncmp(base ? base + 1 : argv[0], "mount.", 6);
+	snprintf(cfg->subtype, sizeof(cfg->subtype), "fsd");
 	cfg->threads = FSD_THREADS_DEFAULT;
 	cfg->passthrough = true;
 	cfg->uring = FSD_URING_DEFAULT;
@@ -271,6 +399,28 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 				return fail(err, errlen, "--stats needs a MOUNTPOINT");
 			cfg->stats_mountpoint = argv[++i];
 			return 0;
+		}
+		if (cfg->helper) {
+			/*
+			 * mount(8) calls a helper "SOURCE TARGET [-sfnv] [-N NS]
+			 * [-o OPTS] [-t TYPE]": sloppy, no-mtab and verbose ask
+			 * nothing of fsd, fake mounts nothing, and the type is
+			 * fuse.fsd, or this program would not have been run.
+			 */
+			if (!strcmp(a, "-s") || !strcmp(a, "-n") || !strcmp(a, "-v"))
+				continue;
+			if (!strcmp(a, "-f")) {
+				cfg->fake = true;
+				continue;
+			}
+			if (!strcmp(a, "-N") || !strcmp(a, "-t")) {
+				if (i + 1 >= argc)
+					return fail(err, errlen, "option %s needs a value", a);
+				if (a[1] == 'N')
+					cfg->mount_ns = argv[i + 1];
+				i++;
+				continue;
+			}
 		}
 		if (!strcmp(a, "-f")) {
 			cfg->foreground = true;
@@ -316,6 +466,8 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 			return fail(err, errlen,
 				    "unexpected argument '%s': --dev-fd mounts nothing",
 				    positional[1]);
+		if (cfg->remount)
+			return fail(err, errlen, "option remount: --dev-fd mounts nothing");
 		cfg->foreground = true;
 	} else if (npos < 2) {
 		return fail(err, errlen, "missing %s: usage: fsd [options] BACKING_DIR MOUNTPOINT",
@@ -378,8 +530,31 @@ void options_usage(const char *prog)
 	       "                              filter decides (default none; `all` for every one)\n"
 	       "     user=MODULE[:ARGS]       the userspace module serving USER verdicts and\n"
 	       "                              userspace filter calls (default none)\n"
-	       "     ro, rw, nosuid, nodev, noexec, noatime, nodiratime, sync, dirsync\n"
-	       "                              the usual mount flags\n",
+	       "     threads=N                worker threads, as --threads N (for fstab lines)\n"
+	       "     fsname=NAME              the source /proc/mounts shows (default BACKING_DIR)\n"
+	       "     subtype=NAME             the type: fuse.NAME (default fsd; empty: fuse)\n"
+	       "     ro, rw, nosuid, suid, nodev, dev, noexec, exec, sync, async, dirsync,\n"
+	       "     nosymfollow, symfollow, lazytime, nolazytime, silent, loud\n"
+	       "                              the usual mount flags\n"
+	       "     relatime (default), strictatime, noatime, nodiratime, and atime,\n"
+	       "     norelatime, nostrictatime, diratime\n"
+	       "                              when reads through the mount update atime in\n"
+	       "                              BACKING_DIR, as on a local filesystem\n"
+	       "     remount                  change the mount flags of the running mount\n"
+	       "     context=, fscontext=, defcontext=, rootcontext=\n"
+	       "                              SELinux labels, passed to the kernel\n"
+	       "     defaults, auto, noauto, _netdev, nofail, user, users, owner, group,\n"
+	       "     mand, iversion (and their no- forms), comment=, x-*, X-*\n"
+	       "                              mount(8)'s: accepted and ignored\n"
+	       "     user_id=0, group_id=0    what /proc/mounts shows (a remount hands them\n"
+	       "                              back): fsd sets them, and takes no other value\n"
+	       "\n"
+	       "mount(8) runs fsd as /sbin/mount.fuse.fsd (a link to fsd) for\n"
+	       "  mount -t fuse.fsd BACKING_DIR MOUNTPOINT -o OPTS\n"
+	       "and for the fstab line\n"
+	       "  BACKING_DIR MOUNTPOINT fuse.fsd OPTS 0 0\n"
+	       "taking the options above; its -s, -n, -v and -t are ignored, -f mounts\n"
+	       "nothing, -N NS mounts in mount namespace NS (a path or a pid).\n",
 	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO,
 	       FSD_URING_DEFAULT ? "on" : "off");
 }

@@ -10,6 +10,9 @@
  *	               run it) or "error ..."
  *	unload NAME    the same, after an unload: with nothing pinned, the
  *	               policy's nodes run the defaults
+ *	atime WORDS    reads through the mount update atime as WORDS say
+ *	               (relatime, strictatime or noatime, then ",nodiratime"
+ *	               or not): `mount -o remount` sends it; "ok" or "error ..."
  *	MODULE ARGS    a command for the userspace module MODULE (user.h):
  *	               "ok ..." or "error ..."; "media rescan" rebuilds the
  *	               index the media module owns

@@ -7,6 +7,9 @@
  * passthrough=, fd_cache= and max_opens_per_uid= bounds, mount flags,
  * the error messages of unknown options and bad arguments, --help /
  * --version / --stats, and --dev-fd with its single positional argument.
+ * What mount(8) hands over: every mount flag and its opposite, its own
+ * options accepted and ignored, fsname=/subtype=, SELinux contexts with
+ * quoted commas, remount, and the helper's arguments (mount.fuse.fsd).
  */
 #define _GNU_SOURCE
 #include "../../fsd/fsd.h"
@@ -339,6 +342,11 @@ Test(options, mount_flags)
 		{ "nodiratime", MS_NODIRATIME },
 		{ "sync", MS_SYNCHRONOUS },
 		{ "dirsync", MS_DIRSYNC },
+		{ "relatime", MS_RELATIME },
+		{ "strictatime", MS_STRICTATIME },
+		{ "lazytime", MS_LAZYTIME },
+		{ "nosymfollow", MS_NOSYMFOLLOW },
+		{ "silent", MS_SILENT },
 	};
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -460,4 +468,156 @@ Test(options, dev_fd)
 	PARSE_FAILS("--dev-fd", "--dev-fd", "x", "/b");
 	PARSE_FAILS("--dev-fd", "--dev-fd", "99999999999", "/b");
 	PARSE_FAILS("--dev-fd", "/b", "--dev-fd");
+}
+
+/* Each flag's opposite clears it, as libmount does: the last one given wins. */
+Test(options, mount_flag_opposites_clear)
+{
+	static const char *const pairs[][2] = {
+		{ "nosuid", "suid" },		{ "nodev", "dev" },
+		{ "noexec", "exec" },		{ "sync", "async" },
+		{ "noatime", "atime" },		{ "nodiratime", "diratime" },
+		{ "relatime", "norelatime" },	{ "strictatime", "nostrictatime" },
+		{ "lazytime", "nolazytime" },	{ "nosymfollow", "symfollow" },
+		{ "silent", "loud" },
+	};
+	char list[64];
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		snprintf(list, sizeof(list), "ro,%s,%s", pairs[i][0], pairs[i][1]);
+		cr_assert_eq(PARSE("-o", list, "/b", "/m"), 0, "%s: %s", list, err);
+		cr_assert_eq(cfg.mount_flags, MS_RDONLY, "-o %s gave flags %#lx", list,
+			     cfg.mount_flags);
+		cr_assert_eq(PARSE("-o", (char *)pairs[i][1], "/b", "/m"), 0, "%s: %s", pairs[i][1],
+			     err);
+		cr_assert_eq(cfg.mount_flags, 0, "-o %s alone gave flags %#lx", pairs[i][1],
+			     cfg.mount_flags);
+	}
+	/* Several atime words pass as given: the kernel settles them as for any filesystem. */
+	cr_assert_eq(PARSE("-o", "noatime,relatime,nodiratime", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.mount_flags, MS_NOATIME | MS_RELATIME | MS_NODIRATIME);
+}
+
+/*
+ * What mount(8), its fstab and mount.fuse3 may hand over that means nothing
+ * to fsd is accepted and changes nothing.
+ */
+Test(options, mount8_options_accepted_and_ignored)
+{
+	static const char *const ignored[] = {
+		"defaults", "auto", "noauto", "_netdev", "nofail", "user", "nouser", "users",
+		"nousers", "owner", "noowner", "group", "nogroup", "mand", "nomand", "iversion",
+		"noiversion", "comment=systemd.automount", "uhelper=udisks2", "helper=fsd",
+		"x-systemd.automount", "x-systemd.device-timeout=10", "X-mount.mkdir=0755",
+		"x-gvfs-show", "user_id=0", "group_id=0",
+	};
+
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+		cr_assert_eq(PARSE("-o", (char *)ignored[i], "/b", "/m"), 0, "%s: %s", ignored[i],
+			     err);
+		cr_assert_eq(cfg.mount_flags, 0, "-o %s gave flags %#lx", ignored[i],
+			     cfg.mount_flags);
+		cr_assert_null(cfg.user, "-o %s chose a userspace module", ignored[i]);
+		cr_assert(cfg.allow_other && cfg.default_permissions && cfg.passthrough);
+		cr_assert_str_eq(cfg.kernel_opts, "");
+		cr_assert_not(cfg.remount);
+	}
+	/* user= with a value is still fsd's userspace module. */
+	cr_assert_eq(PARSE("-o", "user,user=example", "/b", "/m"), 0, "%s", err);
+	cr_assert_not_null(cfg.user);
+	/* The kernel's FUSE options are fsd's to set: only its own values pass (remount). */
+	PARSE_FAILS("user_id=1000", "-o", "user_id=1000", "/b", "/m");
+	PARSE_FAILS("group_id=5", "-o", "group_id=5", "/b", "/m");
+	/* Not mount(8)'s, not fsd's: still unknown, and named. */
+	PARSE_FAILS("unknown option 'xsystemd'", "-o", "xsystemd", "/b", "/m");
+	PARSE_FAILS("unknown option 'defaults=1'", "-o", "defaults=1", "/b", "/m");
+	PARSE_FAILS("unknown option 'bind'", "-o", "rw,bind", "/b", "/m");
+}
+
+Test(options, fsname_and_subtype)
+{
+	char long_name[5000];
+
+	cr_assert_eq(PARSE("/b", "/m"), 0, "%s", err);
+	cr_assert_str_eq(cfg.fsname, "", "the source defaults to BACKING_DIR");
+	cr_assert_str_eq(cfg.subtype, "fsd");
+	cr_assert_eq(PARSE("-o", "fsname=my backing,subtype=myfs", "/b", "/m"), 0, "%s", err);
+	cr_assert_str_eq(cfg.fsname, "my backing");
+	cr_assert_str_eq(cfg.subtype, "myfs");
+	/* An empty subtype mounts as plain fuse. */
+	cr_assert_eq(PARSE("-o", "subtype=", "/b", "/m"), 0, "%s", err);
+	cr_assert_str_eq(cfg.subtype, "");
+	PARSE_FAILS("subtype=a b", "-o", "subtype=a b", "/b", "/m");
+	PARSE_FAILS("subtype=a/b", "-o", "subtype=a/b", "/b", "/m");
+	PARSE_FAILS("option fsname: expected a name", "-o", "fsname=", "/b", "/m");
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	memcpy(long_name, "fsname=", 7);
+	long_name[sizeof(long_name) - 1] = '\0';
+	PARSE_FAILS("fsname: expected a name of 1 to 4095 bytes, got 4992", "-o", long_name, "/b",
+		    "/m");
+}
+
+/* SELinux contexts go to the kernel as given, commas inside quotes and all. */
+Test(options, selinux_contexts_pass_to_the_kernel)
+{
+	cr_assert_eq(PARSE("-o", "ro,context=\"system_u:object_r:tmp_t:s0:c1,c2\",nodev", "-o",
+			   "fscontext=system_u:object_r:fs_t:s0", "/b", "/m"),
+		     0, "%s", err);
+	cr_assert_str_eq(cfg.kernel_opts, "context=\"system_u:object_r:tmp_t:s0:c1,c2\","
+					  "fscontext=system_u:object_r:fs_t:s0");
+	cr_assert_eq(cfg.mount_flags, MS_RDONLY | MS_NODEV);
+	PARSE_FAILS("unknown option 'context'", "-o", "context", "/b", "/m");
+}
+
+Test(options, threads_option_for_fstab)
+{
+	cr_assert_eq(PARSE("-o", "threads=7", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.threads, 7);
+	PARSE_FAILS("threads=0", "-o", "threads=0", "/b", "/m");
+	PARSE_FAILS("threads=65", "-o", "threads=65", "/b", "/m");
+}
+
+Test(options, remount)
+{
+	cr_assert_eq(PARSE("-o", "remount,noatime", "/b", "/m"), 0, "%s", err);
+	cr_assert(cfg.remount);
+	cr_assert_eq(cfg.mount_flags, MS_NOATIME);
+	PARSE_FAILS("remount", "--dev-fd", "3", "-o", "remount", "/b");
+}
+
+/* Run as /sbin/mount.fuse.fsd: "SOURCE TARGET [-sfnv] [-N NS] [-o OPTS] [-t TYPE]". */
+Test(options, mount_helper_arguments)
+{
+	char *argv[] = { "/sbin/mount.fuse.fsd", "/b", "/m", "-s", "-n", "-v", "-o",
+			 "rw,noatime", "-t", "fuse.fsd", "-N", "/proc/1/ns/mnt", NULL };
+
+	cr_assert_eq(parse_vec(argv), 0, "%s", err);
+	cr_assert(cfg.helper);
+	cr_assert_not(cfg.fake);
+	cr_assert_eq(cfg.threads, 4, "the helper's -s is mount(8)'s sloppy, not one thread");
+	cr_assert_not(cfg.foreground, "a helper returns once the mount is up");
+	cr_assert_str_eq(cfg.backing_dir, "/b");
+	cr_assert_str_eq(cfg.mountpoint, "/m");
+	cr_assert_eq(cfg.mount_flags, MS_NOATIME);
+	cr_assert_str_eq(cfg.mount_ns, "/proc/1/ns/mnt");
+
+	cr_assert_eq(parse_vec((char *[]){ "mount.fuse.fsd", "/b", "/m", "-f", NULL }), 0, "%s",
+		     err);
+	cr_assert(cfg.helper && cfg.fake, "-f is mount(8)'s fake");
+	cr_assert_not(cfg.foreground);
+
+	/* Not a helper: fsd's own -s and -f. */
+	cr_assert_eq(PARSE("-s", "-f", "/b", "/m"), 0, "%s", err);
+	cr_assert_not(cfg.helper);
+	cr_assert_eq(cfg.threads, 1);
+	cr_assert(cfg.foreground);
+
+	/* Unknown options are still refused, by name. */
+	cr_assert_eq(parse_vec((char *[]){ "mount.fuse.fsd", "/b", "/m", "-o", "rw,bogus", NULL }),
+		     -EINVAL);
+	cr_assert(strstr(err, "unknown option 'bogus'"), "%s", err);
+	cr_assert_eq(parse_vec((char *[]){ "mount.fuse.fsd", "/b", "/m", "-t", NULL }), -EINVAL);
+	cr_assert(strstr(err, "-t"), "%s", err);
+	cr_assert_eq(parse_vec((char *[]){ "mount.fuse.fsd", "/b", "/m", "-x", NULL }), -EINVAL);
+	cr_assert(strstr(err, "'-x'"), "%s", err);
 }
