@@ -47,7 +47,7 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-FSD_SRCS := $(wildcard fsd/*.c)
+FSD_SRCS := $(wildcard fsd/*.c) $(wildcard media/*.c)
 FSD_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out fsd/main.c,$(FSD_SRCS)))
 LOADER_LIB_OBJS := $(BUILD)/obj/loader/policy.o
 TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c) \
@@ -108,7 +108,7 @@ $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
 # `fusebpf media query|rescan` use the media index (free of fsd globals).
-$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/fsd/media_index.o
+$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/media/media_index.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -lsqlite3 -o $@
 
@@ -124,7 +124,7 @@ $(BUILD)/fuzz_request: $(BUILD)/obj/selftests/fuzz/fuzz_request.o $(FSD_LIB_OBJS
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS_FSD) -o $@
 
 $(BUILD)/fuzz_location: $(BUILD)/obj/selftests/fuzz/fuzz_location.o \
-		$(BUILD)/obj/selftests/media/location_oracle.o $(BUILD)/obj/fsd/media_location.o
+		$(BUILD)/obj/selftests/media/location_oracle.o $(BUILD)/obj/media/media_location.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ -lexif -o $@
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the media policy (bpf/media.bpf.c), its userspace module
- * (fsd/user_media.c) and the CLI (`fusebpf media`, loader/fusebpf.c) share:
+ * (media/user_media.c) and the CLI (`fusebpf media`, loader/fusebpf.c) share:
  * the layout of the policy's maps, the node cookies the policy sets and the
  * module reads, and the default policy name.  Types only, for BPF and C.
  */

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "bpf/media.h"
-#include "fsd/media_index.h"
+#include "media/media_index.h"
 
 #include "bpf/trace.h"
 #include "hide.skel.h"

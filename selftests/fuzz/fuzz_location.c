@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the location redaction of the media overlay
- * (fsd/media_location.c).  An input is a whole file.
+ * (media/media_location.c).  An input is a whole file.
  *
  * The oracle is what an app without the location grant could read: the
  * file as the media module serves it, its location ranges blanked.  In
@@ -18,7 +18,7 @@
  * also be what the API promises: sorted, inside the file, not empty.
  */
 #define _GNU_SOURCE
-#include "../../fsd/media_location.h"
+#include "../../media/media_location.h"
 #include "../media/location_oracle.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The media storage overlay through real mounts: the media policy
- * (bpf/media.bpf.c) and the media userspace module (fsd/user_media.c), as
+ * (bpf/media.bpf.c) and the media userspace module (media/user_media.c), as
  * several uids (run_as: setresuid in a child).
  *
  * Visibility of Android/data and Android/obb for lookup, readdir and
@@ -20,7 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "fixture.h"
-#include "../../fsd/media_index.h"
+#include "../../media/media_index.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -20,7 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "fixture.h"
-#include "../../fsd/media_index.h"
+#include "../../media/media_index.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Where exiftool says the GPS data of a JPEG lies, for the unit tests of
-fsd/media_location.c: an expectation that owes nothing to the code under test.
+media/media_location.c: an expectation that owes nothing to the code under test.
 
     exiftool_gps_ranges.py FILE
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The media index (fsd/media_index.c) against a real scratch backing tree
+ * The media index (media/media_index.c) against a real scratch backing tree
  * and a real database file, without a mount: each kind of change gives the
  * right rows, directory renames move every row below them (names with % and
  * _ and names that sort next to the range bounds), rmdir of a tree,
@@ -11,7 +11,7 @@
  * bind mount loop.
  */
 #define _GNU_SOURCE
-#include "../../fsd/media_index.h"
+#include "../../media/media_index.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * GPS redaction ranges of JPEG files (fsd/media_location.c).
+ * GPS redaction ranges of JPEG files (media/media_location.c).
  *
  * The expected ranges never come from the code under test: for the JPEGs
  * of the generator (BUILD/jpeggen, libjpeg + libexif), and for GPS that
@@ -21,7 +21,7 @@
  * Needs exiftool (Debian libimage-exiftool-perl, installed by make deps).
  */
 #define _GNU_SOURCE
-#include "../../fsd/media_location.h"
+#include "../../media/media_location.h"
 #include "../integration/fixture.h"
 #include "../media/location_oracle.h"
 

@@ -49,7 +49,7 @@
  * Counters: user.media.* in the daemon's statistics.
  */
 #define _GNU_SOURCE
-#include "fsd.h"
+#include "fsd/fsd.h"
 #include "media_location.h"
 #include "media_index.h"
 #include "bpf/media.h"
