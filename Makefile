@@ -47,8 +47,12 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-FSD_SRCS := $(wildcard fsd/*.c) $(wildcard media/*.c)
+# The daemon (fsd/ less main.c) names no userspace module; the media overlay
+# (media/) is one, built on the daemon, and fsd's main.c lists the modules the
+# program is built with.  The CLI uses media/'s index.
+FSD_SRCS := $(wildcard fsd/*.c)
 FSD_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out fsd/main.c,$(FSD_SRCS)))
+MEDIA_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard media/*.c))
 LOADER_LIB_OBJS := $(BUILD)/obj/loader/policy.o
 TEST_SRCS := $(wildcard selftests/unit/*.c) $(wildcard selftests/integration/*.c) \
 	$(wildcard selftests/wire/*.c) selftests/media/location_oracle.c
@@ -103,7 +107,7 @@ $(BUILD)/obj/loader/fusebpf.o: $(BPF_SKELS)
 # `fusebpf build` compiles with bpf/'s flags (and the installed headers).
 $(BUILD)/obj/loader/fusebpf.o: override CFLAGS += -DFUSEBPF_BPF_FLAGS='"$(BPF_FLAGS)"'
 
-$(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS)
+$(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(MEDIA_OBJS) $(LOADER_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
@@ -114,7 +118,7 @@ $(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/
 
 # One binary, unit and integration tests, so one Criterion summary line.
 # The media tests run jpeggen, found beside the binary.
-$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(LOADER_LIB_OBJS) | $(BUILD)/jpeggen
+$(BUILD)/fsd-tests: $(TEST_OBJS) $(FSD_LIB_OBJS) $(MEDIA_OBJS) $(LOADER_LIB_OBJS) | $(BUILD)/jpeggen
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -o $@
 

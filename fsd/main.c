@@ -37,6 +37,20 @@
 struct config fsd_config;
 static bool log_to_syslog;
 
+/*
+ * The userspace modules fsd is built with (-o user=NAME, user.h): the
+ * example the tests use, and the media storage overlay (media/, an
+ * application of the daemon: the daemon's own files name no module).
+ */
+extern const struct user_module user_example;
+extern const struct user_module user_media;
+
+const struct user_module *const user_modules[] = {
+	&user_example,
+	&user_media,
+	NULL,
+};
+
 void fsd_log(const char *fmt, ...)
 {
 	va_list ap;

@@ -1,20 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The table of built-in userspace modules (see user.h) and the call of a
- * module's handler.  An embedder adds its module here.
+ * Finding a userspace module (user.h) by name among those the program was
+ * built with, and the call of a module's handler.  The program lists its
+ * modules (user_modules[], fsd's in main.c): the daemon names none.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
 
 #include <string.h>
-
-extern const struct user_module user_example;
-extern const struct user_module user_media;
-
-static const struct user_module *const modules[] = {
-	&user_example,
-	&user_media,
-};
 
 static const struct user_module no_module = { .name = "none" };
 
@@ -24,9 +17,9 @@ const struct user_module *user_module_find(const char *name)
 {
 	if (!strcmp(name, no_module.name))
 		return &no_module;
-	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
-		if (!strcmp(modules[i]->name, name))
-			return modules[i];
+	for (size_t i = 0; user_modules[i]; i++)
+		if (!strcmp(user_modules[i]->name, name))
+			return user_modules[i];
 	return NULL;
 }
 
@@ -34,8 +27,8 @@ void user_modules_list(char *buf, size_t size)
 {
 	size_t used = snprintf(buf, size, "%s", no_module.name);
 
-	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]) && used < size; i++)
-		used += snprintf(buf + used, size - used, ", %s", modules[i]->name);
+	for (size_t i = 0; user_modules[i] && used < size; i++)
+		used += snprintf(buf + used, size - used, ", %s", user_modules[i]->name);
 }
 
 int user_handle(struct request *req)

@@ -2,8 +2,10 @@
 /*
  * Userspace handlers: what an embedder (a media provider, say) implements
  * for the requests its policy sends to userspace.  A module is one const
- * struct user_module, added to the table in user.c and chosen at mount
- * with -o user=NAME.
+ * struct user_module, listed in the program's user_modules[] (fsd's are in
+ * main.c) and chosen at mount with -o user=NAME.  A module depends on the
+ * daemon, never the other way round: the daemon knows a module only
+ * through this struct.
  *
  * - handler[op] serves a request whose verdict is USER (or whose opcode
  *   defaults to userspace, -o user_ops=) instead of the backing operation.
@@ -67,6 +69,13 @@ struct user_module {
 	int (*prefilter[FUSEBPF_OP_MAX])(struct request *req, struct fusebpf_ctx *ctx);
 	int (*postfilter[FUSEBPF_OP_MAX])(struct request *req, struct fusebpf_ctx *ctx);
 };
+
+/*
+ * The modules the program is built with, NULL-terminated: defined by the
+ * program (fsd/main.c), not by the daemon, so that the daemon depends on no
+ * module.  "none" is not among them.
+ */
+extern const struct user_module *const user_modules[];
 
 /* The module in force (none: every field NULL). */
 extern const struct user_module *user_module;

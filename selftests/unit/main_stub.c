@@ -10,6 +10,11 @@
 
 struct config fsd_config;
 
+/* The tests choose the example module (-o user=example). */
+extern const struct user_module user_example;
+
+const struct user_module *const user_modules[] = { &user_example, NULL };
+
 void fsd_log(const char *fmt, ...)
 {
 	va_list ap;
