@@ -190,8 +190,15 @@ static int cmd_load(int argc, char **argv)
 		fprintf(stderr, "fusebpf load: which policy? a FILE.bpf.o or a built-in name\n");
 		return 2;
 	}
+	/*
+	 * A path, or a file of that name here, is loaded as a file; any other
+	 * name is a built-in's.  A directory is never a policy object: `load
+	 * media` at the top of the source tree, which has a media/, is the
+	 * built-in.
+	 */
 	e = -ENOENT;
-	if (stat(what, &st) == 0 || strchr(what, '/') || strstr(what, ".o")) {
+	if ((stat(what, &st) == 0 && !S_ISDIR(st.st_mode)) || strchr(what, '/') ||
+	    strstr(what, ".o")) {
 		e = loader_load_file(what, name, loaded, &err);
 	} else {
 		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {

@@ -1244,6 +1244,28 @@ Test(loader, bad_objects_get_clear_errors_and_pin_nothing)
 	expect_refused("unload bad_verifier", "not loaded");
 }
 
+/* A directory named as a built-in is not taken for the policy file (the source tree's media/). */
+Test(loader, a_directory_of_a_builtins_name_is_not_its_file)
+{
+	char dir[PATH_MAX], out[8192];
+
+	snprintf(dir, sizeof(dir), "%s/loader-cwd-XXXXXX", test_tmp());
+	cr_assert(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+	cr_assert_eq(sh("mkdir '%s/hide'", dir), 0);
+	snprintf(pol, sizeof(pol), "t%dd", (int)getpid() % 10000000);
+	cr_assert_eq(sh_output(out, sizeof(out), "cd '%s' && '%s' load hide --name %s", dir,
+			       fusebpf_bin(), pol),
+		     0, "fusebpf load hide, beside a directory hide/: %s", out);
+	cr_assert_eq(fusebpf(out, sizeof(out), "show %s", pol), 0, "%s", out);
+	cr_assert(strstr(out, "prefixes"), "not the built-in hide: %s", out);
+	/* A path is still a file: the directory is refused as one. */
+	cr_assert_neq(sh_output(out, sizeof(out), "cd '%s' && '%s' load ./hide --name %s", dir,
+				fusebpf_bin(), pol),
+		      0);
+	cr_assert(strstr(out, "not a regular file"), "%s", out);
+	sh("rm -rf '%s'", dir);
+}
+
 Test(loader, load_list_show_unload)
 {
 	char out[8192];
