@@ -134,6 +134,8 @@ stage2() {
 	[ -e /dev/fuse ] || modprobe fuse 2>/dev/null
 	[ -e /dev/fuse ] || fail "kernel $(uname -r) has no /dev/fuse (CONFIG_FUSE_FS)"
 	mount -t fusectl fusectl /sys/fs/fuse/connections || fail "mounting fusectl failed"
+	# Loop devices, for the tests that make a filesystem image (they skip without).
+	modprobe loop 2>/dev/null
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 	ip link set lo up 2>/dev/null || busybox ip link set lo up

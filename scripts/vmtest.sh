@@ -316,7 +316,7 @@ run_guest() {
 mkdir -p "$tmp/disk/vmtest-top/$build"
 tar -C "$top" --exclude=./.git --exclude="./$build" -cf - . | tar -C "$tmp/disk/vmtest-top" -xf - ||
 	die "cannot copy $top"
-for f in fsd fusebpf fsd-tests jpeggen metabench floor bpf; do
+for f in fsd fusebpf fsd-tests jpeggen metabench floor bpf man; do
 	[[ -e $top/$build/$f ]] && cp -a "$top/$build/$f" "$tmp/disk/vmtest-top/$build/"
 done
 
