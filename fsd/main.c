@@ -539,8 +539,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Answered once INIT is: the workers are running. */
-	if (cfg->mountpoint && stat(mnt, &st) == 0) {
-		err = control_serve(st.st_dev);
+	if (cfg->mountpoint) {
+		err = stat(mnt, &st) < 0 ? -errno : control_serve(st.st_dev);
 		if (err)
 			fsd_log("statistics socket: %s (continuing without)", strerror(-err));
 	}

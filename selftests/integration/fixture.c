@@ -154,6 +154,17 @@ static void watchdog(int fd, const char *dir, pid_t fsd)
 
 static void mnt_run(struct mnt *m, const char *opts);
 
+/* The first lines of the daemon's log, for a failure message. */
+static void log_head(const struct mnt *m, char *buf, size_t size)
+{
+	int fd = open(m->log, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 void mnt_start(struct mnt *m, const char *opts)
 {
 	memset(m, 0, sizeof(*m));
@@ -172,6 +183,7 @@ void mnt_start(struct mnt *m, const char *opts)
 /* Starts fsd on m's backing dir and mountpoint, and waits until the mount answers. */
 static void mnt_run(struct mnt *m, const char *opts)
 {
+	char log[1024];
 	int pipefd[2], logfd, wait_steps;
 
 	m->fsd = fork();
@@ -220,15 +232,7 @@ static void mnt_run(struct mnt *m, const char *opts)
 		int status;
 
 		if (waitpid(m->fsd, &status, WNOHANG) == m->fsd) {
-			char log[1024] = "";
-			ssize_t n = -1;
-			int fd = open(m->log, O_RDONLY);
-
-			if (fd >= 0) {
-				n = read(fd, log, sizeof(log) - 1);
-				close(fd);
-			}
-			log[n > 0 ? n : 0] = '\0';
+			log_head(m, log, sizeof(log));
 			m->fsd = 0;
 			cr_assert_fail("fsd exited before mounting (status %d): %s", status, log);
 		}
@@ -258,7 +262,9 @@ static void mnt_run(struct mnt *m, const char *opts)
 		}
 		sleep_ms(50);
 	}
-	cr_assert_fail("fsd on %s did not serve statistics within %d s", m->dir, wait_steps / 20);
+	log_head(m, log, sizeof(log));
+	cr_assert_fail("fsd on %s did not serve statistics within %d s; its log: %s", m->dir,
+		       wait_steps / 20, log);
 }
 
 /* Unmounts and waits for fsd; whether its log has a sanitizer report (printed), in *sanitized. */
