@@ -215,6 +215,11 @@ void node_forget(uint64_t nodeid, uint64_t nlookup);
 void node_unlookup(struct node *node, uint64_t nlookup);
 /* Closes cached fds until one more can be opened (after EMFILE). */
 bool node_fd_reclaim(void);
+/*
+ * Opens what fd (an O_PATH or open_tree fd) names, again, with flags, through
+ * /proc/self/fd, reclaiming cached fds on EMFILE; the new fd or -errno.
+ */
+int fd_reopen(int fd, int flags);
 
 struct node_stats {
 	uint64_t nodes;

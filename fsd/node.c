@@ -583,7 +583,6 @@ int node_fd(struct node *n)
 
 int node_open(struct node *n, int flags)
 {
-	char path[PROC_FD_PATH_MAX];
 	int fd;
 
 	/* Only regular files and directories are ever reopened. */
@@ -595,9 +594,14 @@ int node_open(struct node *n, int flags)
 	if (n->nodeid == FSD_ROOT_ID && (fd = tree_root_open(flags)) != -EOPNOTSUPP)
 		return fd;
 	fd = node_fd(n);
-	if (fd < 0)
-		return fd;
-	/* O_NOFOLLOW would refuse the magic link itself; the type is checked above. */
+	return fd < 0 ? fd : fd_reopen(fd, flags);
+}
+
+int fd_reopen(int fd, int flags)
+{
+	char path[PROC_FD_PATH_MAX];
+
+	/* O_NOFOLLOW would refuse the magic link itself; callers check the type. */
 	proc_fd_path(path, fd);
 	for (;;) {
 		int nfd = open(path, (flags & ~O_NOFOLLOW) | O_CLOEXEC);

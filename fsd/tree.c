@@ -112,22 +112,6 @@ static int copy_make(int dirfd, const char *path)
 	return fd;
 }
 
-/* Opens the root of a copy (fd from open_tree) with flags; fd or -errno. */
-static int tree_reopen(int fd, int flags)
-{
-	char path[PROC_FD_PATH_MAX];
-
-	proc_fd_path(path, fd);
-	/* O_NOFOLLOW would refuse the magic link itself, which names a directory. */
-	for (;;) {
-		int nfd = open(path, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-
-		if (nfd >= 0)
-			return nfd;
-		if (errno != EMFILE || !node_fd_reclaim())
-			return -errno;
-	}
-}
 
 int tree_init(const char *backing_dir, unsigned long mount_flags)
 {
@@ -138,7 +122,7 @@ int tree_init(const char *backing_dir, unsigned long mount_flags)
 	if (fd < 0)
 		return fd;
 	/* open_by_handle_at refuses the O_PATH fd open_tree gives. */
-	dir = tree_reopen(fd, O_RDONLY | O_DIRECTORY);
+	dir = fd_reopen(fd, O_RDONLY | O_DIRECTORY);
 	if (dir < 0) {
 		close(fd);
 		return dir;
@@ -178,7 +162,7 @@ int tree_mount_fd(int mount_fd)
 	}
 	tree = copy_make(mount_fd, "");
 	/* open_by_handle_at refuses the O_PATH fd open_tree gives. */
-	fd = tree >= 0 ? tree_reopen(tree, O_RDONLY | O_DIRECTORY) : tree;
+	fd = tree >= 0 ? fd_reopen(tree, O_RDONLY | O_DIRECTORY) : tree;
 	if (fd < 0) {
 		fsd_log("atime: cannot copy a backing mount (%s): its files keep its rule",
 			strerror(-fd));
@@ -197,7 +181,7 @@ int tree_mount_fd(int mount_fd)
 
 int tree_root_open(int flags)
 {
-	return root_fd < 0 ? -EOPNOTSUPP : tree_reopen(root_fd, flags);
+	return root_fd < 0 ? -EOPNOTSUPP : fd_reopen(root_fd, flags);
 }
 
 int tree_atime_set(unsigned long mount_flags)
