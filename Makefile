@@ -12,10 +12,13 @@
 #                 FUZZ_TARGETS=location runs one
 #   make demo     the media storage overlay, as two apps and a privileged uid
 #   make bench    mount vs native benchmark table
-#   make vmtest   the test suite in a QEMU guest per kernel (Debian 6.1, 6.12),
-#                 one table; KERNEL=bzImage [MODULES=lib/modules/VER] for your
-#                 own, VMTEST_KERNELS="6.12" a subset, VMTEST_FILTER='files/*'
-#                 a Criterion --filter, VMTEST_JOBS=2 guests at once (docs/vmtest.md)
+#   make vmtest   the test suite in a QEMU guest per kernel (Debian 6.1, 6.12,
+#                 and 6.12 with fusebpf.ko), one table; KERNEL=bzImage
+#                 [MODULES=lib/modules/VER] for your own, VMTEST_KERNELS="6.12"
+#                 a subset, VMTEST_FILTER='files/*' a Criterion --filter,
+#                 VMTEST_JOBS=2 guests at once (docs/vmtest.md)
+#   make kmod     the FUSE-BPF kernel module for Debian's 6.12,
+#                 build/kernel/fusebpf.ko (docs/kernel.md)
 #   make deps     installs the Debian packages the build and tests need
 #   make install  fsd, fusebpf, the mount(8) helper, the man pages, the policy
 #                 headers and fusebpf.pc under $(DESTDIR)$(PREFIX) (default
@@ -74,7 +77,7 @@ HEADERS := $(wildcard include/fusebpf/*.h)
 VERSION := $(shell sed -n 's/^\#define FSD_VERSION "\(.*\)"$$/\1/p' fsd/fsd.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all test asan fuzz demo bench deps vmtest install uninstall clean
+.PHONY: all test asan fuzz demo bench deps vmtest kmod install uninstall clean
 
 all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
 	$(BUILD)/metabench $(BUILD)/floor $(BUILD)/jpeggen $(MAN_PAGES)
@@ -210,8 +213,13 @@ bench: deps
 vmtest: deps
 	$(Q)scripts/vmtest-deps.sh $(if $(KERNEL),--no-kernels)
 	$(Q)$(MAKE) --no-print-directory all
+	$(if $(KERNEL),,$(Q)scripts/kmod.sh $(BUILD))
 	$(Q)KERNEL="$(KERNEL)" MODULES="$(MODULES)" VMTEST_KERNELS="$(VMTEST_KERNELS)" \
 		VMTEST_FILTER="$(VMTEST_FILTER)" VMTEST_JOBS="$(VMTEST_JOBS)" scripts/vmtest.sh $(BUILD)
+
+kmod:
+	$(Q)scripts/vmtest-deps.sh
+	$(Q)scripts/kmod.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -4,6 +4,9 @@
 # the newest linux-image-6.1.0-N-amd64 and linux-image-6.12.N+deb12-amd64
 # that apt offers (6.12 comes from bookworm-security).  A kernel image
 # installed here is only a file under /boot: it is never booted on the host.
+# Then what `make kmod` builds fusebpf.ko with (docs/kernel.md): the
+# headers of the newest 6.12 image installed and linux-source-6.12 of the
+# same version, and pahole (dwarves) for the module's BTF.
 # Idempotent: installs only what is missing.  Run as root.
 # --no-kernels: QEMU and busybox only (make vmtest KERNEL=...).
 set -euo pipefail
@@ -38,7 +41,8 @@ for line in '^linux-image-6\.1\.0-[0-9]+-amd64$' '^linux-image-6\.12\.[0-9]+\+de
 	[[ -n $pkg ]] || { echo "vmtest-deps: apt offers no package matching $line" >&2; exit 1; }
 	missing+=("$pkg")
 done
-if ((${#missing[@]})); then
+install_missing() {
+	((${#missing[@]})) || return 0
 	if [[ $(id -u) != 0 ]]; then
 		echo "vmtest-deps: missing packages ${missing[*]}; run as root to install them" >&2
 		exit 1
@@ -46,4 +50,22 @@ if ((${#missing[@]})); then
 	echo "vmtest-deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+}
+install_missing
+((kernels)) || exit 0
+
+# The module's build needs, for the newest 6.12 image now installed.
+image=$(dpkg-query -W -f='${Package} ${Status}\n' 'linux-image-6.12.*' 2>/dev/null |
+	grep 'install ok installed' | cut -d' ' -f1 | grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
+	sort -V | tail -n1)
+version=$(dpkg-query -W -f='${Version}' "$image")
+installed() {
+	dpkg-query -W -f='${Version} ${Status}' "$1" 2>/dev/null
+}
+headers=linux-headers-${image#linux-image-}
+missing=()
+[[ $(installed "$headers") == "$version install ok installed" ]] || missing+=("$headers=$version")
+[[ $(installed linux-source-6.12) == "$version install ok installed" ]] ||
+	missing+=("linux-source-6.12=$version")
+[[ $(installed dwarves) == *' install ok installed' ]] || missing+=(dwarves)
+install_missing

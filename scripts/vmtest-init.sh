@@ -134,6 +134,14 @@ stage2() {
 	[ -e /dev/fuse ] || modprobe fuse 2>/dev/null
 	[ -e /dev/fuse ] || fail "kernel $(uname -r) has no /dev/fuse (CONFIG_FUSE_FS)"
 	mount -t fusectl fusectl /sys/fs/fuse/connections || fail "mounting fusectl failed"
+	# The project's FUSE-BPF module, in the guest that tests it; fsd then
+	# takes /dev/fusebpf (its -o kernel=auto).
+	if [ -n "$VMTEST_KMOD" ]; then
+		insmod "$VMTEST_TOP/$VMTEST_KMOD" ||
+			fail "insmod $VMTEST_KMOD failed: $(dmesg | tail -n 1)"
+		mount -t fusebpfctl fusebpfctl /sys/fs/fusebpf/connections ||
+			fail "mounting fusebpfctl failed"
+	fi
 	# Loop devices, for the tests that make a filesystem image (they skip without).
 	modprobe loop 2>/dev/null
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
@@ -150,8 +158,27 @@ stage2() {
 	cd "$VMTEST_TOP" || fail "no $VMTEST_TOP in the guest"
 	set -- "$VMTEST_BUILD" --verbose
 	[ -n "$VMTEST_FILTER" ] && set -- "$@" "--filter=$VMTEST_FILTER"
-	{ scripts/run-tests.sh "$@" 2>&1; echo $? > /run/vmtest/status; } | tee /run/vmtest/tests.log
+	# VMTEST_RUN: a command of the user's instead.
+	if [ -s /run/vmtest/run ] && [ -n "$(cat /run/vmtest/run)" ]; then
+		set -- sh /run/vmtest/run
+	else
+		set -- scripts/run-tests.sh "$@"
+	fi
+	{ "$@" 2>&1; echo $? > /run/vmtest/status; } | tee /run/vmtest/tests.log
 	echo "VMTEST-EXIT $(cat /run/vmtest/status) at $(cut -d" " -f1 /proc/uptime)s"
+	# Whatever the tests did, the module must leave: a reference left
+	# behind (a mount, a file, a policy) is a leak.  A BPF link just
+	# released may hold it a moment longer.
+	if [ -n "$VMTEST_KMOD" ]; then
+		umount /sys/fs/fusebpf/connections
+		i=0
+		until rmmod fusebpf 2>/run/vmtest/rmmod; do
+			i=$((i + 1))
+			[ $i -lt 20 ] || fail "rmmod fusebpf after the suite failed: $(cat /run/vmtest/rmmod)" \
+				"($(grep -c ' fusebpf ' /proc/mounts) fusebpf mounts left)"
+			sleep 0.5
+		done
+	fi
 	halt_guest
 }
 

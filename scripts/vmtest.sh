@@ -7,7 +7,11 @@
 # Usage: scripts/vmtest.sh BUILD_DIR, as root, after make all, with
 #   KERNEL=IMAGE        a bzImage to test instead of the matrix
 #   MODULES=DIR         its lib/modules/VER (default /lib/modules/VER if there)
-#   VMTEST_KERNELS=...  a subset of the matrix: "6.1 6.12" (the default)
+#   VMTEST_KERNELS=...  a subset of the matrix: "6.1 6.12 fusebpf" (the default;
+#                       fusebpf is the 6.12 guest with BUILD/kernel/fusebpf.ko
+#                       loaded, which make kmod builds)
+#   VMTEST_RUN=CMD      a shell command to run in the guest instead of the suite
+#                       (its output in tests.log; the table shows its exit status)
 #   VMTEST_FILTER=GLOB  a Criterion --filter, e.g. 'options/*'
 #   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (7200)
 #   VMTEST_TIME_SCALE=N the suite's timeouts multiplied by N (FSD_TEST_TIME_SCALE;
@@ -94,7 +98,13 @@ matrix_image() {
 	case $1 in
 	6.1) pattern='vmlinuz-6.1.0-*-amd64' ;;
 	6.12) pattern='vmlinuz-6.12.*+deb12-amd64' ;;
-	*) die "VMTEST_KERNELS: unknown kernel '$1' (the matrix is 6.1 6.12; KERNEL= for others)" ;;
+	# The kernel the module was built for.
+	fusebpf)
+		[[ -f $top/$build/kernel/fusebpf.ko ]] ||
+			die "VMTEST_KERNELS=fusebpf: no $build/kernel/fusebpf.ko: run make kmod"
+		pattern="vmlinuz-$(cat "$top/$build/kernel/fusebpf.ko.ver")"
+		;;
+	*) die "VMTEST_KERNELS: unknown kernel '$1' (the matrix is 6.1 6.12 fusebpf; KERNEL= for others)" ;;
 	esac
 	# shellcheck disable=SC2086
 	ls /boot/$pattern 2> /dev/null | sort -V | tail -n1
@@ -189,8 +199,11 @@ start_qemu() {
 		VMTEST_TOP='$top'
 		VMTEST_BUILD='$build'
 		VMTEST_FILTER='${VMTEST_FILTER:-}'
+		VMTEST_KMOD='$kmod'
 		FSD_TEST_TIME_SCALE='$scale'
 	EOF
+	# A command is a file: no quoting to get wrong.
+	printf '%s\n' "${VMTEST_RUN:-}" > "$g/share/run"
 	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
 		"${opts[@]}" -m "$mem" -smp "$cpus" \
 		-kernel "$image" -initrd "$g/initramfs.cpio" \
@@ -220,10 +233,16 @@ guest_booted() {
 
 # run_guest NAME IMAGE DIR: boots the guest prepare_guest made in DIR and
 # leaves its row of the table in DIR/row, its failed tests in DIR/failures,
-# what stopped it in DIR/error, and DIR/failed if anything failed.
+# what stopped it in DIR/error, and DIR/failed if anything failed.  The
+# guest named fusebpf loads the module (kmod, for start_qemu).
 run_guest() {
 	local name=$1 image=$2 g=$3 ver out start rc probe fuse pt pass fail skip secs err
 	ver=$(cat "$g/ver")
+	kmod=
+	if [[ $name == fusebpf ]]; then
+		kmod=$build/kernel/fusebpf.ko
+		ver="$ver+fusebpf.ko"
+	fi
 	out=${VMTEST_OUT:-$top/$build/vmtest}/$ver
 	rm -rf "$out" "$g/share"
 	mkdir -p "$out" "$g/share"
@@ -268,6 +287,12 @@ run_guest() {
 		"$out/tests.log" 2> /dev/null)
 	[[ -n $fail ]] && fail=$((${fail% *} + ${fail#* }))
 	skip=$(grep '^\[SKIP\]' "$out/tests.log" 2> /dev/null | grep -vc ': Test is disabled$')
+	# A command of its own (VMTEST_RUN): its exit status is the result.
+	if [[ -n ${VMTEST_RUN:-} && -f $g/share/status ]]; then
+		pass=-
+		fail=$(cat "$g/share/status")
+		((fail == 0)) || fail="exit $fail"
+	fi
 
 	err=
 	if ((rc == 124 || rc == 137)); then
@@ -280,7 +305,7 @@ run_guest() {
 		err="guest panicked: $(grep -m1 'Kernel panic' "$out/console.log")"
 	elif [[ ! -f $g/share/status ]]; then
 		err="guest stopped before the suite finished"
-	elif [[ -z $pass ]]; then
+	elif [[ -z $pass && -z ${VMTEST_RUN:-} ]]; then
 		err="the suite exited $(cat "$g/share/status") without a summary line"
 	fi
 	# A kernel splat fails the run even when every test passed.
@@ -319,13 +344,17 @@ tar -C "$top" --exclude=./.git --exclude="./$build" -cf - . | tar -C "$tmp/disk/
 for f in fsd fusebpf fsd-tests jpeggen metabench floor bpf man; do
 	[[ -e $top/$build/$f ]] && cp -a "$top/$build/$f" "$tmp/disk/vmtest-top/$build/"
 done
+if [[ -f $top/$build/kernel/fusebpf.ko ]]; then
+	mkdir -p "$tmp/disk/vmtest-top/$build/kernel"
+	cp "$top/$build/kernel/fusebpf.ko" "$tmp/disk/vmtest-top/$build/kernel/"
+fi
 
 guests=()
 if [[ -n ${KERNEL:-} ]]; then
 	prepare_guest "$KERNEL" "${MODULES:-}" "$tmp/g1"
 	guests=("KERNEL=$KERNEL|$KERNEL")
 else
-	for k in ${VMTEST_KERNELS:-6.1 6.12}; do
+	for k in ${VMTEST_KERNELS:-6.1 6.12 fusebpf}; do
 		image=$(matrix_image "$k")
 		[[ -n $image ]] || die "no $k kernel in /boot: run scripts/vmtest-deps.sh"
 		prepare_guest "$image" "" "$tmp/g$((${#guests[@]} + 1))"
