@@ -58,6 +58,9 @@ static void stats_write(FILE *f)
 
 	node_stats(&ns);
 	fprintf(f, "pid %d\n", (int)getpid());
+	/* Who runs the filters: fuse (the daemon), fusebpf or rfc (the kernel; -o kernel=). */
+	fprintf(f, "kernel %s\n", kernel_mode_name(fsd_config.kernel));
+	fprintf(f, "kernel_masks %d\n", fsd_bpf_init); /* FUSEBPF_INIT_BPF exchanged at INIT */
 	fprintf(f, "kernel_minor %u\n", fsd_kernel_minor);
 	fprintf(f, "passthrough %d\n", fsd_passthrough);
 	fprintf(f, "export %d\n", fsd_export); /* file handles that open forgotten inodes */

@@ -4,10 +4,21 @@
  * requests, and the one function that sends replies, on the device or, for
  * requests that came over io_uring, as the ring entry's commit (dev_uring.c).
  *
+ * The device is /dev/fuse, or /dev/fusebpf with -o kernel=fusebpf (the
+ * module's; the same protocol).  In FUSE-BPF mode a LOOKUP reply that
+ * carries entries is not written: it is the argument of the RFC's ioctl
+ * FUSEBPF_DEV_IOC_BPF_RESPONSE(n), n its length (at most a page), made in
+ * the daemon's process so that the kernel can take the entry's backing fd.
+ *
  * The device may also be a connection fsd was given (--dev-fd): a
  * SOCK_SEQPACKET socket, whose peer plays the kernel, keeps the device's
  * framing (one read is one request, one writev one reply), so the same loop
- * serves it.  A given fd that is not a socket is taken for /dev/fuse.
+ * serves it.  A given fd that is not a socket is taken for /dev/fuse.  A
+ * socket has no ioctls, so the ioctl is sent as two messages: a struct
+ * fusebpf_sim_ioctl (framed as a notification, unique 0, of code 0, which
+ * no kernel sends; it carries the ioctl's request number), then the ioctl's
+ * argument, the RFC's bytes.  The workers share the socket, so every send
+ * on it takes socket_lock: nothing comes between the two.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
@@ -27,10 +38,17 @@
 
 /* The session is a socket (dev_given): its workers share it. */
 static bool dev_socket;
+/* Held around each send on the socket: an ioctl's two messages go together. */
+static pthread_mutex_t socket_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *dev_path(void)
+{
+	return fsd_config.kernel == KERNEL_FUSEBPF ? "/dev/fusebpf" : "/dev/fuse";
+}
 
 int dev_open(void)
 {
-	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	int fd = open(dev_path(), O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -73,6 +91,47 @@ int dev_clone(int session_fd)
 	return fd;
 }
 
+/* writev on the device, or on the socket under its lock; 0 or -errno. */
+static int dev_write(int fd, const struct iovec *iov, int n)
+{
+	int err = 0;
+
+	if (dev_socket)
+		pthread_mutex_lock(&socket_lock);
+	if (writev(fd, iov, n) < 0)
+		err = -errno;
+	if (dev_socket)
+		pthread_mutex_unlock(&socket_lock);
+	return err;
+}
+
+/*
+ * A reply with LOOKUP entries: FUSEBPF_DEV_IOC_BPF_RESPONSE with the whole
+ * reply as its argument, or its two messages on a socket (top of file).
+ */
+static int dev_ioctl_reply(int fd, const struct iovec *iov, int n, size_t len)
+{
+	char buf[FUSEBPF_BPF_RESPONSE_MAX];
+	struct fusebpf_sim_ioctl marker = { .len = sizeof(marker) };
+	size_t used = 0;
+	int err = 0;
+
+	if (len > sizeof(buf))
+		return -EMSGSIZE;
+	for (int i = 0; i < n; i++) {
+		memcpy(buf + used, iov[i].iov_base, iov[i].iov_len);
+		used += iov[i].iov_len;
+	}
+	marker.cmd = FUSEBPF_DEV_IOC_BPF_RESPONSE(len);
+	if (!dev_socket)
+		return ioctl(fd, marker.cmd, buf) < 0 ? -errno : 0;
+	pthread_mutex_lock(&socket_lock);
+	if (write(fd, &marker, sizeof(marker)) < 0 || write(fd, buf, len) < 0)
+		err = -errno;
+	pthread_mutex_unlock(&socket_lock);
+	return err;
+}
+
 /*
  * Sends the one reply of a request: the header, then (on success) the
  * handler's fixed struct and data.  An error that is not a real errno (the
@@ -85,8 +144,7 @@ int dev_reply(struct request *req, int error)
 {
 	struct fuse_out_header out = { .unique = req->hdr->unique };
 	struct iovec iov[3] = { { &out, sizeof(out) } };
-	int n = 1;
-	ssize_t written;
+	int n = 1, err;
 
 	if (!errno_valid(error)) {
 		fsd_log("%s handler returned %d, not 0 or -errno: replying EIO",
@@ -113,16 +171,19 @@ int dev_reply(struct request *req, int error)
 	if (fsd_config.debug)
 		fsd_log("<- unique=%llu error=%d len=%u", (unsigned long long)out.unique, error,
 			out.len);
-	if (req->worker->transport == WORKER_URING)
+	/* FUSE-BPF mode has no rings (main.c): a reply with entries is a device worker's. */
+	if (!error && req->reply_ioctl)
+		err = dev_ioctl_reply(req->worker->fd, iov, n, out.len);
+	else if (req->worker->transport == WORKER_URING)
 		return uring_reply(req->worker, iov, n);
-	written = writev(req->worker->fd, iov, n);
-	if (written < 0) {
-		if (errno != ENOENT)
-			fsd_log("reply to %s unique=%llu: %s", opcode_name(req->opcode),
-				(unsigned long long)out.unique, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	else
+		err = dev_write(req->worker->fd, iov, n);
+	if (err && err != -ENOENT)
+		fsd_log("reply to %s unique=%llu%s: %s", opcode_name(req->opcode),
+			(unsigned long long)out.unique,
+			!error && req->reply_ioctl ? " (FUSEBPF_DEV_IOC_BPF_RESPONSE)" : "",
+			strerror(-err));
+	return err;
 }
 
 /*
@@ -138,10 +199,9 @@ int dev_notify_inval_inode(uint64_t nodeid)
 	struct fuse_out_header out = { .len = sizeof(out) + sizeof(arg),
 				       .error = FUSE_NOTIFY_INVAL_INODE };
 	struct iovec iov[2] = { { &out, sizeof(out) }, { &arg, sizeof(arg) } };
-	int err = 0;
+	int err = dev_write(fsd_session_fd, iov, 2);
 
-	if (writev(fsd_session_fd, iov, 2) < 0) {
-		err = -errno;
+	if (err) {
 		if (err != -ENOENT)
 			fsd_log("invalidating the attributes of node %llu: %s",
 				(unsigned long long)nodeid, strerror(-err));
@@ -181,7 +241,8 @@ void *dev_worker(void *arg)
 		request_process(w, w->in_buf, n);
 	}
 	if (err != -ENODEV) /* ENODEV: unmounted, or the peer closed */
-		fsd_log("worker %u: reading /dev/fuse: %s", w->index, strerror(-err));
+		fsd_log("worker %u: reading %s: %s", w->index, dev_socket ? "the --dev-fd socket" :
+			dev_path(), strerror(-err));
 	fsd_worker_exited(err);
 	return NULL;
 }

@@ -19,6 +19,10 @@
  * control socket listens (policy_sync_all); a load that swaps its filters
  * in after that check tells this daemon.
  *
+ * In FUSE-BPF mode (-o kernel=fusebpf|rfc) the kernel runs the filters: a
+ * policy is then only a name, which LOOKUP entries carry; nothing is opened
+ * and it never has a version.
+ *
  * Lock order: registry lock, then a policy's lock; a policy's sync lock,
  * then the loader's lock of the policy (loader_filters_open), then the
  * policy's lock.  The registry lock is never held with the sync lock.
@@ -116,6 +120,8 @@ static int policy_sync(struct policy *p)
 	bool same;
 	int err;
 
+	if (fsd_bpf_kernel)
+		return 0; /* the kernel holds the versions */
 	pthread_mutex_lock(&p->sync_lock);
 	err = version_open(p, &v);
 	if (err && err != -ENOENT)
@@ -164,12 +170,14 @@ static int policy_new(const char *name, struct policy **out)
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	pthread_mutex_init(&p->sync_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
-	err = version_open(p, &v);
-	if (err) {
-		policy_free(p);
-		return err;
+	if (!fsd_bpf_kernel) {
+		err = version_open(p, &v);
+		if (err) {
+			policy_free(p);
+			return err;
+		}
+		version_install(p, v);
 	}
-	version_install(p, v);
 	pthread_mutex_lock(&registry_lock);
 	found = registry_find(name);
 	if (!found) {
@@ -206,9 +214,12 @@ int policy_get(const char *name, struct policy **out)
 		if (err)
 			return err;
 	}
-	/* Unloaded: its nodes run the defaults, but nothing new may choose it. */
+	/*
+	 * Unloaded: its nodes run the defaults, but nothing new may choose it.
+	 * A FUSE-BPF kernel checks the name itself.
+	 */
 	pthread_mutex_lock(&p->lock);
-	err = p->current ? 0 : -ENOENT;
+	err = p->current || fsd_bpf_kernel ? 0 : -ENOENT;
 	pthread_mutex_unlock(&p->lock);
 	if (!err)
 		*out = p;
@@ -312,8 +323,12 @@ void policy_stats(FILE *f)
 	pthread_mutex_lock(&registry_lock);
 	for (struct policy *p = registry; p; p = p->next) {
 		pthread_mutex_lock(&p->lock);
-		fprintf(f, "policy.%s %s%u\n", p->name, p->current ? "version " : "unloaded ",
-			p->current ? p->current->number : p->versions);
+		if (fsd_bpf_kernel)
+			fprintf(f, "policy.%s in the kernel\n", p->name);
+		else
+			fprintf(f, "policy.%s %s%u\n", p->name,
+				p->current ? "version " : "unloaded ",
+				p->current ? p->current->number : p->versions);
 		pthread_mutex_unlock(&p->lock);
 	}
 	pthread_mutex_unlock(&registry_lock);

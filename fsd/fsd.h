@@ -43,6 +43,14 @@
 
 enum cache_mode { CACHE_NEVER, CACHE_AUTO, CACHE_ALWAYS };
 
+/* -o kernel=: which kernel runs the filters, and so how fsd mounts (main.c). */
+enum kernel_mode {
+	KERNEL_AUTO, /* the default: fusebpf when /dev/fusebpf exists, else fuse */
+	KERNEL_FUSE, /* /dev/fuse, type fuse: the daemon runs the filters */
+	KERNEL_FUSEBPF, /* /dev/fusebpf, type fusebpf: the project's module runs them */
+	KERNEL_RFC, /* /dev/fuse, type fuse, root_dir=: an RFC FUSE-BPF kernel runs them */
+};
+
 struct config {
 	const char *backing_dir;
 	const char *mountpoint;
@@ -65,6 +73,7 @@ struct config {
 	bool show_version;
 	const char *stats_mountpoint; /* --stats MOUNTPOINT: print its counters */
 	char policy[FUSEBPF_POLICY_NAME_LEN]; /* -o policy=NAME: the root's, inherited below */
+	enum kernel_mode kernel; /* -o kernel=; main.c resolves KERNEL_AUTO before serving */
 	uint64_t user_ops; /* -o user_ops=: opcodes that default to userspace */
 	const struct user_module *user; /* -o user=NAME[:ARGS] */
 	char user_args[256];
@@ -81,6 +90,8 @@ struct config {
 /* Fills *cfg from argv; 0, or -EINVAL with a one-line message in err. */
 int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
 void options_usage(const char *prog);
+/* "auto", "fuse", "fusebpf", "rfc": as -o kernel= takes it and the statistics show it. */
+const char *kernel_mode_name(enum kernel_mode mode);
 
 extern struct config fsd_config;
 
@@ -349,7 +360,13 @@ extern atomic_int fsd_initialized; /* ops_fs.c: a 7.x INIT was answered */
 extern unsigned int fsd_kernel_minor; /* the kernel's FUSE 7.x (what it can send) */
 extern bool fsd_export; /* FUSE_EXPORT_SUPPORT: LOOKUPs of "." and ".." open file handles */
 extern bool fsd_setxattr_ext; /* SETXATTR's input is the 16-byte fuse_setxattr_in */
-extern bool fsd_bpf_kernel; /* a FUSE-BPF kernel: it filters; filter calls, LOOKUP entries */
+/*
+ * FUSE-BPF mode (-o kernel=fusebpf or rfc; main.c sets it before the
+ * session starts): the kernel runs the filters; what it sends is for
+ * userspace, filter calls come in, LOOKUP replies carry entries.
+ */
+extern bool fsd_bpf_kernel;
+extern bool fsd_bpf_init; /* INIT: the kernel offered FUSEBPF_INIT_BPF and fsd accepted */
 extern const struct arch *fsd_client_arch; /* translate the client's values; NULL: none */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /*
@@ -372,7 +389,9 @@ uint64_t backing_count(void);
 
 struct request;
 struct worker;
+/* Opens the device of the kernel mode: /dev/fusebpf for kernel=fusebpf, else /dev/fuse. */
 int dev_open(void);
+const char *dev_path(void);
 /* Checks a connection fsd was given (--dev-fd): a message-keeping socket, or /dev/fuse. */
 int dev_given(int fd);
 /* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd; a dup of a socket). */
@@ -466,6 +485,7 @@ struct request {
 	const struct fuse_in_header *hdr;
 	uint32_t opcode; /* hdr->opcode; of a filter call, the opcode filtered */
 	uint32_t call; /* a FUSE-BPF kernel's filter call: its phase; 0: none */
+	int call_error; /* a postfilter call's FUSEBPF_EXT_ERROR_IN: the backing op's result */
 	bool other_byte_order; /* a byte-swapped INIT: the reply header is swapped too */
 	const void *in; /* the opcode's fixed input struct */
 	const char *name; /* first string argument, checked */
@@ -498,6 +518,7 @@ struct request {
 	struct node *new_node;
 	uint64_t new_fh;
 	int reply_fd; /* closed once the reply is written (-1: none): a LOOKUP entry's */
+	bool reply_ioctl; /* it carries LOOKUP entries: FUSEBPF_DEV_IOC_BPF_RESPONSE, no write */
 	/* The input after translation from the client's architecture, when it needed one. */
 	union fusebpf_in in_native;
 	struct fusebpf_lookup_entry entries[2]; /* LOOKUP replies to a FUSE-BPF kernel */

@@ -167,19 +167,68 @@ static int check_paths(const struct config *cfg, char *backing, char *mnt)
 	return 0;
 }
 
-/* /proc/mounts shows fsname (default: the backing directory) and fuse.SUBTYPE. */
+/*
+ * -o kernel=auto: the project's module when it is loaded (it made
+ * /dev/fusebpf), else the stock FUSE.  With --dev-fd options_parse chose.
+ */
+static void kernel_resolve(struct config *cfg)
+{
+	struct stat st;
+
+	if (cfg->kernel == KERNEL_AUTO)
+		cfg->kernel = stat("/dev/fusebpf", &st) == 0 ? KERNEL_FUSEBPF : KERNEL_FUSE;
+	fsd_bpf_kernel = cfg->kernel == KERNEL_FUSEBPF || cfg->kernel == KERNEL_RFC;
+}
+
+/*
+ * /proc/mounts shows fsname (default: the backing directory) and fuse.SUBTYPE,
+ * or fusebpf: the module's type has no subtypes.  A FUSE-BPF kernel learns
+ * the root's backing directory and policy from the mount data, as the RFC
+ * has it: root_dir= an fd of this process, which the kernel takes during
+ * mount(2), and root_bpf= the policy's name.
+ */
 static int fuse_mount(const struct config *cfg, const char *backing, const char *mnt, int devfd)
 {
-	char opts[2048], type[8 + sizeof(cfg->subtype)];
+	char opts[2048], bpf[64] = "", type[8 + sizeof(cfg->subtype)];
+	int root_fd = -1, err = 0;
 
-	snprintf(type, sizeof(type), "fuse%s%s", cfg->subtype[0] ? "." : "", cfg->subtype);
-	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0%s%s%s%s", devfd,
+	if (cfg->kernel == KERNEL_FUSEBPF)
+		snprintf(type, sizeof(type), "fusebpf");
+	else
+		snprintf(type, sizeof(type), "fuse%s%s", cfg->subtype[0] ? "." : "", cfg->subtype);
+	if (fsd_bpf_kernel) {
+		int used;
+
+		root_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0)
+			return -errno;
+		used = snprintf(bpf, sizeof(bpf), ",root_dir=%d", root_fd);
+		if (cfg->policy[0])
+			snprintf(bpf + used, sizeof(bpf) - used, ",root_bpf=%s", cfg->policy);
+	}
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0%s%s%s%s%s", devfd,
 		 cfg->default_permissions ? ",default_permissions" : "",
-		 cfg->allow_other ? ",allow_other" : "", cfg->kernel_opts[0] ? "," : "",
+		 cfg->allow_other ? ",allow_other" : "", bpf, cfg->kernel_opts[0] ? "," : "",
 		 cfg->kernel_opts);
+	if (cfg->debug)
+		fsd_log("mount type %s, data \"%s\"", type, opts);
 	if (mount(cfg->fsname[0] ? cfg->fsname : backing, mnt, type, cfg->mount_flags, opts) < 0)
-		return -errno;
-	return 0;
+		err = -errno;
+	if (root_fd >= 0)
+		close(root_fd);
+	return err;
+}
+
+/* What may be behind a mount(2) that failed, beyond its errno. */
+static const char *mount_hint(const struct config *cfg, int err)
+{
+	if (err == -EINVAL && cfg->kernel == KERNEL_RFC)
+		return " (kernel=rfc: this kernel's FUSE refused root_dir=; it has no FUSE-BPF?)";
+	if (err == -ENODEV && cfg->kernel == KERNEL_FUSEBPF)
+		return " (kernel=fusebpf: no filesystem type fusebpf; fusebpf.ko not loaded?)";
+	if (err == -EINVAL && cfg->kernel_opts[0])
+		return " (context= and the other SELinux options need SELinux on)";
+	return "";
 }
 
 /*
@@ -310,7 +359,8 @@ static int policy_setup(const struct config *cfg)
 	if (cfg->user)
 		user_module = cfg->user;
 	if (cfg->policy[0]) {
-		err = loader_bpffs_mount();
+		/* A FUSE-BPF kernel runs the policy: the daemon keeps its name (filter.c). */
+		err = fsd_bpf_kernel ? 0 : loader_bpffs_mount();
 		if (err) {
 			fprintf(stderr, "fsd: cannot mount bpffs on " LOADER_BPFFS ": %s\n",
 				strerror(-err));
@@ -327,6 +377,9 @@ static int policy_setup(const struct config *cfg)
 		node_put(root);
 	}
 	if (cfg->debug) {
+		fsd_log("kernel mode %s: %s; filters run in %s", kernel_mode_name(cfg->kernel),
+			cfg->dev_fd >= 0 ? "the --dev-fd connection" : dev_path(),
+			fsd_bpf_kernel ? "the kernel" : "the daemon");
 		opcode_mask_format(opcode_mask_backing(), names, sizeof(names));
 		fsd_log("opcode mask backing %#llx: %s", (unsigned long long)opcode_mask_backing(),
 			names);
@@ -464,6 +517,7 @@ int main(int argc, char **argv)
 		return remount(cfg);
 	if (check_paths(cfg, backing, mnt))
 		return 1;
+	kernel_resolve(cfg);
 	/* Without the privilege (--dev-fd as a user) creation runs as the daemon's user. */
 	err = creds_setup();
 	if (err && cfg->dev_fd < 0) {
@@ -475,8 +529,14 @@ int main(int argc, char **argv)
 	if (devfd < 0) {
 		if (cfg->dev_fd >= 0)
 			fprintf(stderr, "fsd: --dev-fd %d: %s\n", cfg->dev_fd, strerror(-devfd));
+		else if (cfg->kernel == KERNEL_FUSEBPF)
+			fprintf(stderr, "fsd: kernel=fusebpf: %s: %s%s\n", dev_path(),
+				strerror(-devfd),
+				devfd == -ENOENT || devfd == -ENODEV || devfd == -ENXIO
+				    ? " (fusebpf.ko not loaded?)"
+				    : "");
 		else
-			fprintf(stderr, "fsd: cannot open /dev/fuse: %s\n", strerror(-devfd));
+			fprintf(stderr, "fsd: cannot open %s: %s\n", dev_path(), strerror(-devfd));
 		return 1;
 	}
 	/* Reads through the mount update atime as its options say (tree.c). */
@@ -519,16 +579,20 @@ int main(int argc, char **argv)
 	err = cfg->mountpoint ? fuse_mount(cfg, backing, mnt, devfd) : 0;
 	if (err) {
 		fprintf(stderr, "fsd: mounting '%s' on '%s': %s%s\n", cfg->backing_dir,
-			cfg->mountpoint, strerror(-err),
-			err == -EINVAL && cfg->kernel_opts[0]
-			    ? " (context= and the other SELinux options need SELinux on)"
-			    : "");
+			cfg->mountpoint, strerror(-err), mount_hint(cfg, err));
 		daemon_ready(status_fd, 1);
 		return 1;
 	}
 	fsd_session_fd = devfd;
-	/* Before the workers: INIT asks for io_uring only if the rings are there. */
-	if (cfg->uring)
+	/*
+	 * Before the workers: INIT asks for io_uring only if the rings are
+	 * there.  Not in FUSE-BPF mode: a LOOKUP reply with entries is an
+	 * ioctl of the device, which finds only requests read from it.
+	 */
+	if (cfg->uring && fsd_bpf_kernel)
+		fsd_log("uring=on: not with kernel=%s (LOOKUP replies go through an ioctl of "
+			"the device); serving without it", kernel_mode_name(cfg->kernel));
+	else if (cfg->uring)
 		uring_setup(devfd);
 	workers = calloc(cfg->threads, sizeof(*workers));
 	if (!workers || workers_start(workers, cfg->threads, devfd)) {

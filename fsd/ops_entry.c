@@ -27,8 +27,9 @@ void entry_reply(struct request *req, struct node *node, const struct stat *st)
 /*
  * The LOOKUP reply to a FUSE-BPF kernel carries, after the entry, the
  * child's backing file, as an fd of ours that the kernel takes when it
- * reads the reply (closed once it is written), and the child's policy by
- * name, or REMOVE_BPF if it does not have its parent's.
+ * reads the reply (closed once it is sent), and the child's policy by
+ * name, or REMOVE_BPF if it does not have its parent's.  Such a reply goes
+ * to the kernel through an ioctl, not a write (dev_reply).
  */
 int lookup_bpf_entries(struct request *req, struct node *child)
 {
@@ -69,6 +70,7 @@ int lookup_bpf_entries(struct request *req, struct node *child)
 			n > 1 && policy ? policy_name(policy) : "");
 	}
 	reply_data(req, req->entries, n * sizeof(*e));
+	req->reply_ioctl = true;
 	return 0;
 }
 

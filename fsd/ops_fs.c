@@ -20,17 +20,19 @@ int fsd_dont_mask;
 bool fsd_export;
 bool fsd_setxattr_ext;
 bool fsd_bpf_kernel;
+bool fsd_bpf_init;
 unsigned int fsd_kernel_minor;
 const struct arch *fsd_client_arch;
 
 /*
- * A FUSE-BPF kernel (FUSEBPF_INIT_BPF): it runs the filters and the backing
- * operations itself and sends the daemon what goes to userspace; the
- * daemon answers with the opcodes that go to it when no filter decides.
+ * The opcode masks (FUSEBPF_INIT_BPF), from a FUSE-BPF kernel that offers
+ * them (fusebpf.ko; an RFC kernel does not): it lists the opcodes it can do
+ * on backing files, the daemon answers with those that go to it when no
+ * filter decides.  Taken only in FUSE-BPF mode, which the mount chose.
  */
 static void init_bpf(const struct fusebpf_init_in *in, struct fusebpf_init_out *out)
 {
-	fsd_bpf_kernel = true;
+	fsd_bpf_init = true;
 	out->bpf_user_ops = fsd_config.user_ops & in->bpf_backing_ops;
 	if (fsd_config.debug)
 		fsd_log("INIT: FUSE-BPF kernel, backing ops %#llx, user ops %#llx",
@@ -113,9 +115,10 @@ static uint64_t init_wanted(void)
 	 * (FUSE_EXPORT_SUPPORT: the nodeid carries the backing handle), or
 	 * none at all rather than handles that go stale (a kernel of 7.40
 	 * on).  A policy or a module decides by the names on the way to an
-	 * inode, and a handle skips them: no handles under one.
+	 * inode, and a handle skips them: no handles under one, nor under a
+	 * FUSE-BPF kernel, whose filters decide by names too.
 	 */
-	if (node_exportable() && !fsd_config.policy[0] && !fsd_config.user)
+	if (node_exportable() && !fsd_config.policy[0] && !fsd_config.user && !fsd_bpf_kernel)
 		want |= FUSE_EXPORT_SUPPORT;
 	else
 		want |= FUSEBPF_NO_EXPORT_SUPPORT;
@@ -133,7 +136,7 @@ OP_HANDLER(op_init)
 {
 	const struct fuse_init_in *in = req->in;
 	struct fusebpf_init_out *out = &req->arg.init;
-	uint64_t offered = in->flags, granted;
+	uint64_t offered = in->flags, granted, ext;
 
 	memset(out, 0, sizeof(*out));
 	out->major = FUSE_KERNEL_VERSION;
@@ -166,10 +169,13 @@ OP_HANDLER(op_init)
 		granted &= ~FUSEBPF_PASSTHROUGH;
 	if (in->minor < FUSEBPF_MINOR_OVER_IO_URING)
 		granted &= ~FUSEBPF_OVER_IO_URING;
-	/* A FUSE-BPF kernel's filters decide by names too (init_wanted). */
-	if (offered & FUSEBPF_INIT_BPF)
-		granted = (granted & ~(uint64_t)FUSE_EXPORT_SUPPORT) |
-			  (offered & FUSEBPF_NO_EXPORT_SUPPORT);
+	/* The masks are a FUSE-BPF mount's: a kernel=fuse daemon runs the filters itself. */
+	ext = offered & FUSEBPF_INIT_ARCH;
+	if (fsd_bpf_kernel)
+		ext |= offered & FUSEBPF_INIT_BPF;
+	else if (offered & FUSEBPF_INIT_BPF)
+		fsd_log("INIT: the kernel offers FUSE-BPF's opcode masks, but fsd runs the filters "
+			"itself (kernel=%s): declined", kernel_mode_name(fsd_config.kernel));
 
 	out->max_readahead = in->max_readahead;
 	out->flags = (uint32_t)granted;
@@ -189,17 +195,16 @@ OP_HANDLER(op_init)
 		fsd_passthrough = 1;
 	}
 	/* The extensions read words of the 64-byte fuse_init_in: only when it is whole. */
-	if ((offered & (FUSEBPF_INIT_BPF | FUSEBPF_INIT_ARCH)) &&
-	    16 + req->data_len >= sizeof(struct fusebpf_init_in)) {
-		struct fusebpf_init_in ext;
+	if (ext && 16 + req->data_len >= sizeof(struct fusebpf_init_in)) {
+		struct fusebpf_init_in whole;
 
-		memcpy(&ext, in, 16);
-		memcpy((char *)&ext + 16, req->data, sizeof(ext) - 16);
-		if (offered & FUSEBPF_INIT_BPF)
-			init_bpf(&ext, out);
-		if (offered & FUSEBPF_INIT_ARCH)
-			init_arch(&ext, out);
-		granted |= offered & (FUSEBPF_INIT_BPF | FUSEBPF_INIT_ARCH);
+		memcpy(&whole, in, 16);
+		memcpy((char *)&whole + 16, req->data, sizeof(whole) - 16);
+		if (ext & FUSEBPF_INIT_BPF)
+			init_bpf(&whole, out);
+		if (ext & FUSEBPF_INIT_ARCH)
+			init_arch(&whole, out);
+		granted |= ext;
 		out->flags2 = (uint32_t)(granted >> 32);
 	}
 	atomic_store(&fsd_initialized, 1);
@@ -211,10 +216,13 @@ OP_HANDLER(op_init)
 		uring_negotiated(granted & FUSEBPF_OVER_IO_URING);
 	if (fsd_config.debug)
 		fsd_log("INIT: kernel %u.%u, protocol 7.%u, flags %#llx of %#llx offered, passthrough %s, "
-			"io_uring %s",
+			"io_uring %s, kernel mode %s%s",
 		in->major, in->minor, in->minor < FSD_MINOR ? in->minor : FSD_MINOR,
 		(unsigned long long)granted, (unsigned long long)offered,
-		fsd_passthrough ? "on" : "off", granted & FUSEBPF_OVER_IO_URING ? "on" : "off");
+		fsd_passthrough ? "on" : "off", granted & FUSEBPF_OVER_IO_URING ? "on" : "off",
+		kernel_mode_name(fsd_config.kernel),
+		!fsd_bpf_kernel ? "" : fsd_bpf_init ? " (opcode masks exchanged)" :
+						      " (no opcode masks offered)");
 	reply_arg(req, sizeof(*out));
 	return 0;
 }

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "fsd.h"
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +24,20 @@
 /* cache=always: the mount owns its backing directory; see docs/operations.md. */
 #define TIMEOUT_ALWAYS 86400.0
 #define TIMEOUT_AUTO 1.0
+
+const char *kernel_mode_name(enum kernel_mode mode)
+{
+	switch (mode) {
+	case KERNEL_FUSE:
+		return "fuse";
+	case KERNEL_FUSEBPF:
+		return "fusebpf";
+	case KERNEL_RFC:
+		return "rfc";
+	default:
+		return "auto";
+	}
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -266,10 +281,23 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 		return 0;
 	}
 	if (KEY("policy") && val) {
-		if (!*val || strlen(val) >= FUSEBPF_POLICY_NAME_LEN || strchr(val, '/'))
+		/* The loader's rule; a FUSE-BPF kernel gets it in the mount data (root_bpf=). */
+		if (!loader_name_valid(val))
 			return fail(err, errlen, "option policy=%s: expected a policy name of 1 to %d "
-				    "characters", val, FUSEBPF_POLICY_NAME_LEN - 1);
+				    "characters of [A-Za-z0-9_-]", val, FUSEBPF_POLICY_NAME_LEN - 1);
 		snprintf(cfg->policy, sizeof(cfg->policy), "%s", val);
+		return 0;
+	}
+	if (KEY("kernel") && val) {
+		enum kernel_mode mode;
+
+		for (mode = KERNEL_AUTO; mode <= KERNEL_RFC; mode++)
+			if (!strcmp(val, kernel_mode_name(mode)))
+				break;
+		if (mode > KERNEL_RFC)
+			return fail(err, errlen,
+				    "option kernel=%s: expected fuse, fusebpf, rfc or auto", val);
+		cfg->kernel = mode;
 		return 0;
 	}
 	if (KEY("user_ops") && val) {
@@ -469,6 +497,9 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 		if (cfg->remount)
 			return fail(err, errlen, "option remount: --dev-fd mounts nothing");
 		cfg->foreground = true;
+		/* No device to look for: the harness says which kernel it plays. */
+		if (cfg->kernel == KERNEL_AUTO)
+			cfg->kernel = KERNEL_FUSE;
 	} else if (npos < 2) {
 		return fail(err, errlen, "missing %s: usage: fsd [options] BACKING_DIR MOUNTPOINT",
 			    npos ? "MOUNTPOINT" : "BACKING_DIR and MOUNTPOINT");
@@ -526,6 +557,14 @@ void options_usage(const char *prog)
 	       "                              the kernel checks permissions from the modes (default on)\n"
 	       "     policy=NAME              run the filters of BPF policy NAME (loaded with\n"
 	       "                              `fusebpf load`) on the root and what is below it\n"
+	       "     kernel=fuse|fusebpf|rfc|auto\n"
+	       "                              who runs the filters: fuse, the daemon (/dev/fuse,\n"
+	       "                              type fuse); fusebpf, the fusebpf.ko module\n"
+	       "                              (/dev/fusebpf, type fusebpf); rfc, a kernel with\n"
+	       "                              the FUSE-BPF RFC patches (/dev/fuse); the last two\n"
+	       "                              get BACKING_DIR and policy=NAME at mount (root_dir=,\n"
+	       "                              root_bpf=). Default auto: fusebpf when /dev/fusebpf\n"
+	       "                              exists, else fuse (with --dev-fd: fuse)\n"
 	       "     user_ops=OP[,OP...]      opcodes that go to the userspace handler when no\n"
 	       "                              filter decides (default none; `all` for every one)\n"
 	       "     user=MODULE[:ARGS]       the userspace module serving USER verdicts and\n"

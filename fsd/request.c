@@ -48,11 +48,20 @@ struct op {
 	uint8_t flags;
 	uint8_t str[2]; /* enum str_kind of each string argument */
 	int (*backing)(struct request *req);
+	/*
+	 * Bit i: string argument i is a name a FUSE-BPF kernel does not let a
+	 * userspace prefilter change (the RFC marks it immutable: the dentry
+	 * is the kernel's); its prefilter-call reply leaves the last argument
+	 * out when it is one (request_filter_call).
+	 */
+	uint8_t immutable;
 };
 
 #define NAME1 { STR_NAME }
 #define NAME2 { STR_NAME, STR_NAME }
 #define IN(type) .in_size = sizeof(struct type)
+#define IMMUTABLE1 .immutable = 1
+#define IMMUTABLE2 .immutable = 3
 
 static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_LOOKUP] = { .str = { STR_LOOKUP }, .backing = op_lookup },
@@ -60,12 +69,12 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_GETATTR] = { IN(fuse_getattr_in), .backing = op_getattr },
 	[FUSE_SETATTR] = { IN(fuse_setattr_in), .backing = op_setattr },
 	[FUSE_READLINK] = { .backing = op_readlink },
-	[FUSE_SYMLINK] = { .str = { STR_NAME, STR_LINK }, .backing = op_symlink },
-	[FUSE_MKNOD] = { IN(fuse_mknod_in), .str = NAME1, .backing = op_mknod },
-	[FUSE_MKDIR] = { IN(fuse_mkdir_in), .str = NAME1, .backing = op_mkdir },
-	[FUSE_UNLINK] = { .str = NAME1, .backing = op_unlink },
-	[FUSE_RMDIR] = { .str = NAME1, .backing = op_rmdir },
-	[FUSE_RENAME] = { IN(fuse_rename_in), .str = NAME2, .backing = op_rename },
+	[FUSE_SYMLINK] = { .str = { STR_NAME, STR_LINK }, .backing = op_symlink, IMMUTABLE1 },
+	[FUSE_MKNOD] = { IN(fuse_mknod_in), .str = NAME1, .backing = op_mknod, IMMUTABLE1 },
+	[FUSE_MKDIR] = { IN(fuse_mkdir_in), .str = NAME1, .backing = op_mkdir, IMMUTABLE1 },
+	[FUSE_UNLINK] = { .str = NAME1, .backing = op_unlink, IMMUTABLE1 },
+	[FUSE_RMDIR] = { .str = NAME1, .backing = op_rmdir, IMMUTABLE1 },
+	[FUSE_RENAME] = { IN(fuse_rename_in), .str = NAME2, .backing = op_rename, IMMUTABLE2 },
 	[FUSE_LINK] = { IN(fuse_link_in), .str = NAME1, .backing = op_link },
 	[FUSE_OPEN] = { IN(fuse_open_in), OP_OPEN_FLAGS, .backing = op_open },
 	[FUSE_READ] = { IN(fuse_read_in), .backing = op_read },
@@ -87,7 +96,7 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_FSYNCDIR] = { IN(fuse_fsync_in), .backing = op_fsyncdir },
 	/* GETLK, SETLK, SETLKW: ENOSYS, and the kernel then locks locally. */
 	[FUSE_ACCESS] = { IN(fuse_access_in), .backing = op_access },
-	[FUSE_CREATE] = { IN(fuse_create_in), OP_OPEN_FLAGS, NAME1, op_create },
+	[FUSE_CREATE] = { IN(fuse_create_in), OP_OPEN_FLAGS, NAME1, op_create, IMMUTABLE1 },
 	[FUSE_INTERRUPT] = { IN(fuse_interrupt_in), OP_NO_REPLY | OP_NO_NODE, .backing = op_interrupt },
 	[FUSE_DESTROY] = { 0, OP_NO_NODE, .backing = op_destroy },
 	/* Answers a retrieve notification, which fsd never sends; the kernel expects no reply. */
@@ -96,7 +105,7 @@ static const struct op ops[FSD_OP_MAX] = {
 				.backing = op_batch_forget },
 	[FUSE_FALLOCATE] = { IN(fuse_fallocate_in), .backing = op_fallocate },
 	[FUSE_READDIRPLUS] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdirplus },
-	[FUSE_RENAME2] = { IN(fuse_rename2_in), .str = NAME2, .backing = op_rename2 },
+	[FUSE_RENAME2] = { IN(fuse_rename2_in), .str = NAME2, .backing = op_rename2, IMMUTABLE2 },
 	[FUSE_LSEEK] = { IN(fuse_lseek_in), .backing = op_lseek },
 	[FUSE_COPY_FILE_RANGE] = { IN(fuse_copy_file_range_in), .backing = op_copy_file_range },
 	/* The name is "/" on the wire, and means nothing. */
@@ -169,11 +178,46 @@ static int request_translate_flags(struct request *req, const struct op *op)
 	return 0;
 }
 
+/*
+ * The extensions at the end of a filter call: records of a fuse_ext_header
+ * and a payload, each inside the len bytes that total_extlen counts, sized
+ * in multiples of 8.  A postfilter call carries the backing operation's
+ * error (FUSEBPF_EXT_ERROR_IN, once, a real errno, padding 0); a prefilter
+ * call has none; types fsd does not know are skipped.  0 or -EINVAL.
+ */
+static int request_extensions(struct request *req, const char *p, size_t len)
+{
+	bool error_in = false;
+
+	while (len) {
+		struct fuse_ext_header xh;
+		struct fusebpf_ext_error_in e;
+
+		if (len < sizeof(xh))
+			return -EINVAL;
+		memcpy(&xh, p, sizeof(xh));
+		if (xh.size < sizeof(xh) || xh.size % 8 || xh.size > len)
+			return -EINVAL;
+		if (xh.type == FUSEBPF_EXT_ERROR_IN) {
+			if (xh.size != sizeof(e) || error_in || req->call != FUSEBPF_PHASE_POST)
+				return -EINVAL;
+			memcpy(&e, p, sizeof(e));
+			if (!errno_valid(e.error) || e.padding)
+				return -EINVAL;
+			req->call_error = e.error;
+			error_in = true;
+		}
+		p += xh.size;
+		len -= xh.size;
+	}
+	return req->call == FUSEBPF_PHASE_POST && !error_in ? -EINVAL : 0;
+}
+
 static int request_decode(struct request *req, const struct op *op, const char *buf, size_t len)
 {
 	const struct fuse_in_header *hdr = (const void *)buf;
-	/* A postfilter call's error_in fills the header's last word: no extensions. */
-	size_t ext = req->call == FUSEBPF_PHASE_POST ? 0 : (size_t)hdr->total_extlen * 8;
+	/* Extensions are the last total_extlen * 8 bytes, after every argument. */
+	size_t ext = (size_t)hdr->total_extlen * 8;
 	const char *p = buf + sizeof(*hdr);
 	size_t rest, in_size = op_in_size(op, req->opcode);
 	const char **strs[2] = { &req->name, &req->name2 };
@@ -184,7 +228,14 @@ static int request_decode(struct request *req, const struct op *op, const char *
 		return -EIO;
 	if (hdr->len != len || len < sizeof(*hdr) + ext)
 		return -EINVAL;
-	rest = len - sizeof(*hdr) - ext; /* extensions are not negotiated: skip */
+	/* Those of a request fsd negotiated none for are skipped. */
+	if (req->call) {
+		int err = request_extensions(req, buf + len - ext, ext);
+
+		if (err)
+			return err;
+	}
+	rest = len - sizeof(*hdr) - ext;
 	if (rest < in_size)
 		return -EINVAL;
 	req->in = p;
@@ -699,25 +750,51 @@ int request_entry_lookup(struct request *req, struct node *dir, const char *name
 }
 
 /*
+ * After a FUSE-BPF kernel's prefilter call: the names it keeps (op's
+ * immutable ones) are the names it sent.  A module that rewrote one would
+ * see its choice ignored, so the call fails instead.  0 or -EINVAL.
+ */
+static int ctx_immutable_check(struct request *req, const struct op *op)
+{
+	char *bufs[2] = { req->ctx.name, req->ctx.name2 };
+	const char *sent[2] = { req->name, req->name2 };
+
+	for (int i = 0; i < 2; i++) {
+		if (!(op->immutable & (1u << i)) || !sent[i])
+			continue;
+		bufs[i][FUSEBPF_NAME_LEN - 1] = '\0';
+		if (strcmp(bufs[i], sent[i])) {
+			fsd_log("%s prefilter call: the module renamed '%s', which a FUSE-BPF "
+				"kernel does not let a prefilter change: EINVAL",
+				opcode_name(req->opcode), sent[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
  * A FUSE-BPF kernel's userspace prefilter or postfilter call: the module's
  * filter sees the context as in daemon mode, and the reply carries the
  * input (prefilter) or the output (postfilter) as the filter left it; the
- * kernel goes on with them.  No filter: they go back unchanged.
+ * kernel goes on with them.  No filter: they go back unchanged.  As the
+ * RFC's kernel reads a prefilter reply, the last argument is not in it
+ * when it is an immutable name (MKDIR's name, RENAME's new name, ...).
  */
 static int request_filter_call(struct request *req, const struct op *op)
 {
 	char *names = req->worker->out_buf;
 	const char *strs[2];
 	size_t used = 0;
-	int ret = 0;
+	int ret = 0, nstr = 0;
 
 	ctx_fill(req, op);
 	req->ctx.phase = req->call;
 	if (req->call == FUSEBPF_PHASE_POST) {
 		size_t n = req->data_len < sizeof(req->ctx.out) ? req->data_len : sizeof(req->ctx.out);
 
-		/* The header's last word, where total_extlen and padding are. */
-		memcpy(&req->ctx.error_in, (const char *)req->hdr + sizeof(*req->hdr) - 4, 4);
+		/* From the request's FUSEBPF_EXT_ERROR_IN (request_extensions). */
+		req->ctx.error_in = req->call_error;
 		memcpy(&req->ctx.out, req->data, n);
 		req->ctx.out_size = n;
 		if (user_module->postfilter[req->opcode])
@@ -732,7 +809,9 @@ static int request_filter_call(struct request *req, const struct op *op)
 		ret = user_module->prefilter[req->opcode](req, &req->ctx);
 	if (ret < 0)
 		return filter_errno(ret);
-	ret = ctx_take_input(req, op);
+	ret = ctx_immutable_check(req, op);
+	if (!ret)
+		ret = ctx_take_input(req, op);
 	if (ret)
 		return ret;
 	memcpy(&req->arg, req->in, op_in_size(op, req->opcode));
@@ -748,7 +827,11 @@ static int request_filter_call(struct request *req, const struct op *op)
 	reply_arg(req, op_in_size(op, req->opcode));
 	strs[0] = req->name;
 	strs[1] = req->name2;
-	for (int i = 0; i < 2 && op->str[i] != STR_NONE; i++) {
+	while (nstr < 2 && op->str[nstr] != STR_NONE)
+		nstr++;
+	if (nstr && (op->immutable & (1u << (nstr - 1))))
+		nstr--;
+	for (int i = 0; i < nstr; i++) {
 		size_t n = strlen(strs[i]) + 1;
 
 		memcpy(names + used, strs[i], n);

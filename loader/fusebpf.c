@@ -359,8 +359,12 @@ static int cmd_stats(const char *mountpoint)
 		*sp = '\0';
 		kv[n++] = (struct kv){ line, sp + 1 };
 	}
-	printf("mount %s: root policy %s, userspace module %s\n", mountpoint,
-	       kv_get(kv, n, "root_policy") ?: "?", kv_get(kv, n, "user_module") ?: "?");
+	printf("mount %s: root policy %s, userspace module %s, filters run by %s (kernel=%s)\n",
+	       mountpoint, kv_get(kv, n, "root_policy") ?: "?", kv_get(kv, n, "user_module") ?: "?",
+	       !kv_get(kv, n, "kernel")		       ? "?" :
+	       !strcmp(kv_get(kv, n, "kernel"), "fuse") ? "the daemon" :
+							  "the kernel",
+	       kv_get(kv, n, "kernel") ?: "?");
 	for (size_t i = 0; i < n; i++)
 		if (!strncmp(kv[i].key, "policy.", 7))
 			printf("policy %s: %s\n", kv[i].key + 7, kv[i].value);

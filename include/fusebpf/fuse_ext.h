@@ -12,18 +12,28 @@
  *   7.42  FUSE_OVER_IO_URING and the io_uring ring entry structs and commands
  *   7.43  request_timeout in fuse_init_out (fsd leaves it 0)
  *
- * and, in the second half, the extensions of this project that a FUSE-BPF
- * kernel or a client of another architecture speaks (docs/abi.md): words of
- * fuse_init_in and fuse_init_out that mainline leaves unused, flags2 bits
- * at the top of the range, LOOKUP entries and filter calls.  They are used
- * only when the kernel offered them at INIT.
+ * and, in the second half, what a FUSE-BPF kernel speaks (docs/abi.md, "The
+ * wire to a FUSE-BPF kernel"): the RFC's (v3/v4) filter calls, their
+ * FUSE_ERROR_IN request extension, LOOKUP entries and the ioctl that carries
+ * them, which fsd uses in FUSE-BPF mode (-o kernel=fusebpf|rfc); then this
+ * project's own INIT extensions, words of fuse_init_in and fuse_init_out that
+ * mainline leaves unused and flags2 bits at the top of the range, used only
+ * when the kernel offered them at INIT.
  */
 #ifndef FUSEBPF_FUSE_EXT_H
 #define FUSEBPF_FUSE_EXT_H
 
-/* BPF programs include it too (filter.h); the ioctls are for userspace only. */
+/*
+ * BPF programs include it too (filter.h), and fusebpf.ko (kernel/); the
+ * ioctls are not for BPF.
+ */
 #include <linux/fuse.h>
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#else
 #include <stdint.h>
+#endif
 
 /* INIT flags (flags2 is bits 32..63, sent only with FUSE_INIT_EXT). */
 #define FUSEBPF_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
@@ -111,7 +121,9 @@ struct fusebpf_backing_map {
 _Static_assert(sizeof(struct fusebpf_backing_map) == 16, "fuse_backing_map is 16 bytes");
 
 #ifndef __bpf__
+#ifndef __KERNEL__
 #include <sys/ioctl.h>
+#endif
 
 #define FUSEBPF_DEV_IOC_MAGIC 229
 #ifndef FUSE_DEV_IOC_CLONE
@@ -176,8 +188,11 @@ _Static_assert(sizeof(struct fusebpf_statx_out) == 288, "fuse_statx_out is 288 b
 /*
  * INIT flags, at the top of the 64 (mainline is at bit 42): the kernel sets
  * them in fuse_init_in's flags2, the daemon in fuse_init_out's to accept.
+ * FUSEBPF_INIT_BPF is the opcode masks' exchange (fusebpf.ko offers it, an
+ * RFC kernel never does); it is not what makes a mount FUSE-BPF: the mount
+ * is (root_dir=).
  */
-#define FUSEBPF_INIT_BPF (1ULL << 63) /* a FUSE-BPF kernel: filters, backing operations */
+#define FUSEBPF_INIT_BPF (1ULL << 63) /* the opcode masks: bpf_backing_ops, bpf_user_ops */
 #define FUSEBPF_INIT_ARCH (1ULL << 62) /* the client says its architecture */
 
 /* fusebpf_init_in.arch_flags: the client can send x86-64's values instead of its own. */
@@ -191,13 +206,27 @@ enum fusebpf_arch_mode {
 
 /*
  * Filter calls of a FUSE-BPF kernel: the opcode with one of these OR-ed in;
- * the low 16 bits are the opcode filtered.  A postfilter call puts the
- * backing operation's error in the last word of fuse_in_header (where
- * total_extlen and padding are: filter calls carry no extensions).
+ * the low 16 bits are the opcode filtered.  A postfilter call carries the
+ * backing operation's error as a request extension (below).
  */
 #define FUSEBPF_PREFILTER_CALL 0x10000u
 #define FUSEBPF_POSTFILTER_CALL 0x20000u
 #define FUSEBPF_OPCODE_MASK 0xffffu
+
+/*
+ * The RFC's request extension type for a postfilter call (after 7.38's
+ * FUSE_MAX_NR_SECCTX 31 and FUSE_EXT_GROUPS 32).  Extensions are records at
+ * the end of a request, after its arguments, that fuse_in_header.total_extlen
+ * counts in 8-byte units; each starts with a struct fuse_ext_header whose
+ * size is the record's, header included, a multiple of 8.
+ */
+#define FUSEBPF_EXT_ERROR_IN 33
+struct fusebpf_ext_error_in {
+	struct fuse_ext_header hdr; /* size 16, type FUSEBPF_EXT_ERROR_IN */
+	int32_t error; /* the backing operation's 0 or -errno */
+	uint32_t padding; /* 0: the record is rounded up to 8 bytes */
+};
+_Static_assert(sizeof(struct fusebpf_ext_error_in) == 16, "the error_in record is 16 bytes");
 
 /* What follows fuse_entry_out in the LOOKUP reply to a FUSE-BPF kernel (up to two). */
 enum fusebpf_entry_type {
@@ -218,6 +247,36 @@ struct fusebpf_lookup_entry {
 	};
 };
 _Static_assert(sizeof(struct fusebpf_lookup_entry) == 24, "a lookup entry is 24 bytes");
+
+#ifndef __bpf__
+/*
+ * A LOOKUP reply that carries entries is not written to the device: the
+ * daemon hands the whole reply (fuse_out_header, fuse_entry_out, entries;
+ * n bytes, at most a page) to the kernel with this ioctl, in its own
+ * process, where the kernel takes the BACKING entry's fd.  The RFC's
+ * _IOW(229, 125, char[n]), spelt without the array type.
+ */
+#define FUSEBPF_DEV_IOC_BPF_RESPONSE(n) _IOC(_IOC_WRITE, FUSEBPF_DEV_IOC_MAGIC, 125, (n))
+#define FUSEBPF_BPF_RESPONSE_MAX 4096u
+_Static_assert(FUSEBPF_DEV_IOC_BPF_RESPONSE(192) == _IOW(FUSEBPF_DEV_IOC_MAGIC, 125, char[192]),
+	       "the RFC's ioctl number");
+
+/*
+ * The ioctl over a --dev-fd socket (a simulated kernel), where there is no
+ * ioctl: the daemon sends this message, then the ioctl's argument as the
+ * next message.  It is framed as a notification (unique 0) of code 0, which
+ * no kernel sends or takes, so that the peer cannot mistake it for a reply;
+ * the argument's bytes are the RFC's.  See fsd/dev.c.
+ */
+struct fusebpf_sim_ioctl {
+	uint32_t len; /* 24 */
+	int32_t code; /* 0 */
+	uint64_t unique; /* 0 */
+	uint32_t cmd; /* the ioctl request: FUSEBPF_DEV_IOC_BPF_RESPONSE(n) */
+	uint32_t padding; /* 0 */
+};
+_Static_assert(sizeof(struct fusebpf_sim_ioctl) == 24, "the ioctl marker is 24 bytes");
+#endif /* !__bpf__ */
 /*
  * FUSE over io_uring (7.42).  Each ring entry is two buffers registered with
  * FUSEBPF_URING_CMD_REGISTER (an IORING_OP_URING_CMD on the FUSE device fd,

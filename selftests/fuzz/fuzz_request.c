@@ -10,10 +10,13 @@
  *	            bits 1-2 cache mode (0 never, 1 auto, else always)
  *	            bit 3 negative entries cached (negative_timeout > 0)
  *	            bit 4 the input sends its own INIT (else the target sends 7.45's)
- *	            bit 5 the kernel offers no passthrough; with a 7.45 INIT from the
- *	                  target, it is a FUSE-BPF kernel of arm64 instead
- *	                  (FUSEBPF_INIT_BPF, FUSEBPF_INIT_ARCH): filter calls,
- *	                  LOOKUP entries and open flags translated
+ *	            bit 5 a FUSE-BPF mount (-o kernel=fusebpf): filter calls and
+ *	                  LOOKUP entries (through the ioctl's two messages on
+ *	                  the socket, fsd/dev.c); with a 7.45 INIT from the
+ *	                  target, the kernel is fusebpf.ko on arm64, offering no
+ *	                  passthrough but the opcode masks and its architecture
+ *	                  (FUSEBPF_INIT_BPF, FUSEBPF_INIT_ARCH): open flags
+ *	                  translated
  *	            bit 6 no_default_permissions
  *	            bit 7 the target's INIT is 7.31's (16 bytes) instead of 7.45's
  *	frame       u16 little-endian: bits 0-12 the request's length, bit 13
@@ -272,6 +275,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair: %s", strerror(errno));
+	/* As --dev-fd: the daemon sends ioctls on it as two messages. */
+	if (dev_given(sv[0]) < 0)
+		die("dev_given: %s", strerror(errno));
 	/* Root may pass net.core.wmem_max: then even a 1 MiB READ reply fits. */
 	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
@@ -547,11 +553,23 @@ static void request_run(const unsigned char *req, size_t len)
 	const struct fuse_in_header *hdr = (const void *)req;
 	const struct fuse_out_header *out = (const void *)reply_buf;
 	bool want_reply = len >= sizeof(*hdr) && hdr->unique && !no_reply_opcode(hdr->opcode);
+	bool via_ioctl;
 	ssize_t n;
 
 	forget_account(req, len);
 	request_process(&W, (const char *)req, len);
 	n = recv(sv[1], reply_buf, REPLY_BUF, MSG_DONTWAIT | MSG_TRUNC);
+	/* An ioctl's marker (fsd/dev.c): its argument, the reply, is the next message. */
+	via_ioctl = n == sizeof(struct fusebpf_sim_ioctl) && !out->unique && !out->error;
+	if (via_ioctl) {
+		const struct fusebpf_sim_ioctl *m = (const void *)reply_buf;
+		uint32_t cmd = m->cmd;
+
+		n = recv(sv[1], reply_buf, REPLY_BUF, MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 || cmd != FUSEBPF_DEV_IOC_BPF_RESPONSE(n))
+			die("%s: an ioctl %#x without its %zd-byte argument",
+			    opcode_name(hdr->opcode), cmd, n);
+	}
 	if (n < 0) {
 		if (errno != EAGAIN)
 			die("recv: %s", strerror(errno));
@@ -580,6 +598,11 @@ static void request_run(const unsigned char *req, size_t len)
 	if (!out->error && !payload_size_ok(req, n - sizeof(*out)))
 		die("%s: a %zd-byte payload the kernel would refuse", opcode_name(hdr->opcode),
 		    n - (ssize_t)sizeof(*out));
+	/* An RFC kernel takes a LOOKUP reply with entries by the ioctl only, and nothing else so. */
+	if (via_ioctl != (hdr->opcode == FUSE_LOOKUP && !out->error &&
+			  (size_t)n > sizeof(*out) + sizeof(struct fuse_entry_out)))
+		die("%s: a %zd-byte reply %s", opcode_name(hdr->opcode), n,
+		    via_ioctl ? "sent by FUSE_DEV_IOC_BPF_RESPONSE" : "with LOOKUP entries written");
 	if (!out->error)
 		reply_account(hdr->opcode, reply_buf + sizeof(*out), n - sizeof(*out));
 	if (recv(sv[1], reply_buf, REPLY_BUF, MSG_DONTWAIT) >= 0)
@@ -705,7 +728,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	atomic_store(&fsd_initialized, 0);
 	fsd_passthrough = 0;
 	fsd_dont_mask = 0;
-	fsd_bpf_kernel = false;
+	fsd_bpf_kernel = cfg & 0x20;
+	fsd_bpf_init = false;
 	fsd_client_arch = NULL;
 	nfhs = 0;
 	if (lookups)

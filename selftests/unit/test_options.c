@@ -10,6 +10,7 @@
  * What mount(8) hands over: every mount flag and its opposite, its own
  * options accepted and ignored, fsname=/subtype=, SELinux contexts with
  * quoted commas, remount, and the helper's arguments (mount.fuse.fsd).
+ * kernel= and its default with --dev-fd.
  */
 #define _GNU_SOURCE
 #include "../../fsd/fsd.h"
@@ -468,6 +469,32 @@ Test(options, dev_fd)
 	PARSE_FAILS("--dev-fd", "--dev-fd", "x", "/b");
 	PARSE_FAILS("--dev-fd", "--dev-fd", "99999999999", "/b");
 	PARSE_FAILS("--dev-fd", "/b", "--dev-fd");
+}
+
+/* -o kernel=: a mode by name; auto is main.c's to resolve, but --dev-fd has no device. */
+Test(options, kernel_modes)
+{
+	cr_assert_eq(PARSE("/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.kernel, KERNEL_AUTO);
+	cr_assert_eq(PARSE("--dev-fd", "3", "/b"), 0, "%s", err);
+	cr_assert_eq(cfg.kernel, KERNEL_FUSE, "--dev-fd: auto is fuse");
+	cr_assert_eq(PARSE("-o", "kernel=fuse", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.kernel, KERNEL_FUSE);
+	cr_assert_eq(PARSE("-o", "kernel=fusebpf,policy=p-1_x", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.kernel, KERNEL_FUSEBPF);
+	cr_assert_eq(PARSE("-o", "kernel=rfc", "--dev-fd", "3", "/b"), 0, "%s", err);
+	cr_assert_eq(cfg.kernel, KERNEL_RFC);
+	cr_assert_eq(PARSE("-o", "kernel=rfc,kernel=auto", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.kernel, KERNEL_AUTO, "the last one given wins");
+	cr_assert_str_eq(kernel_mode_name(KERNEL_FUSEBPF), "fusebpf");
+
+	PARSE_FAILS("option kernel=bpf: expected fuse, fusebpf, rfc or auto", "-o", "kernel=bpf",
+		    "/b", "/m");
+	PARSE_FAILS("option kernel=: expected", "-o", "kernel=", "/b", "/m");
+	PARSE_FAILS("unknown option 'kernel'", "-o", "kernel", "/b", "/m");
+	/* The name goes into the mount data (root_bpf=): nothing that could end it. */
+	PARSE_FAILS("option policy=\"a,b\"", "-o", "policy=\"a,b\"", "/b", "/m");
+	PARSE_FAILS("expected a policy name", "-o", "policy=a.b", "/b", "/m");
 }
 
 /* Each flag's opposite clears it, as libmount does: the last one given wins. */

@@ -148,11 +148,12 @@ static void init_and_check(unsigned minor, uint64_t flags, size_t in_size, uint6
 
 	/*
 	 * This project's extensions (test_fusebpf.c) are taken when offered
-	 * with a whole fuse_init_in; here their words are 0: no user ops, an
-	 * unknown client architecture, left untranslated.
+	 * with a whole fuse_init_in; here their words are 0: an unknown client
+	 * architecture, left untranslated.  The opcode masks are declined: the
+	 * daemon runs kernel=fuse, the filters are its own.
 	 */
 	if (in_size >= sizeof(struct fusebpf_init_in))
-		wants |= FUSEBPF_INIT_BPF | FUSEBPF_INIT_ARCH;
+		wants |= FUSEBPF_INIT_ARCH;
 	want = init_expected(minor, offered, wants);
 
 	got = expect_reply(send_init(FUSE_KERNEL_VERSION, minor, flags, in_size), 0,

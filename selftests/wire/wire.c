@@ -41,6 +41,21 @@ static unsigned char req_buf[WIRE_BUF] __attribute__((aligned(8)));
 static size_t req_used;
 static bool req_len_forged;
 
+/* The opcodes of the last requests sent, by unique: what a reply answers. */
+#define SENT_MAX 1024
+static struct {
+	uint64_t unique;
+	uint32_t opcode;
+} sent_ops[SENT_MAX];
+
+/* The opcode (with its filter-call bits) of the request unique; 0 if unknown. */
+static uint32_t sent_opcode(uint64_t unique)
+{
+	size_t i = (unique / 2) % SENT_MAX;
+
+	return sent_ops[i].unique == unique ? sent_ops[i].opcode : 0;
+}
+
 static unsigned timeout_ms(void)
 {
 	const char *t = getenv("FSD_WIRE_TIMEOUT_MS");
@@ -83,6 +98,7 @@ void wire_start(const char *const *argv, uid_t uid)
 	int sv[2], logfd;
 
 	memset(&W, 0, sizeof(W));
+	memset(sent_ops, 0, sizeof(sent_ops));
 	W.fd = -1;
 	snprintf(W.root, sizeof(W.root), "%s/w.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(W.root), "mkdtemp %s: %s", W.root, strerror(errno));
@@ -347,6 +363,8 @@ uint64_t req_send_truncated(size_t n)
 	/* The kernel's uniques are even: odd ones mark INTERRUPT replies. */
 	W.unique += 2;
 	hdr->unique = W.unique;
+	sent_ops[(W.unique / 2) % SENT_MAX].unique = W.unique;
+	sent_ops[(W.unique / 2) % SENT_MAX].opcode = hdr->opcode;
 	if (!req_len_forged)
 		hdr->len = req_used;
 	sent = send(W.fd, req_buf, n, MSG_NOSIGNAL);
@@ -549,16 +567,61 @@ static bool reply_read(unsigned ms)
 	}
 }
 
+/*
+ * A struct fusebpf_sim_ioctl (a notification of code 0, which no daemon
+ * writes) announces an ioctl: its argument is the next message.  Checked as
+ * the RFC's fuse_dev_ioctl checks FUSE_DEV_IOC_BPF_RESPONSE: its number,
+ * its size that of the argument, at most a page.
+ */
+static void reply_ioctl_take(void)
+{
+	struct fusebpf_sim_ioctl m;
+
+	W.reply_ioctl = 0;
+	if (W.reply_len < sizeof(struct fuse_out_header))
+		return;
+	memcpy(&m, W.reply, sizeof(struct fuse_out_header));
+	if (m.unique || m.code)
+		return;
+	cr_assert_eq(W.reply_len, sizeof(m), "an ioctl marker of %zu bytes", W.reply_len);
+	memcpy(&m, W.reply, sizeof(m));
+	cr_assert_eq(m.len, sizeof(m));
+	cr_assert_eq(m.padding, 0, "ioctl marker padding %#x", m.padding);
+	cr_assert(reply_read(timeout_ms()), "an ioctl marker (request %#x) with no argument",
+		  m.cmd);
+	cr_assert_eq(_IOC_TYPE(m.cmd), FUSEBPF_DEV_IOC_MAGIC, "ioctl %#x: not FUSE's", m.cmd);
+	cr_assert_eq(_IOC_NR(m.cmd), 125, "ioctl %#x: not FUSE_DEV_IOC_BPF_RESPONSE", m.cmd);
+	cr_assert_eq(_IOC_DIR(m.cmd), _IOC_WRITE, "ioctl %#x: not _IOW", m.cmd);
+	cr_assert_eq(_IOC_SIZE(m.cmd), W.reply_len,
+		     "FUSE_DEV_IOC_BPF_RESPONSE(%u) with a %zu-byte argument", _IOC_SIZE(m.cmd),
+		     W.reply_len);
+	cr_assert_leq(W.reply_len, FUSEBPF_BPF_RESPONSE_MAX, "a %zu-byte FUSE_DEV_IOC_BPF_RESPONSE",
+		      W.reply_len);
+	W.reply_ioctl = m.cmd;
+}
+
 const struct fuse_out_header *reply_next(void)
 {
 	const struct fuse_out_header *out = (const void *)W.reply;
+	bool entries;
 
 	cr_assert(reply_read(timeout_ms()), "no reply within %u ms (last unique sent %llu)",
 		  timeout_ms(), (unsigned long long)W.unique);
+	reply_ioctl_take();
 	cr_assert_geq(W.reply_len, sizeof(*out), "a %zu-byte reply: shorter than its header",
 		      W.reply_len);
 	cr_assert_eq(out->len, W.reply_len, "reply header says %u bytes, %zu sent", out->len,
 		     W.reply_len);
+	/* A successful LOOKUP reply longer than fuse_entry_out carries entries. */
+	entries = out->unique && sent_opcode(out->unique) == FUSE_LOOKUP && !out->error &&
+		  W.reply_len > sizeof(*out) + sizeof(struct fuse_entry_out);
+	cr_assert(!entries || W.reply_ioctl,
+		  "unique %llu: a LOOKUP reply with entries was written: an RFC kernel refuses "
+		  "it (EINVAL); it goes through FUSE_DEV_IOC_BPF_RESPONSE",
+		  (unsigned long long)out->unique);
+	cr_assert(entries || !W.reply_ioctl,
+		  "unique %llu: FUSE_DEV_IOC_BPF_RESPONSE with a reply that carries no LOOKUP "
+		  "entries", (unsigned long long)out->unique);
 	return out;
 }
 

@@ -13,7 +13,15 @@
  *	expect_error(u, -ENOENT);
  *
  * Every wait for a reply has a deadline (WIRE_TIMEOUT_MS), so a daemon that
- * stays silent fails the test instead of hanging it.  Requests are built one
+ * stays silent fails the test instead of hanging it.
+ *
+ * Replies arrive as the kernel would take them: written, or, for a LOOKUP
+ * reply that carries FUSE-BPF entries, as the RFC's ioctl
+ * FUSEBPF_DEV_IOC_BPF_RESPONSE, which the daemon sends over the socket as a
+ * struct fusebpf_sim_ioctl message followed by the reply (fsd/dev.c).  As
+ * an RFC kernel, the harness refuses a LOOKUP reply with entries that was
+ * written (the kernel's write fails it with EINVAL) and the ioctl of any
+ * other reply: either fails the test.  Requests are built one
  * at a time (req_begin, req_put..., req_send); the send_* helpers build and
  * send the common opcodes as a kernel would.
  */
@@ -46,6 +54,7 @@ struct wire {
 	/* The last reply read: header and payload. */
 	unsigned char *reply;
 	size_t reply_len;
+	uint32_t reply_ioctl; /* its ioctl request number if it came as an ioctl, else 0 */
 };
 
 /* The harness of the running test (Criterion runs each test in a process). */
