@@ -272,17 +272,30 @@ seed("readdirplus-other-dir", C, req("LOOKUP", 1, s("d")), req("LOOKUP", 1, s("x
 seed("forget-weird", C, req("FORGET", 1, forget_in(1 << 63)), req("FORGET", 0, forget_in(1)),
      req("FORGET", 77, b"abc"), req("GETATTR", 1, getattr_in))
 
-# A FUSE-BPF kernel of arm64 (NO_PASSTHROUGH with the target's INIT): filter
-# calls (opcode | 0x10000 pre, | 0x20000 post, error_in in the header's last
-# word), LOOKUP entries, arm64 open flags (O_DIRECT 0o200000 is O_DIRECTORY here).
+# A FUSE-BPF mount (NO_PASSTHROUGH: kernel=fusebpf), with the target's INIT
+# fusebpf.ko on arm64: filter calls (opcode | 0x10000 pre, | 0x20000 post,
+# the post's error_in as the FUSE_ERROR_IN extension, 33), LOOKUP entries,
+# arm64 open flags (O_DIRECT 0o200000 is O_DIRECTORY here).
 PRE, POST = 0x10000, 0x20000
 FB = CACHE_ALWAYS | NO_PASSTHROUGH
 attr_out = struct.pack("<QII", 1, 0, 0) + bytes(88)
 entry_out = struct.pack("<QQQQII", 5, 0, 1, 1, 0, 0) + bytes(88)
+ERROR_IN = 33
 
 
-def call(op, phase, nodeid, body, error_in=0):
-    h = hdr(OP[op] | phase, nodeid, body)
+def ext_error_in(error_in, size=16, type_=ERROR_IN, padding=0):
+    return struct.pack("<IIiI", size, type_, error_in, padding)
+
+
+def call(op, phase, nodeid, body, error_in=0, ext=None):
+    if ext is None:
+        ext = ext_error_in(error_in) if phase == POST else b""
+    return frame(hdr(OP[op] | phase, nodeid, body + ext, extlen=len(ext) // 8))
+
+
+def call_v2(op, nodeid, body, error_in):
+    """A postfilter call of RFC v1/v2: error_in in the header's last word."""
+    h = hdr(OP[op] | POST, nodeid, body)
     return frame(h[:36] + struct.pack("<i", error_in) + h[40:])
 
 
@@ -295,6 +308,24 @@ seed("fusebpf-filter-calls", FB, call("LOOKUP", PRE, 1, s("f")),
      call("LOOKUP", POST, 1, s("f") + entry_out), call("LOOKUP", POST, 1, s("f")),
      call("WRITE", PRE, 1, write_in(1, 0, b"data")), call("INIT", PRE, 0, b""),
      frame(hdr(OP["LOOKUP"] | PRE | POST, 1, s("f"))))
+# Prefilter replies leave the last argument out when it is an immutable name.
+seed("fusebpf-immutable-names", FB, call("MKDIR", PRE, 1, mkdir_in(0o755, "d")),
+     call("CREATE", PRE, 1, create_in(O_CREAT | O_RDWR, S_IFREG | 0o644, "c")),
+     call("UNLINK", PRE, 1, s("f")), call("RMDIR", PRE, 1, s("d")),
+     call("RENAME2", PRE, 1, struct.pack("<QII", 1, 1, 0) + s("f") + s("g")),
+     call("SYMLINK", PRE, 1, s("l") + s("target")),
+     call("LINK", PRE, 1, struct.pack("<Q", 2) + s("n")))
+# Extension lists a postfilter call must not get past: sizes, types, contents.
+seed("fusebpf-bad-extensions", FB, call_v2("GETATTR", 1, getattr_in + attr_out, -2),
+     call("GETATTR", POST, 1, getattr_in + attr_out, ext=b""),
+     call("GETATTR", POST, 1, getattr_in + attr_out, ext=ext_error_in(0, size=12)),
+     call("GETATTR", POST, 1, getattr_in + attr_out, ext=ext_error_in(0, size=0)),
+     call("GETATTR", POST, 1, getattr_in + attr_out, ext=ext_error_in(0, size=24)),
+     call("GETATTR", POST, 1, getattr_in + attr_out, ext=ext_error_in(5)),
+     call("GETATTR", POST, 1, getattr_in + attr_out, ext=ext_error_in(0) * 2),
+     call("GETATTR", POST, 1, getattr_in + attr_out,
+          ext=struct.pack("<II", 8, 99) + ext_error_in(-13)),
+     call("LOOKUP", PRE, 1, s("f"), ext=ext_error_in(0)))
 seed("arm64-open-flags", FB, req("LOOKUP", 1, s("f")), req("OPEN", 2, open_in(0o200000)),
      req("OPEN", 2, open_in(0o40000)), req("OPEN", 2, open_in(0x40000000)),
      req("CREATE", 1, create_in(O_CREAT | 0o200000, S_IFREG | 0o644, "new")))
