@@ -4,13 +4,14 @@
  * get wrong gets one line naming it: a value that is no mode, and
  * kernel=fusebpf on a machine without fusebpf.ko (no /dev/fusebpf).  The
  * modes themselves are served in test_fusebpf.c (FUSE-BPF) and every other
- * wire test (fuse).
+ * wire test (fuse); here, a mount's statistics say which it runs in.
  */
 #define _GNU_SOURCE
 #include "wire.h"
 #include "../integration/fixture.h"
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,60 @@ Test(wire_kernel_mode, fusebpf_without_the_module)
 			      "(fusebpf.ko not loaded?)\n");
 	cr_assert_not(is_mounted(mnt));
 	sh("rm -rf '%s'", dir);
+}
+
+/* An RFC mount on a kernel whose FUSE has no FUSE-BPF: it refuses root_dir=, and fsd says so. */
+Test(wire_kernel_mode, rfc_without_fuse_bpf)
+{
+	char err[1024], dir[PATH_MAX], backing[PATH_MAX + 8], mnt[PATH_MAX + 8], args[3 * PATH_MAX];
+	int status;
+
+	if (geteuid() != 0)
+		cr_skip_test("fsd mounts only as root");
+	snprintf(dir, sizeof(dir), "%s/r.XXXXXX", test_tmp());
+	cr_assert(mkdtemp(dir));
+	snprintf(backing, sizeof(backing), "%s/b", dir);
+	snprintf(mnt, sizeof(mnt), "%s/m", dir);
+	cr_assert_eq(mkdir(backing, 0755), 0);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+	/* Not -f: were the mount to work, fsd would serve it in the background. */
+	snprintf(args, sizeof(args), "-o kernel=rfc,policy=somepolicy '%s' '%s'", backing, mnt);
+	status = fsd_run(err, sizeof(err), args);
+	if (status == 0) {
+		sh("umount -l '%s'", mnt);
+		sh("rm -rf '%s'", dir);
+		cr_skip_test("this kernel's FUSE takes root_dir=: it has FUSE-BPF");
+	}
+	cr_assert_eq(status, 1, "%s", err);
+	cr_assert(strstr(err, "Invalid argument (kernel=rfc: this kernel's FUSE refused root_dir=; "
+			      "it has no FUSE-BPF?)\n"),
+		  "%s", err);
+	cr_assert_eq(strchr(err, '\n'), err + strlen(err) - 1, "more than one line: %s", err);
+	cr_assert_not(is_mounted(mnt));
+	sh("rm -rf '%s'", dir);
+}
+
+/* fsd --stats and fusebpf stats say which mode a mount runs in: auto's choice here. */
+Test(wire_kernel_mode, stats_say_the_mode)
+{
+	char out[1 << 16], want[64];
+	struct stat st;
+	bool module = stat("/dev/fusebpf", &st) == 0;
+
+	if (geteuid() != 0)
+		cr_skip_test("fsd mounts only as root");
+	mnt_start(&M, NULL);
+	cr_assert_eq(sh_output(out, sizeof(out), "'%s' --stats '%s'", fsd_bin(), M.dir), 0, "%s",
+		     out);
+	snprintf(want, sizeof(want), "\nkernel %s\n", module ? "fusebpf" : "fuse");
+	cr_assert(strstr(out, want), "no '%s' in: %s", want + 1, out);
+	cr_assert(module || strstr(out, "\nkernel_masks 0\n"), "%s", out);
+	cr_assert_eq(sh_output(out, sizeof(out), "'%s' stats '%s'", fusebpf_bin(), M.dir), 0, "%s",
+		     out);
+	cr_assert(strstr(out, module ? "filters run by the kernel (kernel=fusebpf)" :
+				       "filters run by the daemon (kernel=fuse)"),
+		  "%s", out);
+	cr_assert(mnt_stop(&M), "fsd did not exit 0");
 }
 
 Test(wire_kernel_mode, help_names_the_modes)
