@@ -539,8 +539,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fsd: cannot open %s: %s\n", dev_path(), strerror(-devfd));
 		return 1;
 	}
-	/* Reads through the mount update atime as its options say (tree.c). */
-	err = tree_init(backing, cfg->mount_flags);
+	/*
+	 * Reads through the mount update atime as its options say (tree.c).
+	 * Not under a FUSE-BPF kernel: it does the reads itself, on the
+	 * backing files fsd hands it, which must be of the real mounts, the
+	 * ones it can check are inside the backing directory.
+	 */
+	err = fsd_bpf_kernel ? 0 : tree_init(backing, cfg->mount_flags);
 	if (err && cfg->mountpoint)
 		fprintf(stderr,
 			"fsd: cannot copy the mount of '%s' (%s): reads through the mount "
