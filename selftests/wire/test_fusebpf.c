@@ -430,7 +430,8 @@ static uint64_t post_with(const void *ext, size_t len, uint16_t extlen)
 	call_begin(FUSE_GETATTR, FUSEBPF_POSTFILTER_CALL, FUSE_ROOT_ID);
 	REQ_PUT(gin);
 	REQ_PUT(aout);
-	req_put(ext, len);
+	if (len)
+		req_put(ext, len);
 	req_hdr()->total_extlen = extlen;
 	return req_send();
 }
