@@ -148,6 +148,7 @@ Test(install, installs_and_uninstalls_exactly, .fini = inst_teardown)
 		"usr/local/include/fusebpf/control.h\n"
 		"usr/local/include/fusebpf/filter.h\n"
 		"usr/local/include/fusebpf/fuse_ext.h\n"
+		"usr/local/include/fusebpf/kernel.h\n"
 		"usr/local/include/fusebpf/opcodes.h\n"
 		"usr/local/include/fusebpf/policy.bpf.h\n"
 		"usr/local/include/other.h\n"

@@ -10,13 +10,16 @@
 #include "fixture.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 TestSuite(kernel, .timeout = 120);
@@ -87,28 +90,134 @@ Test(kernel, lookups_and_stats_reach_the_daemon_zero_times)
 	cr_assert(mnt_stop(&M));
 }
 
+Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
+{
+	char buf[64] = "", list[256];
+	struct dirent *de;
+	int fd, names;
+	DIR *dir;
+	void *map;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	make_tree(&M);
+	cr_assert_eq(setxattr(bp(&M, "d/g"), "user.colour", "blue", 4, 0), 0);
+
+	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "hello");
+	fd = open(mp(&M, "d/e/h"), O_RDONLY);
+	cr_assert(fd >= 0);
+	map = mmap(NULL, 6, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert(map != MAP_FAILED);
+	cr_assert_eq(memcmp(map, "deeper", 6), 0);
+	munmap(map, 6);
+	close(fd);
+	/* Writes, and O_TRUNC, land in the backing file. */
+	fd = open(mp(&M, "d/g"), O_WRONLY | O_TRUNC);
+	cr_assert(fd >= 0, "open O_TRUNC: %s", strerror(errno));
+	cr_assert_eq(write(fd, "again", 5), 5);
+	cr_assert_eq(fsync(fd), 0);
+	close(fd);
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read_file(bp(&M, "d/g"), buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "again");
+	assert_same_stat(&M, "d/g");
+
+	dir = opendir(mp(&M, "d"));
+	cr_assert(dir);
+	names = 0;
+	while ((de = readdir(dir)))
+		names += !strcmp(de->d_name, "g") || !strcmp(de->d_name, "e");
+	closedir(dir);
+	cr_assert_eq(names, 2);
+
+	cr_assert_eq(getxattr(mp(&M, "d/g"), "user.colour", buf, sizeof(buf)), 4);
+	cr_assert_eq(memcmp(buf, "blue", 4), 0);
+	cr_assert_eq(getxattr(mp(&M, "d/g"), "user.colour", NULL, 0), 4);
+	cr_assert_eq(getxattr(mp(&M, "f"), "user.colour", buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, ENODATA);
+	cr_assert_gt(listxattr(mp(&M, "d/g"), list, sizeof(list)), 0);
+	cr_assert_str_eq(list, "user.colour");
+
+	static const char *const ops[] = { "LOOKUP", "GETATTR", "OPEN", "READ", "WRITE",
+					   "FLUSH", "FSYNC", "RELEASE", "OPENDIR", "READDIR",
+					   "RELEASEDIR", "GETXATTR", "LISTXATTR" };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++)
+		cr_assert_eq(requests(ops[i]), 0, "the daemon saw %llu %s",
+			     (unsigned long long)requests(ops[i]), ops[i]);
+	cr_assert_eq(mnt_stat(&M, "nodes"), 1);
+	cr_assert(mnt_stop(&M));
+}
+
+static int open_read_as_other(void *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static int open_write_as_other(void *path)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* The kernel checks the caller's permission as the daemon's open would. */
+Test(kernel, permissions_are_the_callers)
+{
+	int err;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
+	make_tree(&M);
+	cr_assert_eq(chmod(bp(&M, "d"), 0755), 0);
+	cr_assert_eq(chmod(bp(&M, "f"), 0600), 0);
+	cr_assert_eq(run_as(1000, 1000, open_read_as_other, (void *)mp(&M, "f")), EACCES);
+	/* d/e is 0700: no way through it. */
+	cr_assert_eq(run_as(1000, 1000, open_read_as_other, (void *)mp(&M, "d/e/h")), EACCES);
+	/* d/g is uid 1000's, 0644. */
+	cr_assert_eq(run_as(1000, 1000, open_write_as_other, (void *)mp(&M, "d/g")), 0);
+	cr_assert_eq(run_as(1001, 1001, open_write_as_other, (void *)mp(&M, "d/g")), EACCES);
+	cr_assert_eq(run_as(1001, 1001, open_read_as_other, (void *)mp(&M, "d/g")), 0);
+	cr_assert_eq(chmod(bp(&M, "f"), 0644), 0);
+	err = run_as(1000, 1000, open_read_as_other, (void *)mp(&M, "f"));
+	cr_assert_eq(err, 0, "open as uid 1000 after chmod 644: %s", strerror(err));
+	cr_assert_eq(requests("OPEN"), 0);
+	cr_assert(mnt_stop(&M));
+}
+
 /*
  * An inode the kernel looked up has no node in the daemon: the first of
- * its requests that reaches the daemon (OPEN, here) comes after a LOOKUP
- * of its name there, the parent's first; once the kernel forgets the
- * inodes, the daemon forgets those nodes.
+ * its requests that reaches the daemon (SETATTR, here) comes after a
+ * LOOKUP of its name there, the parent's first; once the kernel forgets
+ * the inodes, the daemon forgets those nodes.
  */
 Test(kernel, the_daemon_learns_kernel_inodes_by_name_and_forgets_them)
 {
-	char buf[16] = "";
+	struct stat st;
 
 	need_module();
 	mnt_start(&M, "kernel=fusebpf");
 	make_tree(&M);
 	assert_same_stat(&M, "d/e/h");
 	cr_assert_eq(requests("LOOKUP"), 0);
-	cr_assert_eq(read_file(mp(&M, "d/e/h"), buf, sizeof(buf)), 6);
-	cr_assert_str_eq(buf, "deeper");
+	cr_assert_eq(chmod(mp(&M, "d/e/h"), 0604), 0);
+	cr_assert_eq(stat(bp(&M, "d/e/h"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0604);
+	cr_assert_eq(requests("SETATTR"), 1);
 	cr_assert_eq(requests("LOOKUP"), 3, "LOOKUPs of d, e, h: %llu",
 		     (unsigned long long)requests("LOOKUP"));
 	cr_assert_eq(mnt_stat(&M, "nodes"), 4);
 	/* Again: the kernel remembers the daemon's nodeid. */
-	cr_assert_eq(read_file(mp(&M, "d/e/h"), buf, sizeof(buf)), 6);
+	cr_assert_eq(chmod(mp(&M, "d/e/h"), 0644), 0);
 	cr_assert_eq(requests("LOOKUP"), 3);
 
 	/* A pass frees what is unused: children first, their parents next. */
