@@ -66,6 +66,10 @@ BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 # Objects the tests load that must fail: verifier refusals and bad names.
 BPF_TEST_SRCS := $(wildcard selftests/bpf/*.bpf.c)
 BPF_TEST_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/bpf/test/%.bpf.o,$(BPF_TEST_SRCS))
+# Kernel mode (fusebpf.ko): each policy again, in kernel/ beside its daemon-mode object.
+BPF_KERNEL_OBJS := $(patsubst $(BUILD)/bpf/%,$(BUILD)/bpf/kernel/%,$(BPF_OBJS)) \
+	$(patsubst $(BUILD)/bpf/test/%,$(BUILD)/bpf/test/kernel/%,$(BPF_TEST_OBJS))
+BPF_KERNEL_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/kernel/%.skel.h,$(BPF_SRCS))
 
 # make install: PREFIX/sbin (fsd and fusebpf are root's tools), the headers,
 # the man pages, fusebpf.pc; the helper goes where mount(8) (util-linux 2.38)
@@ -79,7 +83,7 @@ VERSION := $(shell sed -n 's/^\#define FSD_VERSION "\(.*\)"$$/\1/p' fsd/fsd.h)
 .DELETE_ON_ERROR:
 .PHONY: all test asan fuzz demo bench deps vmtest kmod install uninstall clean
 
-all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BUILD)/fsd-tests \
+all: $(BUILD)/fsd $(BUILD)/fusebpf $(BPF_OBJS) $(BPF_TEST_OBJS) $(BPF_KERNEL_OBJS) $(BUILD)/fsd-tests \
 	$(BUILD)/metabench $(BUILD)/floor $(BUILD)/jpeggen $(MAN_PAGES)
 
 $(BUILD)/obj/%.o: %.c
@@ -97,6 +101,30 @@ $(BUILD)/bpf/test/%.bpf.o: selftests/bpf/%.bpf.c
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -Wno-error -MMD -MP -c $< -o $@
 
+# Kernel mode (docs/abi.md): a file that includes the policy and defines a
+# struct_ops member for each opcode its daemon-mode object has filters of.
+$(BUILD)/bpf/kernel/%.kern.c: bpf/%.bpf.c $(BUILD)/bpf/%.bpf.o scripts/kernel-policy.sh \
+		include/fusebpf/kernel.h
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)scripts/kernel-policy.sh $< $(BUILD)/bpf/$*.bpf.o > $@
+
+$(BUILD)/bpf/test/kernel/%.kern.c: selftests/bpf/%.bpf.c $(BUILD)/bpf/test/%.bpf.o \
+		scripts/kernel-policy.sh include/fusebpf/kernel.h
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)scripts/kernel-policy.sh $< $(BUILD)/bpf/test/$*.bpf.o > $@
+
+.PRECIOUS: $(BUILD)/bpf/kernel/%.kern.c $(BUILD)/bpf/test/kernel/%.kern.c
+
+$(BUILD)/bpf/kernel/%.bpf.o: $(BUILD)/bpf/kernel/%.kern.c
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DFUSEBPF_FLAVOR_KERNEL -iquote . -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/test/kernel/%.bpf.o: $(BUILD)/bpf/test/kernel/%.kern.c
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DFUSEBPF_FLAVOR_KERNEL -iquote . -Wno-error -MMD -MP -c $< -o $@
+
 # libbpf notes the .fusebpf section it does not know; that is expected.
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,GEN,$@)
@@ -104,9 +132,15 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)grep -v 'skipping unrecognized data section.*\.fusebpf' $@.log >&2 || true
 	@rm -f $@.log
 
+$(BUILD)/bpf/kernel/%.skel.h: $(BUILD)/bpf/kernel/%.bpf.o
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_kbpf > $@ 2> $@.log || { cat $@.log >&2; exit 1; }
+	$(Q)grep -v 'skipping unrecognized data section.*\.fusebpf' $@.log >&2 || true
+	@rm -f $@.log
+
 # The tool embeds the skeletons of bpf/: `fusebpf load hide` needs no file.
 $(BUILD)/obj/loader/fusebpf.o: override CFLAGS += -I$(BUILD)/bpf
-$(BUILD)/obj/loader/fusebpf.o: $(BPF_SKELS)
+$(BUILD)/obj/loader/fusebpf.o: $(BPF_SKELS) $(BPF_KERNEL_SKELS)
 # `fusebpf build` compiles with bpf/'s flags (and the installed headers).
 $(BUILD)/obj/loader/fusebpf.o: override CFLAGS += -DFUSEBPF_BPF_FLAGS='"$(BPF_FLAGS)"'
 

@@ -13,15 +13,19 @@
  *             with data[0 .. prefixlen/8) is hidden
  *
  * The LPM trie is why this policy uses the XDP flavour (see policy.bpf.h).
+ * A name is looked up from a copy on the stack, which every flavour can
+ * take as a map key; in kernel mode (fusebpf.ko) a pointer into the
+ * context cannot be one.
  */
 #define FUSEBPF_FLAVOR_XDP
 #include <fusebpf/policy.bpf.h>
 
 FUSEBPF_POLICY("hide");
 
+/* data is also the name's copy, a key of names: a whole name buffer, NUL-padded. */
 struct hide_prefix {
 	__u32 prefixlen; /* in bits */
-	char data[FUSEBPF_NAME_LEN - 1];
+	char data[FUSEBPF_NAME_LEN];
 };
 
 struct {
@@ -39,19 +43,19 @@ struct {
 	__type(value, __u8);
 } prefixes SEC(".maps");
 
-static __always_inline int hidden(char *name)
+static __always_inline int hidden(const char *ctx_name)
 {
 	struct hide_prefix key = {};
 	__u32 len;
 
-	if (bpf_map_lookup_elem(&names, name))
+	if (fusebpf_name_copy(key.data, ctx_name))
+		return 1; /* cannot tell: hidden, rather than shown by mistake */
+	if (bpf_map_lookup_elem(&names, key.data))
 		return 1;
 	for (len = 0; len < FUSEBPF_NAME_LEN - 1; len++)
-		if (!name[len])
+		if (!key.data[len])
 			break;
 	key.prefixlen = len * 8;
-	if (bpf_probe_read_kernel(key.data, sizeof(key.data), name))
-		return 1; /* cannot tell: hidden, rather than shown by mistake */
 	return bpf_map_lookup_elem(&prefixes, &key) != 0;
 }
 

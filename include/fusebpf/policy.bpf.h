@@ -30,10 +30,16 @@
  * with fusebpf_name_set.  In the XDP flavour ctx points into packet memory,
  * which helpers and pointers may use freely.
  *
- * A build for an in-kernel FUSE-BPF (filters in a struct_ops map) would be
- * a third flavour of these two macros plus an ops table generated from the
- * object's program names: no change to policy sources.  It is not here,
- * because no kernel here can load it.
+ * Kernel mode (FUSEBPF_FLAVOR_KERNEL, which the build sets, never a policy):
+ * the filters run in fusebpf.ko as members of a struct_ops map of struct
+ * fusebpf_ops (kernel.h), one member per opcode, called for both phases.
+ * Here a filter is a static function; the build generates, from the
+ * daemon-mode object's program names, a file that includes the policy and
+ * defines each member with FUSEBPF_KERNEL_OP and the map (docs/abi.md,
+ * "Kernel mode").  ctx is then a pointer the verifier knows by its BTF
+ * type: fields are read and written at constant offsets as in the syscall
+ * flavour, and helpers may not take a pointer into it as a map key: copy
+ * names out with fusebpf_name_copy first, which works in every flavour.
  */
 #ifndef FUSEBPF_POLICY_BPF_H
 #define FUSEBPF_POLICY_BPF_H
@@ -62,7 +68,10 @@
 	char _license[] SEC("license") = "GPL"
 #define FUSEBPF_POLICY(policy_name) FUSEBPF_POLICY_FLAGS(policy_name, 0)
 
-#ifdef FUSEBPF_FLAVOR_XDP
+#if defined(FUSEBPF_FLAVOR_KERNEL)
+/* Kernel mode: plain functions, called by the members FUSEBPF_KERNEL_OP makes. */
+#define FUSEBPF_FILTER_(fn) static __always_inline int fn(struct fusebpf_ctx *ctx)
+#elif defined(FUSEBPF_FLAVOR_XDP)
 #define FUSEBPF_FILTER_(fn)                                                                \
 	static __always_inline int fn##_body(struct fusebpf_ctx *ctx);                    \
 	SEC("xdp") int fn(struct xdp_md *xdp)                                              \
@@ -82,6 +91,34 @@
 #define FUSEBPF_PREFILTER(op) FUSEBPF_FILTER_(op##_prefilter)
 /* int <op>_postfilter(struct fusebpf_ctx *ctx) */
 #define FUSEBPF_POSTFILTER(op) FUSEBPF_FILTER_(op##_postfilter)
+
+#ifdef FUSEBPF_FLAVOR_KERNEL
+#include <fusebpf/kernel.h>
+#include <bpf/bpf_tracing.h>
+
+/* What a member returns for the phase of which the policy has no filter. */
+static __always_inline int fusebpf_no_prefilter(struct fusebpf_ctx *ctx)
+{
+	return FUSEBPF_CALL_DEFAULT;
+}
+
+static __always_inline int fusebpf_no_postfilter(struct fusebpf_ctx *ctx)
+{
+	return 0;
+}
+
+/*
+ * The struct_ops member of opcode op, fusebpf_<op>: pre (<op>_prefilter or
+ * fusebpf_no_prefilter) for the prefilter phase, post for the other.  For
+ * the generated file only (the Makefile, "kernel mode").
+ */
+#define FUSEBPF_KERNEL_OP(op, pre, post)                                                           \
+	SEC("struct_ops/" #op)                                                                     \
+	int BPF_PROG(fusebpf_##op, struct fusebpf_ctx *fctx)                                       \
+	{                                                                                          \
+		return fctx->phase == FUSEBPF_PHASE_PRE ? pre(fctx) : post(fctx);                  \
+	}
+#endif
 
 /*
  * Copies a name buffer of the context (name, name2) into dst, a buffer of
