@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -42,6 +43,31 @@ _Atomic uint64_t stats_uring_requests;
 static int listen_fd = -1;
 static pthread_t control_thread;
 static struct sockaddr_un control_addr;
+static dev_t control_dev; /* the mount's */
+
+/*
+ * What fusebpf.ko served itself on this mount, per opcode: its fusebpfctl
+ * file bpf_stats ("OPCODE count" lines), as kernel.OPCODE lines.  The
+ * control filesystem's directory is the connection's device number as
+ * the kernel encodes it.
+ */
+static void kernel_stats_write(FILE *f)
+{
+	char path[128], op[32];
+	unsigned long long n;
+	FILE *in;
+
+	snprintf(path, sizeof(path), "/sys/fs/fusebpf/connections/%u/bpf_stats",
+		 (major(control_dev) << 20) | minor(control_dev));
+	in = fopen(path, "re");
+	if (!in) {
+		fprintf(f, "kernel_stats none (%s: %s)\n", path, strerror(errno));
+		return;
+	}
+	while (fscanf(in, "%31s %llu", op, &n) == 2)
+		fprintf(f, "kernel.%s %llu\n", op, n);
+	fclose(in);
+}
 
 static void control_path(struct sockaddr_un *addr, dev_t dev)
 {
@@ -102,6 +128,8 @@ static void stats_write(FILE *f)
 					fusebpf_verdict_names[v], (unsigned long long)c);
 		}
 	}
+	if (fsd_config.kernel == KERNEL_FUSEBPF)
+		kernel_stats_write(f);
 	if (user_module->stats)
 		user_module->stats(f);
 }
@@ -333,6 +361,7 @@ int control_serve(dev_t mount_dev)
 	struct loader_error why;
 	int err, dir;
 
+	control_dev = mount_dev;
 	mkdir(FUSEBPF_CONTROL_DIR, 0755);
 	/* A directory another user can write is one where they can swap our socket for theirs. */
 	dir = loader_dir_trusted(AT_FDCWD, FUSEBPF_CONTROL_DIR, FUSEBPF_CONTROL_DIR, &why);

@@ -370,15 +370,19 @@ static int cmd_stats(const char *mountpoint)
 			printf("policy %s: %s\n", kv[i].key + 7, kv[i].value);
 	printf("opcode masks: backing %s; user %s\n", kv_get(kv, n, "mask.backing") ?: "?",
 	       kv_get(kv, n, "mask.user") ?: "?");
-	printf("\n%-16s %9s %7s %9s %9s %8s  %s\n", "opcode", "requests", "errors", "fast path",
-	       "userspace", "filter us", "prefilter verdicts");
+	printf("\n%-16s %9s %9s %7s %9s %9s %8s  %s\n", "opcode", "kernel", "requests", "errors",
+	       "fast path", "userspace", "filter us", "prefilter verdicts");
 	for (uint32_t op = 0; op < FUSEBPF_OP_MAX; op++) {
 		const char *name = fusebpf_opcode_names[op];
-		unsigned long long req, user, calls, ns;
+		unsigned long long req, user, calls, ns, kern;
 		char vbuf[256] = "";
 		size_t used = 0;
 
-		if (!name || !(req = kv_num(kv, n, "requests.%s%s", name, "")))
+		if (!name)
+			continue;
+		req = kv_num(kv, n, "requests.%s%s", name, "");
+		kern = kv_num(kv, n, "kernel.%s%s", name, "");
+		if (!req && !kern)
 			continue;
 		user = kv_num(kv, n, "user.%s%s", name, "");
 		calls = kv_num(kv, n, "filter_calls.%s%s", name, "");
@@ -391,13 +395,15 @@ static int cmd_stats(const char *mountpoint)
 				used += snprintf(vbuf + used, sizeof(vbuf) - used, "%s%s %llu",
 						 used ? ", " : "", vname, c);
 		}
-		printf("%-16s %9llu %7llu %9llu %9llu %8.2f  %s\n", name, req,
+		printf("%-16s %9llu %9llu %7llu %9llu %9llu %8.2f  %s\n", name, kern, req,
 		       kv_num(kv, n, "errors.%s%s", name, ""), req - user, user,
 		       calls ? ns / 1000.0 / calls : 0.0, vbuf);
 	}
-	printf("(fast path: served on the backing filesystem by the daemon or, for file data,\n"
-	       " by the kernel's passthrough, which the daemon never sees; filter us: mean time\n"
-	       " per BPF filter call)\n");
+	printf("(kernel: served by fusebpf.ko on the backing inode, no request reached the\n"
+	       " daemon (kernel=fusebpf; file data by passthrough is not counted);\n"
+	       " requests: what reached the daemon; fast path: of those, served on the backing\n"
+	       " filesystem by the daemon or, for file data, by the kernel's passthrough, which\n"
+	       " the daemon never sees; filter us: mean time per BPF filter call)\n");
 	for (size_t i = 0; i < n; i++)
 		if (!strncmp(kv[i].key, "policy.", 7))
 			trace_counts_print(kv[i].key + 7);

@@ -85,6 +85,12 @@ Test(kernel, lookups_and_stats_reach_the_daemon_zero_times)
 		     (unsigned long long)requests("LOOKUP"));
 	cr_assert_eq(requests("GETATTR"), 0);
 	cr_assert_eq(requests("STATFS"), 0);
+	/* The kernel's own counts, as fsd shows them from fusebpfctl. */
+	cr_assert_geq(mnt_stat(&M, "kernel.LOOKUP"), 7);
+	cr_assert_geq(mnt_stat(&M, "kernel.GETATTR"), 1);
+	cr_assert_geq(mnt_stat(&M, "kernel.STATFS"), 1);
+	cr_assert_eq(sh("'%s' stats '%s' | grep -Eq '^LOOKUP +[1-9][0-9]* +0 '", fusebpf_bin(), M.dir),
+		     0, "fusebpf stats shows no kernel LOOKUPs");
 	/* The daemon knows only the root. */
 	cr_assert_eq(mnt_stat(&M, "nodes"), 1);
 	cr_assert(mnt_stop(&M));
