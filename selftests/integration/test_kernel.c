@@ -111,6 +111,8 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 
 	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 5);
 	cr_assert_str_eq(buf, "hello");
+	cr_assert_eq(readlink(mp(&M, "l"), buf, sizeof(buf)), 1);
+	cr_assert_eq(buf[0], 'f');
 	fd = open(mp(&M, "d/e/h"), O_RDONLY);
 	cr_assert(fd >= 0);
 	map = mmap(NULL, 6, PROT_READ, MAP_SHARED, fd, 0);
@@ -145,7 +147,7 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 	cr_assert_gt(listxattr(mp(&M, "d/g"), list, sizeof(list)), 0);
 	cr_assert_str_eq(list, "user.colour");
 
-	static const char *const ops[] = { "LOOKUP", "GETATTR", "OPEN", "READ", "WRITE",
+	static const char *const ops[] = { "LOOKUP", "GETATTR", "READLINK", "OPEN", "READ", "WRITE",
 					   "FLUSH", "FSYNC", "RELEASE", "OPENDIR", "READDIR",
 					   "RELEASEDIR", "GETXATTR", "LISTXATTR" };
 	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++)
