@@ -101,6 +101,11 @@ stage2() {
 	mount -t sysfs sysfs /sys
 	mount -t devtmpfs devtmpfs /dev
 	mkdir -p /dev/pts /dev/shm
+	# What udev would make: bash's process substitution needs /dev/fd.
+	ln -sf /proc/self/fd /dev/fd
+	ln -sf /proc/self/fd/0 /dev/stdin
+	ln -sf /proc/self/fd/1 /dev/stdout
+	ln -sf /proc/self/fd/2 /dev/stderr
 	mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 	for d in /run /dev/shm /var/tmp; do
 		mount -t tmpfs -o mode=1777 tmpfs $d

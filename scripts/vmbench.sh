@@ -1,0 +1,123 @@
+#!/bin/bash
+# The in-kernel FUSE-BPF benchmark, run inside the fusebpf guest of
+# scripts/vmtest.sh (make vmbench): the same workloads on a tmpfs backing
+# directory natively, through fsd on the stock fuse, through fsd on
+# fusebpf.ko, and through kernel overlayfs (the in-kernel anchor), in one
+# guest run; one table of rates and ratios to native, medians of ROUNDS.
+# Compare only inside one run: the guest is TCG, several times slower
+# than the host.  docs/benchmarks.md.
+#
+# Usage (in the guest): scripts/vmbench.sh BUILD_DIR [FILES] [ROUNDS]
+set -u
+me=vmbench
+build=${1:?usage: vmbench.sh BUILD_DIR [FILES] [ROUNDS]}
+files=${2:-10000}
+rounds=${3:-3}
+top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$top/scripts/bench-lib.sh"
+
+fsd=$top/$build/fsd
+metabench=$top/$build/metabench
+[[ -x $fsd && -x $metabench ]] || die "no $build/fsd or $build/metabench: run make first"
+[[ -e /dev/fusebpf ]] || die "no /dev/fusebpf: run it in the fusebpf guest (make vmbench)"
+
+work=$(mktemp -d /tmp/vmbench.XXXXXX)
+mnt=$work/mnt
+pid=
+cleanup() {
+	umount "$mnt" 2>/dev/null
+	[[ -n $pid ]] && wait "$pid" 2>/dev/null
+	umount "$work/backing" "$work/upper" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The backing tree: FILES empty files and one 64 MiB file, on tmpfs.
+mkdir -p "$work/backing" "$work/upper" "$mnt"
+mount -t tmpfs -o size=512m tmpfs "$work/backing" || die "cannot mount tmpfs"
+mount -t tmpfs tmpfs "$work/upper"
+mkdir -p "$work/backing/d" "$work/upper/u" "$work/upper/w"
+"$metabench" create "$work/backing/d" "$files" > /dev/null || die "cannot make $files files"
+head -c $((64 << 20)) /dev/urandom > "$work/backing/big"
+
+# mount_side SIDE: makes $mnt show the backing tree as SIDE does.
+mount_side() {
+	case $1 in
+	native) mount --bind "$work/backing" "$mnt" ;;
+	overlayfs)
+		mount -t overlay overlay -o "lowerdir=$work/backing,upperdir=$work/upper/u,workdir=$work/upper/w" "$mnt"
+		;;
+	fuse | fusebpf)
+		"$fsd" -f -o "kernel=$1" "$work/backing" "$mnt" 2> "$work/fsd.log" &
+		pid=$!
+		for _ in $(seq 100); do grep -qs " $mnt " /proc/mounts && return 0; sleep 0.1; done
+		die "fsd did not mount ($1): $(tail -n 2 "$work/fsd.log")"
+		;;
+	esac
+}
+
+unmount_side() {
+	umount "$mnt" || die "cannot unmount $mnt"
+	if [[ -n $pid ]]; then
+		wait "$pid"
+		pid=
+	fi
+}
+
+# Rates (operations per second) of one round of every workload, one per line.
+workloads() {
+	local a b rate
+	# Warm: looked up once first.
+	"$metabench" stat "$mnt/d" "$files" > /dev/null
+	echo "stat $("$metabench" stat "$mnt/d" "$files" | cut -d' ' -f1)"
+	echo "open+close $("$metabench" open "$mnt/d" "$files" | cut -d' ' -f1)"
+	ls -l "$mnt/d" > /dev/null
+	a=$EPOCHREALTIME
+	ls -l "$mnt/d" > /dev/null
+	b=$EPOCHREALTIME
+	echo "ls -l warm $(awk -v n="$files" -v t="$(elapsed "$a" "$b")" 'BEGIN { printf "%.0f", n / t }')"
+	drop_caches
+	a=$EPOCHREALTIME
+	ls -l "$mnt/d" > /dev/null
+	b=$EPOCHREALTIME
+	echo "ls -l cold $(awk -v n="$files" -v t="$(elapsed "$a" "$b")" 'BEGIN { printf "%.0f", n / t }')"
+	a=$EPOCHREALTIME
+	ls -f "$mnt/d" > /dev/null
+	b=$EPOCHREALTIME
+	echo "readdir $(awk -v n="$files" -v t="$(elapsed "$a" "$b")" 'BEGIN { printf "%.0f", n / t }')"
+	rate=$(fio --name=r --filename="$mnt/big" --rw=randread --bs=4k --size=64m --runtime=5 \
+		--time_based --ioengine=psync --output-format=terse --terse-version=3 2> /dev/null |
+		cut -d';' -f8)
+	echo "random 4k read ${rate:-0}"
+}
+
+sides=(native fuse fusebpf overlayfs)
+declare -A result
+for ((r = 1; r <= rounds; r++)); do
+	for side in "${sides[@]}"; do
+		mount_side "$side"
+		while read -r line; do
+			name=${line% *}
+			result[$side/$name]+=" ${line##* }"
+		done < <(workloads)
+		unmount_side
+	done
+done
+
+echo
+echo "vmbench: $(uname -r), $files files on tmpfs, medians of $rounds rounds (ops/s; random 4k read: IOPS)"
+echo
+echo "| workload | native | fsd, stock fuse | fsd, fusebpf.ko | kernel overlayfs |"
+echo "| --- | --- | --- | --- | --- |"
+for name in "stat" "open+close" "ls -l warm" "ls -l cold" "readdir" "random 4k read"; do
+	# shellcheck disable=SC2086
+	base=$(median ${result[native/$name]})
+	row="| $name | $base"
+	for side in fuse fusebpf overlayfs; do
+		# shellcheck disable=SC2086
+		v=$(median ${result[$side/$name]})
+		row+=" | $v ($(awk -v v="$v" -v b="$base" 'BEGIN { printf "%.2fx", b ? v / b : 0 }'))"
+	done
+	echo "$row |"
+done
