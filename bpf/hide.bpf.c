@@ -13,9 +13,9 @@
  *             with data[0 .. prefixlen/8) is hidden
  *
  * The LPM trie is why this policy uses the XDP flavour (see policy.bpf.h).
- * A name is looked up from a copy on the stack, which every flavour can
- * take as a map key; in kernel mode (fusebpf.ko) a pointer into the
- * context cannot be one.
+ * A name is looked up from a copy on the stack: in kernel mode
+ * (fusebpf.ko) the context may not be read at a variable offset, as the
+ * loop that measures the name does.
  */
 #define FUSEBPF_FLAVOR_XDP
 #include <fusebpf/policy.bpf.h>

@@ -34,23 +34,31 @@
 #include "readonly.skel.h"
 #include "trace.skel.h"
 #include "verdicts.skel.h"
+/* Their kernel-mode builds, for fusebpf.ko. */
+#include "kernel/hide.skel.h"
+#include "kernel/media.skel.h"
+#include "kernel/passthrough.skel.h"
+#include "kernel/readonly.skel.h"
+#include "kernel/trace.skel.h"
+#include "kernel/verdicts.skel.h"
 
 /* The clang flags of bpf/'s policies, less the tree's -Iinclude: the Makefile's, one source. */
 #ifndef FUSEBPF_BPF_FLAGS
 #error "FUSEBPF_BPF_FLAGS: the Makefile passes the flags policies are built with"
 #endif
 
-/* The policies of bpf/, by the name `load` knows them by. */
+/* The policies of bpf/, by the name `load` knows them by, and their kernel-mode builds. */
 static const struct {
 	const char *name;
 	const void *(*elf_bytes)(size_t *size);
+	const void *(*kernel_elf_bytes)(size_t *size);
 } builtins[] = {
-	{ "hide", hide_bpf__elf_bytes },
-	{ "media", media_bpf__elf_bytes },
-	{ "passthrough", passthrough_bpf__elf_bytes },
-	{ "readonly", readonly_bpf__elf_bytes },
-	{ "trace", trace_bpf__elf_bytes },
-	{ "verdicts", verdicts_bpf__elf_bytes },
+	{ "hide", hide_bpf__elf_bytes, hide_kbpf__elf_bytes },
+	{ "media", media_bpf__elf_bytes, media_kbpf__elf_bytes },
+	{ "passthrough", passthrough_bpf__elf_bytes, passthrough_kbpf__elf_bytes },
+	{ "readonly", readonly_bpf__elf_bytes, readonly_kbpf__elf_bytes },
+	{ "trace", trace_bpf__elf_bytes, trace_kbpf__elf_bytes },
+	{ "verdicts", verdicts_bpf__elf_bytes, verdicts_kbpf__elf_bytes },
 };
 
 static void usage(FILE *out)
@@ -60,10 +68,13 @@ static void usage(FILE *out)
 		"\n"
 		"  load FILE|BUILTIN [--name NAME]\n"
 		"                      verify and pin a policy object, or a built-in policy;\n"
-		"                      mounts running a policy of that name switch to it\n"
+		"                      mounts running a policy of that name switch to it;\n"
+		"                      with fusebpf.ko loaded, its kernel-mode build (for a\n"
+		"                      FILE, kernel/FILE beside it) is registered there too\n"
 		"  list                the loaded policies\n"
 		"  show NAME           a loaded policy's filters and maps\n"
-		"  unload NAME         remove a policy; mounts running it take the defaults\n"
+		"  unload NAME         remove a policy (from fusebpf.ko too); mounts running\n"
+		"                      it take the defaults\n"
 		"  stats MOUNTPOINT    per opcode: requests, verdicts, userspace calls and\n"
 		"                      time in filters of the fsd serving MOUNTPOINT\n"
 		"  build FILE.c [-o OUT] [CLANG_ARG...]\n"
@@ -202,13 +213,14 @@ static int cmd_load(int argc, char **argv)
 		e = loader_load_file(what, name, loaded, &err);
 	} else {
 		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
-			size_t size;
-			const void *obj;
+			size_t size, ksize;
+			const void *obj, *kobj;
 
 			if (strcmp(builtins[i].name, what))
 				continue;
 			obj = builtins[i].elf_bytes(&size);
-			e = loader_load_mem(obj, size, what, name, loaded, &err);
+			kobj = builtins[i].kernel_elf_bytes(&ksize);
+			e = loader_load_mem(obj, size, kobj, ksize, what, name, loaded, &err);
 			builtin = true;
 			break;
 		}
@@ -233,7 +245,8 @@ static int cmd_load(int argc, char **argv)
 		return 1;
 	}
 	users = daemons_tell("reload", loaded, &failed);
-	printf("policy %s loaded (pinned in %s/%s)", loaded, LOADER_PIN_ROOT, loaded);
+	printf("policy %s loaded (pinned in %s/%s%s)", loaded, LOADER_PIN_ROOT, loaded,
+	       loader_kernel_present() ? "; registered with fusebpf.ko" : "");
 	if (users)
 		printf("; %d mount%s switched to it", users, users == 1 ? "" : "s");
 	printf("\n");

@@ -11,6 +11,9 @@
  *	                                            reloads when compatible
  *	/sys/fs/bpf/fusebpf/NAME/progs/OP_PHASE    the filters of the current version
  *	/sys/fs/bpf/fusebpf/NAME/progs/policy_info its name and flags (an array map)
+ *	/sys/fs/bpf/fusebpf/NAME/kernel_link       with fusebpf.ko loaded: the link
+ *	                                            that registers the policy's
+ *	                                            kernel-mode build with it
  *
  * A reload pins the new filters in a directory of their own and exchanges it
  * with progs/ in one rename, so a reader sees one version or the other.
@@ -40,6 +43,8 @@
 #define LOADER_BPFFS "/sys/fs/bpf"
 #define LOADER_PIN_ROOT LOADER_BPFFS "/fusebpf"
 #define LOADER_RUN_DIR "/run/fusebpf" /* lock files; FUSEBPF_CONTROL_DIR too */
+#define LOADER_KERNEL_BTF "/sys/kernel/btf/fusebpf" /* there while fusebpf.ko is loaded */
+#define LOADER_KERNEL_LINK "kernel_link"
 
 /* How a filter program is run (see policy.bpf.h). */
 enum loader_flavor {
@@ -72,17 +77,25 @@ struct loader_error {
 /* Mounts bpffs on /sys/fs/bpf unless it is there; 0 or -errno. */
 int loader_bpffs_mount(void);
 
+/* Whether fusebpf.ko is loaded (its BTF is there): loads then register policies with it. */
+bool loader_kernel_present(void);
+
 /*
  * Loads a policy object (a file, or an object in memory such as a skeleton's)
  * and pins it, replacing the pinned version of the same name.  name, if not
- * NULL, overrides the name the object declares.  On failure nothing pinned
- * changes, err says why, and the return is -errno.  *loaded_name gets the
- * policy's name.
+ * NULL, overrides the name the object declares.  With fusebpf.ko loaded, the
+ * policy's kernel-mode build is loaded too and registered with the module
+ * under that name, replacing a registered version in place (kernel_obj; for
+ * a file, kernel/BASENAME beside it, where make builds it); its maps are the
+ * daemon-mode build's.  On failure nothing pinned or registered changes,
+ * err says why, and the return is -errno.  *loaded_name gets the policy's
+ * name.
  */
 int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBPF_POLICY_NAME_LEN],
 		     struct loader_error *err);
-int loader_load_mem(const void *obj, size_t size, const char *obj_name, const char *name,
-		    char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err);
+int loader_load_mem(const void *obj, size_t size, const void *kernel_obj, size_t kernel_size,
+		    const char *obj_name, const char *name, char loaded_name[FUSEBPF_POLICY_NAME_LEN],
+		    struct loader_error *err);
 
 /*
  * The functions below that take a struct loader_error (which may be NULL)
@@ -91,7 +104,10 @@ int loader_load_mem(const void *obj, size_t size, const char *obj_name, const ch
  * it", -EPERM), a pin that cannot be opened.
  */
 
-/* Removes a pinned policy (its filters and maps); -ENOENT if not loaded. */
+/*
+ * Removes a pinned policy (its filters and maps) and unregisters it from
+ * fusebpf.ko; -ENOENT if not loaded.
+ */
 int loader_unload(const char *name, struct loader_error *err);
 
 /* Whether name is a valid policy name: 1 to 15 of [A-Za-z0-9_-]. */

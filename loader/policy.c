@@ -6,7 +6,10 @@
 #define _GNU_SOURCE
 #include "loader.h"
 
+#include <fusebpf/kernel.h>
+
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -14,6 +17,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +448,8 @@ static int maps_pin_paths(struct bpf_object *obj, int maps, struct loader_error 
 	bpf_object__for_each_map(map, obj) {
 		if (bpf_map__is_internal(map))
 			continue; /* .rodata, .bss: the object's own globals */
+		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
+			continue; /* kernel mode's ops: new with each version, held by its link */
 		if (fd_path(path, sizeof(path), maps, bpf_map__name(map)))
 			return fail(err, -ENAMETOOLONG, "map name '%s' too long", bpf_map__name(map));
 		if (bpf_map__set_pin_path(map, path))
@@ -550,6 +556,280 @@ out_remove:
 	return e;
 }
 
+/* ---- kernel mode: the policy as a struct_ops map of fusebpf.ko ---- */
+
+bool loader_kernel_present(void)
+{
+	return access(LOADER_KERNEL_BTF, F_OK) == 0;
+}
+
+/* What Debian 12's <linux/bpf.h> (Linux 6.1) lacks of Linux 6.4's struct_ops links. */
+#define ATTACH_STRUCT_OPS 44 /* enum bpf_attach_type: BPF_STRUCT_OPS */
+union link_info {
+	struct bpf_link_info info;
+	struct {
+		uint32_t type, id, prog_id, padding;
+		uint32_t map_id; /* info.struct_ops.map_id */
+	} struct_ops;
+};
+
+/* The members of struct fusebpf_ops that hold filters. */
+#define KERNEL_MEMBER_(member, op) { #member, op, __builtin_offsetof(struct fusebpf_ops, member) },
+static const struct kernel_member {
+	const char *name;
+	uint32_t opcode;
+	size_t offset;
+} kernel_members[] = { FUSEBPF_KERNEL_OPS(KERNEL_MEMBER_) };
+#undef KERNEL_MEMBER_
+#define KERNEL_MEMBERS (sizeof(kernel_members) / sizeof(kernel_members[0]))
+
+/* The member a kernel-mode program is ("fusebpf_lookup": lookup), or -1. */
+static int kernel_member_find(const char *prog_name)
+{
+	static const char prefix[] = "fusebpf_";
+
+	if (strncmp(prog_name, prefix, sizeof(prefix) - 1))
+		return -1;
+	for (size_t i = 0; i < KERNEL_MEMBERS; i++)
+		if (!strcmp(prog_name + sizeof(prefix) - 1, kernel_members[i].name))
+			return i;
+	return -1;
+}
+
+static struct bpf_map *kernel_ops_map(struct bpf_object *kobj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, kobj)
+		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
+			return map;
+	return NULL;
+}
+
+/*
+ * Checks that the kernel-mode build kobj (named kname, whose policy info
+ * is kinfo) is the build of the same policy as the daemon-mode obj (info):
+ * the same policy info, one struct_ops map, and a member program
+ * (fusebpf_<opcode>) for exactly the opcodes obj has filters of.
+ */
+static int kernel_object_check(struct bpf_object *obj, const struct fusebpf_policy_info *info,
+			       struct bpf_object *kobj, const char *kname,
+			       const struct fusebpf_policy_info *kinfo, struct loader_error *err)
+{
+	bool filtered[KERNEL_MEMBERS] = { false }, member[KERNEL_MEMBERS] = { false };
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int maps = 0;
+
+	if (memcmp(kinfo, info, sizeof(*info)))
+		return fail(err, -EINVAL,
+			    "%s is not the kernel-mode build of this policy (its .fusebpf section "
+			    "differs): rebuild both", kname);
+	bpf_object__for_each_map(map, kobj)
+		maps += bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS;
+	if (maps != 1)
+		return fail(err, -EINVAL,
+			    "%s has %d struct_ops maps: a kernel-mode build has one, of struct "
+			    "fusebpf_ops", kname, maps);
+	bpf_object__for_each_program(prog, obj) {
+		uint32_t op, phase;
+
+		loader_filter_parse(bpf_program__name(prog), &op, &phase);
+		for (size_t i = 0; i < KERNEL_MEMBERS; i++)
+			filtered[i] |= kernel_members[i].opcode == op;
+	}
+	bpf_object__for_each_program(prog, kobj) {
+		int i = kernel_member_find(bpf_program__name(prog));
+
+		if (i < 0 || bpf_program__type(prog) != BPF_PROG_TYPE_STRUCT_OPS)
+			return fail(err, -EINVAL,
+				    "%s: program '%s' is not a member of struct fusebpf_ops "
+				    "(fusebpf_<opcode> in a struct_ops section)", kname,
+				    bpf_program__name(prog));
+		member[i] = true;
+	}
+	for (size_t i = 0; i < KERNEL_MEMBERS; i++)
+		if (filtered[i] != member[i])
+			return fail(err, -EINVAL,
+				    "%s does not match the daemon-mode build: %s filters of %s; "
+				    "rebuild both", kname,
+				    filtered[i] ? "only the daemon-mode build has" :
+						  "only the kernel-mode build has",
+				    kernel_members[i].name);
+	return 0;
+}
+
+/*
+ * The value of the struct_ops map as the module takes it: the kernel's
+ * struct bpf_struct_ops_fusebpf_ops, a header of the kernel's own (zero)
+ * and, at the offset of its member data that the module's BTF gives, a
+ * struct fusebpf_ops (the same header as ours) holding the fd of each
+ * member's program, the policy's flags and name.  libbpf makes such a
+ * value too, but keeps it for the links it makes; a reload updates the
+ * link pinned by an earlier load, so the loader makes its own.  *value
+ * is malloc'ed, of the map's value size.
+ */
+static int kernel_value(struct bpf_object *kobj, struct bpf_map *map, const char *name,
+			uint32_t flags, void **value, struct loader_error *err)
+{
+	struct btf *vmlinux, *module = NULL;
+	const struct btf_member *m;
+	const struct btf_type *t;
+	struct bpf_program *prog;
+	struct fusebpf_ops *ops;
+	long data = -1;
+	int id, e = 0;
+
+	*value = NULL;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return fail(err, -errno, "reading the kernel's BTF: %s", strerror(errno));
+	module = btf__parse_split(LOADER_KERNEL_BTF, vmlinux);
+	if (!module) {
+		e = fail(err, -errno, LOADER_KERNEL_BTF ": %s", strerror(errno));
+		goto out;
+	}
+	id = btf__find_by_name_kind(module, "bpf_struct_ops_fusebpf_ops", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(module, id) : NULL;
+	for (int i = 0; t && i < btf_vlen(t); i++) {
+		m = btf_members(t) + i;
+		if (!strcmp(btf__name_by_offset(module, m->name_off), "data") &&
+		    btf__resolve_size(module, m->type) == sizeof(struct fusebpf_ops))
+			data = btf_member_bit_offset(t, i) / 8;
+	}
+	if (data < 0 || data + sizeof(*ops) > t->size || t->size != bpf_map__value_size(map)) {
+		e = fail(err, -EPROTO,
+			 "fusebpf.ko's struct fusebpf_ops is not this loader's (" LOADER_KERNEL_BTF
+			 "): are the module and the tool of one build?");
+		goto out;
+	}
+	*value = calloc(1, t->size);
+	if (!*value) {
+		e = fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ops = (struct fusebpf_ops *)((char *)*value + data);
+	bpf_object__for_each_program(prog, kobj) {
+		uint64_t fd = bpf_program__fd(prog);
+
+		memcpy((char *)ops + kernel_members[kernel_member_find(bpf_program__name(prog))].offset,
+		       &fd, sizeof(fd));
+	}
+	ops->flags = flags;
+	memcpy(ops->name, name, sizeof(ops->name));
+out:
+	btf__free(module);
+	btf__free(vmlinux);
+	return e;
+}
+
+/*
+ * Registers the loaded kernel-mode build with fusebpf.ko: its map is given
+ * its value, then replaces the version the link pinned as NAME/kernel_link
+ * holds (the module swaps them in place: no request finds no policy), or,
+ * on a first load, gets a link of its own, which is pinned there.  Policy
+ * lock held.
+ */
+static int kernel_attach(struct bpf_object *kobj, int dir, const char *name, uint32_t flags,
+			 struct loader_error *err)
+{
+	struct bpf_map *map = kernel_ops_map(kobj);
+	uint32_t zero = 0;
+	char path[320];
+	void *value;
+	int e, link;
+
+	e = kernel_value(kobj, map, name, flags, &value, err);
+	if (e)
+		return e;
+	if (bpf_map_update_elem(bpf_map__fd(map), &zero, value, 0) < 0) {
+		e = fail(err, -errno, "fusebpf.ko refused policy '%s': %s (its kernel log may say why)",
+			 name, strerror(errno));
+		goto out;
+	}
+	fd_path(path, sizeof(path), dir, LOADER_KERNEL_LINK);
+	link = bpf_obj_get(path);
+	if (link >= 0) {
+		if (bpf_link_update(link, bpf_map__fd(map), NULL) < 0)
+			e = fail(err, -errno, "replacing policy '%s' in fusebpf.ko: %s", name,
+				 strerror(errno));
+		close(link);
+		goto out;
+	}
+	if (errno != ENOENT) {
+		e = fail(err, -errno, "%s/%s/" LOADER_KERNEL_LINK ": %s", LOADER_PIN_ROOT, name,
+			 strerror(errno));
+		goto out;
+	}
+	link = bpf_link_create(bpf_map__fd(map), 0, ATTACH_STRUCT_OPS, NULL);
+	if (link < 0) {
+		e = -errno;
+		if (e == -EEXIST)
+			fail(err, e, "fusebpf.ko has a policy '%s' already, which no %s/%s/"
+				     LOADER_KERNEL_LINK " holds: not one this tool loaded",
+			     name, LOADER_PIN_ROOT, name);
+		else
+			fail(err, e, "registering policy '%s' with fusebpf.ko: %s", name,
+			     strerror(-e));
+		goto out;
+	}
+	if (bpf_obj_pin(link, path) < 0)
+		e = fail(err, -errno, "pinning %s/%s/" LOADER_KERNEL_LINK ": %s", LOADER_PIN_ROOT,
+			 name, strerror(errno));
+	close(link); /* the pin holds it now; without one, this unregisters it */
+out:
+	free(value);
+	return e;
+}
+
+/*
+ * Unregisters the policy whose directory is open as dir from fusebpf.ko:
+ * detaches its link and removes the pin.  0 if it has none.
+ */
+static int kernel_detach(int dir, const char *name, struct loader_error *err)
+{
+	char path[320];
+	int link;
+
+	fd_path(path, sizeof(path), dir, LOADER_KERNEL_LINK);
+	link = bpf_obj_get(path);
+	if (link < 0)
+		return errno == ENOENT ? 0 :
+					 fail(err, -errno, "%s/%s/" LOADER_KERNEL_LINK ": %s",
+					      LOADER_PIN_ROOT, name, strerror(errno));
+	/* Now, rather than when the last holder of the link lets it go. */
+	bpf_link_detach(link);
+	close(link);
+	if (unlinkat(dir, LOADER_KERNEL_LINK, 0) < 0)
+		return fail(err, -errno, "removing %s/%s/" LOADER_KERNEL_LINK ": %s",
+			    LOADER_PIN_ROOT, name, strerror(errno));
+	return 0;
+}
+
+/* Prints the policy's registration with fusebpf.ko, if it has one. */
+static void kernel_show(const char *name, FILE *out)
+{
+	union link_info li;
+	uint32_t len = sizeof(li.info);
+	char path[320];
+	int dir, link;
+
+	dir = pin_dir_open(name, false, NULL);
+	if (dir < 0)
+		return;
+	fd_path(path, sizeof(path), dir, LOADER_KERNEL_LINK);
+	link = bpf_obj_get(path);
+	close(dir);
+	if (link < 0)
+		return;
+	memset(&li, 0, sizeof(li));
+	if (bpf_obj_get_info_by_fd(link, &li.info, &len) == 0)
+		fprintf(out, "  kernel (fusebpf.ko): struct_ops map id %u, link id %u (%s/%s/"
+			     LOADER_KERNEL_LINK ")\n", li.struct_ops.map_id, li.info.id,
+			LOADER_PIN_ROOT, name);
+	close(link);
+}
+
 /* Whether the policy whose directory is open as dir has a version in force (progs/). */
 static bool policy_installed(int dir)
 {
@@ -558,21 +838,60 @@ static bool policy_installed(int dir)
 	return fstatat(dir, "progs", &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int load_object(struct bpf_object *obj, const void *buf, size_t size, const char *override,
+/* A load the kernel refused: libbpf's last words name the program ("prog 'X': ..."). */
+static int load_refused(struct loader_error *err, int e, const char *name, const char *mode)
+{
+	const char *p = err->log, *q;
+	char prog[64] = "?";
+
+	while ((q = strstr(p, "prog '")))
+		p = q + 6;
+	if (p != err->log)
+		sscanf(p, "%63[^']", prog);
+	if (strstr(err->log, "END PROG LOAD LOG"))
+		return fail(err, e, "the kernel's verifier refused program '%s' of policy '%s'%s",
+			    prog, name, mode);
+	return fail(err, e, "loading policy '%s'%s: %s", name, mode, strerror(-e));
+}
+
+/* A policy object: its bytes, its name for messages, and libbpf's open of it. */
+struct object {
+	const void *buf;
+	size_t size;
+	const char *name;
+	struct bpf_object *obj;
+};
+
+/*
+ * Loads obj and, if kobj->obj, its kernel-mode build, and makes them the
+ * policy's version in force: kernel mode first (registered with fusebpf.ko
+ * or replacing the version there), then the daemon's filters.  Nothing
+ * changes until both are verified.
+ */
+static int load_object(struct object *obj, struct object *kobj, const char *override,
 		       char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err)
 {
-	struct fusebpf_policy_info info;
+	struct fusebpf_policy_info info, kinfo;
 	char name[FUSEBPF_POLICY_NAME_LEN];
 	int e, lock = -1, dir, maps, root;
 
-	e = info_read(buf, size, &info);
+	e = info_read(obj->buf, obj->size, &info);
 	if (e)
 		return fail(err, e == -ENOENT ? -EINVAL : e,
 			    "not a fusebpf policy: no .fusebpf section (FUSEBPF_POLICY(\"name\") "
 			    "declares one)");
-	e = object_check(obj, &info, override, name, err);
+	e = object_check(obj->obj, &info, override, name, err);
 	if (e)
 		return e;
+	if (kobj->obj) {
+		e = info_read(kobj->buf, kobj->size, &kinfo);
+		if (e)
+			return fail(err, e == -ENOENT ? -EINVAL : e,
+				    "%s: not a kernel-mode policy: no .fusebpf section", kobj->name);
+		e = kernel_object_check(obj->obj, &info, kobj->obj, kobj->name, &kinfo, err);
+		if (e)
+			return e;
+	}
 	e = loader_bpffs_mount();
 	if (e)
 		return fail(err, e, "mounting bpffs on " LOADER_BPFFS ": %s", strerror(-e));
@@ -585,7 +904,10 @@ static int load_object(struct bpf_object *obj, const void *buf, size_t size, con
 		close(dir);
 		return maps;
 	}
-	e = maps_pin_paths(obj, maps, err);
+	/* Both builds pin their maps in maps/: kernel mode reuses the daemon-mode build's. */
+	e = maps_pin_paths(obj->obj, maps, err);
+	if (!e && kobj->obj)
+		e = maps_pin_paths(kobj->obj, maps, err);
 	if (e)
 		goto out_close;
 	lock = policy_lock(name, err);
@@ -597,33 +919,35 @@ static int load_object(struct bpf_object *obj, const void *buf, size_t size, con
 	e = policy_subdirs_check(dir, name, err);
 	if (e)
 		goto out;
-	e = bpf_object__load(obj);
+	e = bpf_object__load(obj->obj);
 	if (e) {
-		const char *p = err->log, *q;
-		char prog[64] = "?";
-
-		/* libbpf's last words name the program: "prog 'X': failed to load". */
-		while ((q = strstr(p, "prog '")))
-			p = q + 6;
-		if (p != err->log)
-			sscanf(p, "%63[^']", prog);
-		if (strstr(err->log, "END PROG LOAD LOG"))
-			fail(err, e, "the kernel's verifier refused program '%s' of policy '%s'",
-			     prog, name);
-		else
-			fail(err, e, "loading policy '%s': %s", name, strerror(-e));
+		load_refused(err, e, name, "");
 		goto out;
 	}
+	if (kobj->obj) {
+		e = bpf_object__load(kobj->obj);
+		if (e) {
+			load_refused(err, e, name, " in kernel mode");
+			goto out;
+		}
+		e = kernel_attach(kobj->obj, dir, name, info.flags, err);
+		if (e)
+			goto out;
+	}
 	memcpy(info.name, name, sizeof(info.name));
-	e = progs_pin_swap(obj, dir, name, &info, err);
+	e = progs_pin_swap(obj->obj, dir, name, &info, err);
 	if (!e) {
 		memcpy(loaded_name, name, FUSEBPF_POLICY_NAME_LEN);
 		err->msg[0] = '\0';
 	}
 out:
 	if (e && !policy_installed(dir)) {
-		/* A first load that failed leaves nothing (libbpf unpinned its maps). */
-		unlinkat(dir, "maps", AT_REMOVEDIR);
+		/*
+		 * A first load that failed leaves nothing: libbpf unpinned the
+		 * maps of the build that failed, not those of one that loaded.
+		 */
+		kernel_detach(dir, name, NULL);
+		dir_remove(dir, "maps");
 		root = pin_dir_open(NULL, false, NULL);
 		if (root >= 0) {
 			unlinkat(root, name, AT_REMOVEDIR);
@@ -637,46 +961,65 @@ out_close:
 	return e;
 }
 
-static int load_common(const void *buf, size_t size, const char *obj_name, const char *override,
+/* Opens o with libbpf; 0 or -errno with err saying why. */
+static int object_open(struct object *o, struct loader_error *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = o->name);
+
+	o->obj = bpf_object__open_mem(o->buf, o->size, &opts);
+	if (!o->obj)
+		return fail(err, -errno, "%s is not a BPF object libbpf can open: %s", o->name,
+			    strerror(errno));
+	return 0;
+}
+
+static int load_common(struct object *obj, struct object *kobj, const char *override,
 		       char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = obj_name);
 	libbpf_print_fn_t old_print;
-	struct bpf_object *obj;
 	int e;
 
 	memset(err, 0, sizeof(*err));
 	capture = err;
 	old_print = libbpf_set_print(print_capture);
-	obj = bpf_object__open_mem(buf, size, &opts);
-	if (!obj) {
-		e = -errno;
-		fail(err, e, "%s is not a BPF object libbpf can open: %s", obj_name, strerror(-e));
-	} else {
-		e = load_object(obj, buf, size, override, loaded_name, err);
-		bpf_object__close(obj);
-	}
+	e = object_open(obj, err);
+	if (!e && kobj->buf)
+		e = object_open(kobj, err);
+	if (!e)
+		e = load_object(obj, kobj, override, loaded_name, err);
+	bpf_object__close(kobj->obj);
+	bpf_object__close(obj->obj);
 	libbpf_set_print(old_print);
 	capture = NULL;
 	return e;
 }
 
-int loader_load_mem(const void *obj, size_t size, const char *obj_name, const char *name,
-		    char loaded_name[FUSEBPF_POLICY_NAME_LEN], struct loader_error *err)
+int loader_load_mem(const void *obj, size_t size, const void *kernel_obj, size_t kernel_size,
+		    const char *obj_name, const char *name, char loaded_name[FUSEBPF_POLICY_NAME_LEN],
+		    struct loader_error *err)
 {
-	return load_common(obj, size, obj_name, name, loaded_name, err);
+	char kname[80];
+	struct object o = { obj, size, obj_name, NULL }, k = { NULL, 0, kname, NULL };
+
+	snprintf(kname, sizeof(kname), "%s (kernel mode)", obj_name);
+	if (loader_kernel_present()) {
+		k.buf = kernel_obj;
+		k.size = kernel_size;
+		if (!k.buf)
+			return fail(err, -ENOENT, "fusebpf.ko is loaded, and policy %s has no "
+				    "kernel-mode build", obj_name);
+	}
+	return load_common(&o, &k, name, loaded_name, err);
 }
 
-int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBPF_POLICY_NAME_LEN],
-		     struct loader_error *err)
+/* Reads the file path into *buf (malloc'ed); 0 or -errno with err saying why. */
+static int file_read(const char *path, void **buf, size_t *size, struct loader_error *err)
 {
 	struct stat st;
-	char *buf = NULL, objname[64];
-	const char *base = strrchr(path, '/');
 	ssize_t n;
-	int fd, e;
+	int fd;
 
-	memset(err, 0, sizeof(*err));
+	*buf = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(err, -errno, "%s: %s", path, strerror(errno));
@@ -684,15 +1027,50 @@ int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBP
 		close(fd);
 		return fail(err, -EINVAL, "%s: not a regular file", path);
 	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	n = buf ? pread(fd, buf, st.st_size, 0) : -1;
+	*buf = malloc(st.st_size ? st.st_size : 1);
+	n = *buf ? pread(fd, *buf, st.st_size, 0) : -1;
 	close(fd);
 	if (n != st.st_size) {
-		free(buf);
+		free(*buf);
+		*buf = NULL;
 		return fail(err, -EIO, "%s: cannot read it", path);
 	}
-	snprintf(objname, sizeof(objname), "%s", base ? base + 1 : path);
-	e = load_common(buf, st.st_size, objname, name, loaded_name, err);
+	*size = st.st_size;
+	return 0;
+}
+
+int loader_load_file(const char *path, const char *name, char loaded_name[FUSEBPF_POLICY_NAME_LEN],
+		     struct loader_error *err)
+{
+	const char *base = strrchr(path, '/');
+	char objname[64], kname[64], kpath[PATH_MAX];
+	struct object o = { NULL, 0, objname, NULL }, k = { NULL, 0, kname, NULL };
+	void *buf = NULL, *kbuf = NULL;
+	int e;
+
+	memset(err, 0, sizeof(*err));
+	base = base ? base + 1 : path;
+	snprintf(objname, sizeof(objname), "%s", base);
+	e = file_read(path, &buf, &o.size, err);
+	if (e)
+		return e;
+	o.buf = buf;
+	if (loader_kernel_present()) {
+		/* The kernel-mode build is kernel/BASE beside the file, as make puts it. */
+		snprintf(kpath, sizeof(kpath), "%.*skernel/%s", (int)(base - path), path, base);
+		snprintf(kname, sizeof(kname), "kernel/%s", base);
+		e = file_read(kpath, &kbuf, &k.size, err);
+		if (e == -ENOENT)
+			fail(err, e, "fusebpf.ko is loaded, and %s has no kernel-mode build beside it "
+				     "(%s; make builds one of each policy in bpf/ and selftests/bpf/)",
+			     path, kpath);
+		if (e)
+			goto out;
+		k.buf = kbuf;
+	}
+	e = load_common(&o, &k, name, loaded_name, err);
+out:
+	free(kbuf);
 	free(buf);
 	return e;
 }
@@ -719,6 +1097,8 @@ int loader_unload(const char *name, struct loader_error *err)
 		goto out_close;
 	}
 	e = policy_subdirs_check(dir, name, err);
+	if (!e)
+		e = kernel_detach(dir, name, err);
 	if (e)
 		goto out;
 	e = dir_remove(dir, "progs");
@@ -991,6 +1371,7 @@ int loader_show(const char *name, FILE *out, struct loader_error *err)
 		}
 	}
 	loader_filters_close(&f);
+	kernel_show(name, out);
 
 	path_fmt(dir, sizeof(dir), LOADER_PIN_ROOT "/%s/maps", name);
 	fprintf(out, "  maps (%s):\n", dir);

@@ -1,14 +1,26 @@
 #!/bin/bash
 # Installs the Debian packages that building, testing, the demo and the
-# benchmark need.  Idempotent: installs only what is missing.  Run as root.
+# benchmark need.  Idempotent: installs only what is missing or, for the
+# packages taken from bookworm-backports, older than they must be.  Run as
+# root.
 set -euo pipefail
+
+if [[ $(id -u) != 0 ]]; then
+	as_root() {
+		echo "deps: $1; run as root to install them" >&2
+		exit 1
+	}
+else
+	as_root() { :; }
+fi
+export DEBIAN_FRONTEND=noninteractive
 
 packages=(
 	build-essential
 	clang llvm
 	libcriterion-dev
 	libsqlite3-dev
-	libbpf-dev bpftool libelf-dev zlib1g-dev
+	bpftool libelf-dev zlib1g-dev
 	libexif-dev libjpeg62-turbo-dev libimage-exiftool-perl
 	attr acl
 	fio
@@ -26,12 +38,42 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 done
 if ((${#missing[@]})); then
-	if [[ $(id -u) != 0 ]]; then
-		echo "deps: missing packages ${missing[*]}; run as root to install them" >&2
-		exit 1
-	fi
+	as_root "missing packages ${missing[*]}"
 	echo "deps: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# From bookworm-backports: a libbpf (1.4) that loads struct_ops maps of a
+# type a kernel module defines (fusebpf.ko's struct fusebpf_ops, for
+# `fusebpf load` in kernel mode; bookworm's 1.1 looks for it in vmlinux
+# only).  Its bpftool (7.5) is not needed: bookworm's makes the skeletons,
+# and neither lists a module's struct_ops maps (7.5's `struct_ops list`
+# crashes on them).  Package and the version it must be.
+backported=(libbpf1 1:1.4 libbpf-dev 1:1.4)
+sources=/etc/apt/sources.list.d/fusebpf-backports.sources
+old=()
+for ((i = 0; i < ${#backported[@]}; i += 2)); do
+	v=$(dpkg-query -W -f='${Status} ${Version}' "${backported[i]}" 2>/dev/null || true)
+	if [[ $v != 'install ok installed '* ]] ||
+		dpkg --compare-versions "${v##* }" lt "${backported[i + 1]}"; then
+		old+=("${backported[i]}")
+	fi
+done
+if ((${#old[@]})); then
+	as_root "packages ${old[*]} missing or older than bookworm-backports has"
+	if [[ ! -f $sources ]]; then
+		echo "deps: adding bookworm-backports to apt's sources ($sources)"
+		cat > "$sources" <<-EOF
+			# fusebpf's scripts/deps.sh: libbpf and bpftool from bookworm-backports.
+			Types: deb
+			URIs: http://deb.debian.org/debian
+			Suites: bookworm-backports
+			Components: main
+			Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		EOF
+	fi
+	echo "deps: installing ${old[*]} from bookworm-backports"
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends -t bookworm-backports "${old[@]}" >/dev/null
 fi

@@ -37,9 +37,10 @@
  * daemon-mode object's program names, a file that includes the policy and
  * defines each member with FUSEBPF_KERNEL_OP and the map (docs/abi.md,
  * "Kernel mode").  ctx is then a pointer the verifier knows by its BTF
- * type: fields are read and written at constant offsets as in the syscall
- * flavour, and helpers may not take a pointer into it as a map key: copy
- * names out with fusebpf_name_copy first, which works in every flavour.
+ * type: fields are read and written at constant offsets, as in the syscall
+ * flavour, and never at a variable one (name[i] in a loop): copy names out
+ * with fusebpf_name_copy first, which works in every flavour.  Which fields
+ * a filter may write is the module's to say (docs/abi.md).
  */
 #ifndef FUSEBPF_POLICY_BPF_H
 #define FUSEBPF_POLICY_BPF_H
@@ -110,12 +111,18 @@ static __always_inline int fusebpf_no_postfilter(struct fusebpf_ctx *ctx)
 /*
  * The struct_ops member of opcode op, fusebpf_<op>: pre (<op>_prefilter or
  * fusebpf_no_prefilter) for the prefilter phase, post for the other.  For
- * the generated file only (the Makefile, "kernel mode").
+ * the generated file only (the Makefile, "kernel mode").  The module never
+ * passes NULL, but Debian's 6.12 verifier takes the context of the 24th
+ * member (readdir) for one that may be NULL: the member of index
+ * BPF_TRACE_RAW_TP (23), whose arguments it marks so for any program that
+ * expects that attach type, as a struct_ops program of that member does.
  */
 #define FUSEBPF_KERNEL_OP(op, pre, post)                                                           \
 	SEC("struct_ops/" #op)                                                                     \
 	int BPF_PROG(fusebpf_##op, struct fusebpf_ctx *fctx)                                       \
 	{                                                                                          \
+		if (!fctx)                                                                         \
+			return -EINVAL;                                                            \
 		return fctx->phase == FUSEBPF_PHASE_PRE ? pre(fctx) : post(fctx);                  \
 	}
 #endif

@@ -285,3 +285,217 @@ Test(kernel, the_module_stays_while_mounted)
 	cr_assert(access("/dev/fusebpf", F_OK) == 0);
 	cr_assert(mnt_stop(&M));
 }
+
+/*
+ * Policies as struct_ops: `fusebpf load` registers a policy's kernel-mode
+ * build with the module (docs/kernel.md, "Loading").  What the module
+ * registered is seen from outside through the link the loader pins and the
+ * struct_ops map it holds, whose value names the policy.
+ */
+#include <bpf/bpf.h>
+
+/* The ids of a loaded policy's struct_ops map and link, as `fusebpf show` prints them. */
+static bool kernel_ids(const char *name, unsigned *map_id, unsigned *link_id)
+{
+	char out[8192], *p;
+
+	if (fusebpf(out, sizeof(out), "show %s", name))
+		return false;
+	p = strstr(out, "struct_ops map id ");
+	return p && sscanf(p, "struct_ops map id %u, link id %u", map_id, link_id) == 2;
+}
+
+/* Whether map_id is a struct_ops map whose value (struct fusebpf_ops) names the policy. */
+static bool struct_ops_names(unsigned map_id, const char *name)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info), zero = 0;
+	char value[4096];
+	bool named = false;
+	int fd = bpf_map_get_fd_by_id(map_id);
+
+	if (fd < 0)
+		return false;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    info.type == BPF_MAP_TYPE_STRUCT_OPS && info.value_size <= sizeof(value) &&
+	    bpf_map_lookup_elem(fd, &zero, value) == 0)
+		named = memmem(value, info.value_size, name, strlen(name) + 1) != NULL;
+	close(fd);
+	return named;
+}
+
+/* Waits (up to 20 s, scaled) until neither the map nor the link of these ids exists. */
+static bool kernel_ids_gone(unsigned map_id, unsigned link_id)
+{
+	for (unsigned i = 0; i < 200 * test_time_scale(); i++) {
+		int map = bpf_map_get_fd_by_id(map_id), link = bpf_link_get_fd_by_id(link_id);
+
+		if (map >= 0)
+			close(map);
+		if (link >= 0)
+			close(link);
+		if (map < 0 && link < 0)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* Loads what as t<pid><suffix> and checks that fusebpf.ko has it by that name. */
+static void kernel_load(const char *what, const char *suffix, char name[16], unsigned *map_id,
+			unsigned *link_id)
+{
+	test_policy_load(what, suffix, name);
+	cr_assert(kernel_ids(name, map_id, link_id), "%s (%s): not registered with fusebpf.ko",
+		  name, what);
+	cr_assert(struct_ops_names(*map_id, name), "%s: struct_ops map %u does not name it", name,
+		  *map_id);
+}
+
+Test(kernel, every_policy_registers_in_kernel_mode)
+{
+	static const char *const builtins[] = { "passthrough", "hide",	   "readonly",
+						"trace",       "verdicts", "media" };
+	static const char *const tests[] = { "nodots", "mix_a", "mix_b" };
+	char names[9][16], suffix[8];
+	unsigned map_id[9], link_id[9];
+	size_t n = 0;
+
+	need_module();
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins); i++, n++) {
+		snprintf(suffix, sizeof(suffix), "k%zu", n);
+		kernel_load(builtins[i], suffix, names[n], &map_id[n], &link_id[n]);
+	}
+	for (size_t i = 0; i < sizeof(tests) / sizeof(*tests); i++, n++) {
+		snprintf(suffix, sizeof(suffix), "k%zu", n);
+		kernel_load(test_bpf(tests[i]), suffix, names[n], &map_id[n], &link_id[n]);
+	}
+	for (size_t i = 0; i < n; i++)
+		test_policy_unload(names[i]);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(kernel_ids_gone(map_id[i], link_id[i]), "%s: still registered", names[i]);
+}
+
+/* A load of a registered name updates its link: another map, the same link, no gap. */
+Test(kernel, a_reload_replaces_the_policy_in_place)
+{
+	unsigned map_a, link_a, map_b, link_b;
+	char name[16], out[8192];
+	int map = 0;
+
+	need_module();
+	kernel_load(test_bpf("mix_a"), "r", name, &map_a, &link_a);
+	cr_assert_eq(fusebpf(out, sizeof(out), "load '%s' --name %s", test_bpf("mix_b"), name), 0,
+		     "%s", out);
+	cr_assert(kernel_ids(name, &map_b, &link_b));
+	cr_assert_eq(link_b, link_a, "a new link: %u, was %u", link_b, link_a);
+	cr_assert_neq(map_b, map_a, "the same struct_ops map after a reload");
+	cr_assert(struct_ops_names(map_b, name));
+	/* The old version goes once the module lets go of it. */
+	for (unsigned i = 0; i < 200 * test_time_scale(); i++) {
+		map = bpf_map_get_fd_by_id(map_a);
+		if (map < 0)
+			break;
+		close(map);
+		usleep(100000);
+	}
+	cr_assert_lt(map, 0, "the replaced struct_ops map %u is still there", map_a);
+	test_policy_unload(name);
+	cr_assert(kernel_ids_gone(map_b, link_b));
+}
+
+/* The kernel-mode filters use the maps pinned for the policy, which the map tools see. */
+Test(kernel, kernel_mode_shares_the_pinned_maps)
+{
+	struct bpf_map_info minfo = { 0 };
+	uint32_t len = sizeof(minfo), id = 0;
+	unsigned map_id, link_id, users = 0;
+	char name[16];
+	int fd;
+
+	need_module();
+	kernel_load(test_bpf("mix_a"), "m", name, &map_id, &link_id);
+	fd = test_policy_map(name, "runs");
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &minfo, &len), 0);
+	close(fd);
+	/* mix's members: GETATTR, LOOKUP and OPEN, each using runs. */
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		uint32_t maps[16], plen;
+		struct bpf_prog_info info;
+		int prog = bpf_prog_get_fd_by_id(id);
+
+		if (prog < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		info.nr_map_ids = sizeof(maps) / sizeof(*maps);
+		info.map_ids = (uintptr_t)maps;
+		plen = sizeof(info);
+		if (bpf_obj_get_info_by_fd(prog, &info, &plen) == 0 &&
+		    info.type == BPF_PROG_TYPE_STRUCT_OPS && !strncmp(info.name, "fusebpf_", 8))
+			for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++)
+				users += maps[i] == minfo.id;
+		close(prog);
+	}
+	test_policy_unload(name);
+	cr_assert_eq(users, 3, "%u kernel-mode programs use the pinned map runs (id %u)", users,
+		     minfo.id);
+}
+
+Test(kernel, unload_unregisters_the_policy)
+{
+	unsigned map_id, link_id;
+	char name[16], out[8192], pin[128];
+
+	need_module();
+	kernel_load("passthrough", "u", name, &map_id, &link_id);
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/fusebpf/%s/kernel_link", name);
+	cr_assert_eq(access(pin, F_OK), 0, "%s: %s", pin, strerror(errno));
+	cr_assert_eq(fusebpf(out, sizeof(out), "unload %s", name), 0, "%s", out);
+	cr_assert_neq(access(pin, F_OK), 0);
+	cr_assert(kernel_ids_gone(map_id, link_id), "%s: still registered after unload", name);
+	cr_assert_neq(fusebpf(out, sizeof(out), "show %s", name), 0);
+}
+
+/* Names are the loader's to check; a refusal says what, and leaves nothing behind. */
+Test(kernel, a_bad_name_is_refused_with_a_clear_message)
+{
+	char out[8192];
+
+	need_module();
+	cr_assert_neq(fusebpf(out, sizeof(out), "load passthrough --name bad.name"), 0);
+	cr_assert(strstr(out, "policy name 'bad.name' is not valid"), "%s", out);
+	cr_assert_neq(fusebpf(out, sizeof(out), "load passthrough --name sixteen_chars_xx"), 0);
+	cr_assert(strstr(out, "policy name 'sixteen_chars_xx' is not valid"), "%s", out);
+	cr_assert_neq(access("/sys/fs/bpf/fusebpf/bad.name", F_OK), 0);
+}
+
+/* A filter the daemon's verifier takes and the kernel-mode one refuses: named, with its log. */
+Test(kernel, a_kernel_mode_refusal_names_the_filter_and_changes_nothing)
+{
+	char name[16], out[16384], dir[64];
+
+	need_module();
+	snprintf(name, sizeof(name), "t%dbk", (int)getpid() % 10000000);
+	cr_assert_neq(fusebpf(out, sizeof(out), "load '%s' --name %s", test_bpf("bad_kernel"),
+			      name), 0, "bad_kernel loaded in kernel mode");
+	cr_assert(strstr(out, "refused program 'fusebpf_getattr'") && strstr(out, "kernel mode"),
+		  "%s", out);
+	cr_assert(strstr(out, "may not be written"), "not the verifier's last lines: %s", out);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/fusebpf/%s", name);
+	cr_assert_neq(access(dir, F_OK), 0, "%s left behind", dir);
+}
+
+/* A file whose kernel-mode build is not beside it (kernel/FILE) is refused, and says where. */
+Test(kernel, a_policy_without_its_kernel_mode_build_is_refused)
+{
+	char out[8192], copy[PATH_MAX];
+
+	need_module();
+	snprintf(copy, sizeof(copy), "%s/nodots.bpf.o", test_tmp());
+	cr_assert_eq(sh("cp '%s' '%s'", test_bpf("nodots"), copy), 0);
+	cr_assert_neq(fusebpf(out, sizeof(out), "load '%s' --name t%dnk", copy,
+			      (int)getpid() % 10000000), 0);
+	cr_assert(strstr(out, "no kernel-mode build") && strstr(out, "kernel/nodots.bpf.o"), "%s",
+		  out);
+	unlink(copy);
+}
