@@ -48,8 +48,8 @@ fi
 # type a kernel module defines (fusebpf.ko's struct fusebpf_ops, for
 # `fusebpf load` in kernel mode; bookworm's 1.1 looks for it in vmlinux
 # only).  Its bpftool (7.5) is not needed: bookworm's makes the skeletons,
-# and neither lists a module's struct_ops maps (7.5's `struct_ops list`
-# crashes on them).  Package and the version it must be.
+# and neither lists a module's struct_ops maps (`struct_ops list` crashes
+# on them).  Package and the version it must be.
 backported=(libbpf1 1:1.4 libbpf-dev 1:1.4)
 sources=/etc/apt/sources.list.d/fusebpf-backports.sources
 old=()
