@@ -980,6 +980,16 @@ static int load_common(struct object *obj, struct object *kobj, const char *over
 	int e;
 
 	memset(err, 0, sizeof(*err));
+	/*
+	 * libbpf learnt the maps of .struct_ops.link in 1.2, and to find a
+	 * struct_ops type in a module's BTF (not vmlinux's) in 1.4.
+	 */
+	if (kobj->buf && (libbpf_major_version() < 1 ||
+			  (libbpf_major_version() == 1 && libbpf_minor_version() < 4)))
+		return fail(err, -ENOTSUP,
+			    "fusebpf.ko is loaded, and this fusebpf runs libbpf %u.%u, which cannot "
+			    "load a policy for it: kernel mode needs 1.4 (scripts/deps.sh installs it)",
+			    libbpf_major_version(), libbpf_minor_version());
 	capture = err;
 	old_print = libbpf_set_print(print_capture);
 	e = object_open(obj, err);
@@ -1001,6 +1011,7 @@ int loader_load_mem(const void *obj, size_t size, const void *kernel_obj, size_t
 	char kname[80];
 	struct object o = { obj, size, obj_name, NULL }, k = { NULL, 0, kname, NULL };
 
+	memset(err, 0, sizeof(*err));
 	snprintf(kname, sizeof(kname), "%s (kernel mode)", obj_name);
 	if (loader_kernel_present()) {
 		k.buf = kernel_obj;
