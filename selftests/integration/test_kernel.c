@@ -22,6 +22,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <fusebpf/filter.h>
+
+#include "bpf/verdicts.h"
+
 TestSuite(kernel, .timeout = 120);
 
 static void need_module(void)
@@ -574,4 +578,175 @@ Test(kernel_build, every_kernel_mode_build_has_a_member_per_filtered_opcode)
 		cr_assert_str_eq(got, want, "%s: members %s; %s filters %s", kernel, got, daemon,
 				 want);
 	}
+}
+
+/* ---- policies run by the kernel ---- */
+
+static char kpol[16];
+
+static void kernel_policy_fini(void)
+{
+	mnt_stop(&M);
+	if (kpol[0])
+		test_policy_unload(kpol);
+}
+
+/* Adds an exact name to hide's names map (shared by both of its builds). */
+static void hide_name(const char *name)
+{
+	char key[FUSEBPF_NAME_LEN] = "";
+	uint8_t one = 1;
+	int fd = test_policy_map(kpol, "names");
+
+	strncpy(key, name, sizeof(key) - 1);
+	cr_assert_eq(bpf_map_update_elem(fd, key, &one, 0), 0, "hiding %s", name);
+	close(fd);
+}
+
+Test(kernel, hide_in_the_kernel_leaves_names_out_without_the_daemon, .fini = kernel_policy_fini)
+{
+	char opts[64];
+	int listed = 0, visible = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	need_module();
+	test_policy_load("hide", "kh", kpol);
+	hide_name("secret");
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
+	mnt_start(&M, opts);
+	cr_assert_eq(mkdir(bp(&M, "sub"), 0755), 0);
+	put(bp(&M, "secret"), "x");
+	put(bp(&M, "sub/secret"), "x");
+	put(bp(&M, "secretive"), "x");
+	cr_assert_eq(stat(mp(&M, "secret"), &st), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(stat(mp(&M, "sub/secret"), &st), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(stat(mp(&M, "secretive"), &st), 0);
+	d = opendir(mp(&M, ""));
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		listed++;
+		cr_assert(strcmp(e->d_name, "secret"), "secret was listed");
+		visible += !strcmp(e->d_name, "secretive") || !strcmp(e->d_name, "sub");
+	}
+	closedir(d);
+	cr_assert_eq(visible, 2);
+	cr_assert_eq(listed, 4, "%d entries listed: ., .., sub, secretive", listed);
+	/* The daemon saw none of it. */
+	cr_assert_eq(requests("LOOKUP"), 0);
+	cr_assert_eq(requests("OPENDIR"), 0);
+	cr_assert_eq(requests("READDIR"), 0);
+	cr_assert_eq(mnt_stat(&M, "nodes"), 1);
+}
+
+/* Sets what the verdicts policy's pre or post map says for an opcode. */
+static void verdict_set(const char *map, uint32_t op, int32_t value)
+{
+	struct verdicts_setting v = { .value = value, .set = 1 };
+	int fd = test_policy_map(kpol, map);
+
+	cr_assert_eq(bpf_map_update_elem(fd, &op, &v, 0), 0, "%s[%u]", map, op);
+	close(fd);
+}
+
+static void verdict_clear(const char *map, uint32_t op)
+{
+	struct verdicts_setting v = { 0 };
+	int fd = test_policy_map(kpol, map);
+
+	cr_assert_eq(bpf_map_update_elem(fd, &op, &v, 0), 0);
+	close(fd);
+}
+
+Test(kernel, every_verdict_does_what_the_abi_says_in_the_kernel, .fini = kernel_policy_fini)
+{
+	char opts[64];
+	struct stat st, b;
+	uint64_t mtime = 12345, getattrs;
+	uint32_t zero = 0;
+	int fd;
+
+	need_module();
+	test_policy_load("verdicts", "kv", kpol);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
+	mnt_start(&M, opts);
+	put(bp(&M, "f"), "hello");
+	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
+
+	/* CALL_DEFAULT (nothing set): the kernel's backing GETATTR. */
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_ino, b.st_ino);
+	cr_assert_eq(requests("GETATTR"), 0);
+
+	/* -errno: that error. */
+	verdict_set("pre", FUSE_GETATTR, -EACCES);
+	cr_assert_eq(stat(mp(&M, "f"), &st), -1);
+	cr_assert_eq(errno, EACCES);
+
+	/* Not a verdict: EIO. */
+	verdict_set("pre", FUSE_GETATTR, 99);
+	cr_assert_eq(stat(mp(&M, "f"), &st), -1);
+	cr_assert_eq(errno, EIO);
+
+	/* POSTFILTER: the postfilter changes the output. */
+	fd = test_policy_map(kpol, "mtime");
+	cr_assert_eq(bpf_map_update_elem(fd, &zero, &mtime, 0), 0);
+	close(fd);
+	verdict_set("pre", FUSE_GETATTR, FUSEBPF_POSTFILTER);
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_mtime, 12345, "mtime %ld", (long)st.st_mtime);
+	/* ... and a postfilter's error fails the call. */
+	verdict_set("post", FUSE_GETATTR, -ENOLINK);
+	cr_assert_eq(stat(mp(&M, "f"), &st), -1);
+	cr_assert_eq(errno, ENOLINK);
+	verdict_clear("post", FUSE_GETATTR);
+
+	/* USER: the daemon serves it. */
+	getattrs = requests("GETATTR");
+	verdict_set("pre", FUSE_GETATTR, FUSEBPF_USER);
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_ino, b.st_ino);
+	cr_assert_gt(requests("GETATTR"), getattrs, "USER did not reach the daemon");
+	verdict_clear("pre", FUSE_GETATTR);
+
+	/* A LOOKUP prefilter renames: bpfalias.f is f. */
+	cr_assert_eq(stat(mp(&M, "bpfalias.f"), &st), 0);
+	cr_assert_eq(st.st_ino, b.st_ino);
+	cr_assert_eq(requests("LOOKUP"), 1, "only USER's translation LOOKUP reached the daemon");
+}
+
+/*
+ * The kernel keeps its dentries while their backing dentries stay where
+ * they are; what changes in the backing directory behind the mount
+ * shows at once.
+ */
+Test(kernel, changes_in_the_backing_directory_show_at_once)
+{
+	struct stat st, b;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	make_tree(&M);
+	assert_same_stat(&M, "d/g");
+	cr_assert_eq(rename(bp(&M, "d/g"), bp(&M, "d/g2")), 0);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), -1);
+	cr_assert_eq(errno, ENOENT);
+	assert_same_stat(&M, "d/g2");
+	cr_assert_eq(rename(bp(&M, "d/g2"), bp(&M, "f2")), 0);
+	cr_assert_eq(stat(mp(&M, "d/g2"), &st), -1);
+	assert_same_stat(&M, "f2");
+	cr_assert_eq(unlink(bp(&M, "f2")), 0);
+	cr_assert_eq(stat(mp(&M, "f2"), &st), -1);
+	cr_assert_eq(errno, ENOENT);
+	/* Another file under an old name: the new one's inode. */
+	put(bp(&M, "f2"), "new");
+	cr_assert_eq(stat(bp(&M, "f2"), &b), 0);
+	cr_assert_eq(stat(mp(&M, "f2"), &st), 0);
+	cr_assert_eq(st.st_ino, b.st_ino);
+	cr_assert_eq(st.st_size, 3);
+	cr_assert_eq(requests("LOOKUP"), 0);
+	cr_assert(mnt_stop(&M));
 }
