@@ -65,7 +65,7 @@ if ((${#old[@]})); then
 	if [[ ! -f $sources ]]; then
 		echo "deps: adding bookworm-backports to apt's sources ($sources)"
 		cat > "$sources" <<-EOF
-			# fusebpf's scripts/deps.sh: libbpf and bpftool from bookworm-backports.
+			# fusebpf's scripts/deps.sh: libbpf from bookworm-backports.
 			Types: deb
 			URIs: http://deb.debian.org/debian
 			Suites: bookworm-backports
