@@ -750,3 +750,41 @@ Test(kernel, changes_in_the_backing_directory_show_at_once)
 	cr_assert_eq(requests("LOOKUP"), 0);
 	cr_assert(mnt_stop(&M));
 }
+
+/*
+ * A LOOKUP postfilter in the kernel: "nopol" loses the policy (its
+ * GETXATTR is no longer refused), "cookie.*" keeps a cookie its later
+ * filters see in node_cookie.
+ */
+Test(kernel, a_lookup_postfilter_gives_the_child_its_policy_and_cookie,
+     .fini = kernel_policy_fini)
+{
+	char opts[64], value[8];
+	uint32_t op = FUSE_GETXATTR;
+	uint64_t seen = 0;
+	int fd;
+
+	need_module();
+	test_policy_load("verdicts", "kc", kpol);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
+	mnt_start(&M, opts);
+	put(bp(&M, "nopol"), "x");
+	put(bp(&M, "cookie.a"), "x");
+	put(bp(&M, "plain"), "x");
+	verdict_set("pre", FUSE_LOOKUP, FUSEBPF_POSTFILTER);
+	verdict_set("pre", FUSE_GETXATTR, -EACCES);
+	cr_assert_eq(getxattr(mp(&M, "plain"), "user.x", value, sizeof(value)), -1);
+	cr_assert_eq(errno, EACCES);
+	/* No policy: the kernel's GETXATTR, and there is no such xattr. */
+	cr_assert_eq(getxattr(mp(&M, "nopol"), "user.x", value, sizeof(value)), -1);
+	cr_assert_eq(errno, ENODATA, "nopol: %s", strerror(errno));
+	cr_assert_eq(getxattr(mp(&M, "cookie.a"), "user.x", value, sizeof(value)), -1);
+	cr_assert_eq(errno, EACCES);
+	fd = test_policy_map(kpol, "seen_cookie");
+	cr_assert_eq(bpf_map_lookup_elem(fd, &op, &seen), 0);
+	close(fd);
+	cr_assert_eq(seen, VERDICTS_COOKIE, "GETXATTR's prefilter saw node_cookie %#llx",
+		     (unsigned long long)seen);
+	cr_assert_eq(requests("LOOKUP"), 0);
+	cr_assert_eq(requests("GETXATTR"), 0);
+}
