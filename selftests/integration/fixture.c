@@ -438,6 +438,29 @@ int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+struct open_args {
+	const char *path;
+	int flags;
+};
+
+static int open_close(void *arg)
+{
+	const struct open_args *a = arg;
+	int fd = open(a->path, a->flags);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+int open_as(uid_t uid, gid_t gid, const char *path, int flags)
+{
+	struct open_args a = { path, flags };
+
+	return run_as(uid, gid, open_close, &a);
+}
+
 int write_file(const char *path, const void *buf, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);

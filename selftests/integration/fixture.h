@@ -79,6 +79,8 @@ unsigned long mnt_fd_limit(const struct mnt *m);
 
 /* Runs fn(arg) in a child as uid/gid (no supplementary groups); its exit status. */
 int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+/* As uid/gid, opens path with flags and closes it: 0 or the errno. */
+int open_as(uid_t uid, gid_t gid, const char *path, int flags);
 
 /* Criterion fixture callbacks: mount with default options, and tear down. */
 void mnt_setup(void);

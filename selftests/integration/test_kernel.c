@@ -161,26 +161,6 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 	cr_assert(mnt_stop(&M));
 }
 
-static int open_read_as_other(void *path)
-{
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return errno;
-	close(fd);
-	return 0;
-}
-
-static int open_write_as_other(void *path)
-{
-	int fd = open(path, O_WRONLY);
-
-	if (fd < 0)
-		return errno;
-	close(fd);
-	return 0;
-}
-
 /* The kernel checks the caller's permission as the daemon's open would. */
 Test(kernel, permissions_are_the_callers)
 {
@@ -192,15 +172,15 @@ Test(kernel, permissions_are_the_callers)
 	make_tree(&M);
 	cr_assert_eq(chmod(bp(&M, "d"), 0755), 0);
 	cr_assert_eq(chmod(bp(&M, "f"), 0600), 0);
-	cr_assert_eq(run_as(1000, 1000, open_read_as_other, (void *)mp(&M, "f")), EACCES);
+	cr_assert_eq(open_as(1000, 1000, mp(&M, "f"), O_RDONLY), EACCES);
 	/* d/e is 0700: no way through it. */
-	cr_assert_eq(run_as(1000, 1000, open_read_as_other, (void *)mp(&M, "d/e/h")), EACCES);
+	cr_assert_eq(open_as(1000, 1000, mp(&M, "d/e/h"), O_RDONLY), EACCES);
 	/* d/g is uid 1000's, 0644. */
-	cr_assert_eq(run_as(1000, 1000, open_write_as_other, (void *)mp(&M, "d/g")), 0);
-	cr_assert_eq(run_as(1001, 1001, open_write_as_other, (void *)mp(&M, "d/g")), EACCES);
-	cr_assert_eq(run_as(1001, 1001, open_read_as_other, (void *)mp(&M, "d/g")), 0);
+	cr_assert_eq(open_as(1000, 1000, mp(&M, "d/g"), O_WRONLY), 0);
+	cr_assert_eq(open_as(1001, 1001, mp(&M, "d/g"), O_WRONLY), EACCES);
+	cr_assert_eq(open_as(1001, 1001, mp(&M, "d/g"), O_RDONLY), 0);
 	cr_assert_eq(chmod(bp(&M, "f"), 0644), 0);
-	err = run_as(1000, 1000, open_read_as_other, (void *)mp(&M, "f"));
+	err = open_as(1000, 1000, mp(&M, "f"), O_RDONLY);
 	cr_assert_eq(err, 0, "open as uid 1000 after chmod 644: %s", strerror(err));
 	cr_assert_eq(requests("OPEN"), 0);
 	cr_assert(mnt_stop(&M));

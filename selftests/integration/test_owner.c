@@ -273,16 +273,6 @@ Test(owner, setuid_setgid_bits_as_local_filesystem)
 	assert_modes_as_native("sg", mkdir_with_mode, "dir", 0755);
 }
 
-static int open_for_write(void *path)
-{
-	int fd = open(path, O_WRONLY);
-
-	if (fd < 0)
-		return errno;
-	close(fd);
-	return 0;
-}
-
 static int truncate_it(void *path)
 {
 	return ERRNO_OF(truncate(path, 0));
@@ -308,7 +298,7 @@ Test(owner, user_cannot_write_roots_0644_file)
 	cr_assert_eq(mkdir(mp(&M, "d"), 0755), 0);
 	cr_assert_eq(write_file(mp(&M, "d/f"), "root", 4), 0);
 	cr_assert_eq(chmod(mp(&M, "d/f"), 0644), 0);
-	cr_assert_eq(run_as(USER, USER, open_for_write, (void *)mp(&M, "d/f")), EACCES);
+	cr_assert_eq(open_as(USER, USER, mp(&M, "d/f"), O_WRONLY), EACCES);
 	cr_assert_eq(run_as(USER, USER, truncate_it, (void *)mp(&M, "d/f")), EACCES);
 	cr_assert_eq(run_as(USER, USER, unlink_it, (void *)mp(&M, "d/f")), EACCES);
 	cr_assert_eq(run_as(USER, USER, create_file, (void *)mp(&M, "d/new")), EACCES);
