@@ -52,6 +52,17 @@ Test(wire_kernel_mode, a_value_that_is_no_mode)
 	cr_assert_str_eq(err, "fsd: option kernel=: expected fuse, fusebpf, rfc or auto\n");
 }
 
+/* A fresh dir under the test tmp, with a backing dir b and a mountpoint m in it. */
+static void make_dirs(char dir[PATH_MAX], char *backing, char *mnt, size_t size)
+{
+	snprintf(dir, PATH_MAX, "%s/k.XXXXXX", test_tmp());
+	cr_assert(mkdtemp(dir));
+	snprintf(backing, size, "%s/b", dir);
+	snprintf(mnt, size, "%s/m", dir);
+	cr_assert_eq(mkdir(backing, 0755), 0);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+}
+
 Test(wire_kernel_mode, fusebpf_without_the_module)
 {
 	char err[1024], dir[PATH_MAX], backing[PATH_MAX + 8], mnt[PATH_MAX + 8], args[3 * PATH_MAX];
@@ -61,12 +72,7 @@ Test(wire_kernel_mode, fusebpf_without_the_module)
 		cr_skip_test("fsd mounts only as root");
 	if (stat("/dev/fusebpf", &st) == 0)
 		cr_skip_test("fusebpf.ko is loaded here");
-	snprintf(dir, sizeof(dir), "%s/m.XXXXXX", test_tmp());
-	cr_assert(mkdtemp(dir));
-	snprintf(backing, sizeof(backing), "%s/b", dir);
-	snprintf(mnt, sizeof(mnt), "%s/m", dir);
-	cr_assert_eq(mkdir(backing, 0755), 0);
-	cr_assert_eq(mkdir(mnt, 0755), 0);
+	make_dirs(dir, backing, mnt, sizeof(backing));
 	snprintf(args, sizeof(args), "-f -o kernel=fusebpf '%s' '%s'", backing, mnt);
 	cr_assert_eq(fsd_run(err, sizeof(err), args), 1);
 	cr_assert_str_eq(err, "fsd: kernel=fusebpf: /dev/fusebpf: No such file or directory "
@@ -83,12 +89,7 @@ Test(wire_kernel_mode, rfc_without_fuse_bpf)
 
 	if (geteuid() != 0)
 		cr_skip_test("fsd mounts only as root");
-	snprintf(dir, sizeof(dir), "%s/r.XXXXXX", test_tmp());
-	cr_assert(mkdtemp(dir));
-	snprintf(backing, sizeof(backing), "%s/b", dir);
-	snprintf(mnt, sizeof(mnt), "%s/m", dir);
-	cr_assert_eq(mkdir(backing, 0755), 0);
-	cr_assert_eq(mkdir(mnt, 0755), 0);
+	make_dirs(dir, backing, mnt, sizeof(backing));
 	/* Not -f: were the mount to work, fsd would serve it in the background. */
 	snprintf(args, sizeof(args), "-o kernel=rfc,policy=somepolicy '%s' '%s'", backing, mnt);
 	status = fsd_run(err, sizeof(err), args);
