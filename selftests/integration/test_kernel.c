@@ -161,6 +161,39 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 	cr_assert(mnt_stop(&M));
 }
 
+/*
+ * Opens of one file at once share its backing inode: each has its own
+ * backing file, their writes and reads meet in the backing page cache.
+ */
+Test(kernel, opens_of_one_file_at_once_share_the_backing)
+{
+	char a[8] = "", b[8] = "";
+	int ro, rw, again;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	make_tree(&M);
+	ro = open(mp(&M, "f"), O_RDONLY);
+	cr_assert(ro >= 0, "open f: %s", strerror(errno));
+	rw = open(mp(&M, "f"), O_RDWR);
+	cr_assert(rw >= 0, "open f a second time: %s", strerror(errno));
+	again = open(mp(&M, "f"), O_RDONLY);
+	cr_assert(again >= 0, "open f a third time: %s", strerror(errno));
+	cr_assert_eq(pwrite(rw, "HE", 2, 0), 2);
+	cr_assert_eq(pread(ro, a, 5, 0), 5);
+	cr_assert_str_eq(a, "HEllo");
+	close(ro);
+	cr_assert_eq(pread(again, b, 5, 0), 5);
+	cr_assert_str_eq(b, "HEllo");
+	close(rw);
+	close(again);
+	memset(a, 0, sizeof(a));
+	cr_assert_eq(read_file(bp(&M, "f"), a, sizeof(a)), 5);
+	cr_assert_str_eq(a, "HEllo");
+	cr_assert_eq(requests("OPEN"), 0);
+	cr_assert(mnt_stop(&M));
+}
+
 /* The kernel checks the caller's permission as the daemon's open would. */
 Test(kernel, permissions_are_the_callers)
 {
@@ -182,6 +215,11 @@ Test(kernel, permissions_are_the_callers)
 	cr_assert_eq(chmod(bp(&M, "f"), 0644), 0);
 	err = open_as(1000, 1000, mp(&M, "f"), O_RDONLY);
 	cr_assert_eq(err, 0, "open as uid 1000 after chmod 644: %s", strerror(err));
+	/* Taken away in the backing directory, at once too. */
+	cr_assert_eq(chmod(bp(&M, "f"), 0600), 0);
+	cr_assert_eq(open_as(1000, 1000, mp(&M, "f"), O_RDONLY), EACCES);
+	cr_assert_eq(chmod(bp(&M, "d"), 0700), 0);
+	cr_assert_eq(open_as(1001, 1001, mp(&M, "d/g"), O_RDONLY), EACCES);
 	cr_assert_eq(requests("OPEN"), 0);
 	cr_assert(mnt_stop(&M));
 }
