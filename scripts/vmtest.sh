@@ -13,6 +13,7 @@
 #   VMTEST_RUN=CMD      a shell command to run in the guest instead of the suite
 #                       (its output in tests.log; the table shows its exit status)
 #   VMTEST_FILTER=GLOB  a Criterion --filter, e.g. 'options/*'
+#   VMTEST_FUSEBPF_FILTER=GLOB  the fusebpf guest's filter (default 'kernel/*')
 #   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (7200)
 #   VMTEST_TIME_SCALE=N the suite's timeouts multiplied by N (FSD_TEST_TIME_SCALE;
 #                       default 5 under TCG, 1 under KVM)
@@ -244,7 +245,7 @@ run_guest() {
 		ver="$ver+fusebpf.ko"
 		# The module's own tests (the rest of the suite runs on the 6.12
 		# guest; on the module it is not there yet: docs/kernel.md).
-		VMTEST_FILTER='kernel/*'
+		VMTEST_FILTER=${VMTEST_FUSEBPF_FILTER:-kernel/*}
 	fi
 	out=${VMTEST_OUT:-$top/$build/vmtest}/$ver
 	rm -rf "$out" "$g/share"
