@@ -45,6 +45,8 @@
 #define LOADER_RUN_DIR "/run/fusebpf" /* lock files; FUSEBPF_CONTROL_DIR too */
 #define LOADER_KERNEL_BTF "/sys/kernel/btf/fusebpf" /* there while fusebpf.ko is loaded */
 #define LOADER_KERNEL_LINK "kernel_link"
+/* fusebpf.ko's policies, each with how many of its mounts' inodes hold it */
+#define LOADER_KERNEL_POLICIES "/sys/fs/fusebpf/policies"
 
 /* How a filter program is run (see policy.bpf.h). */
 enum loader_flavor {

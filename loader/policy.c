@@ -806,6 +806,29 @@ static int kernel_detach(int dir, const char *name, struct loader_error *err)
 	return 0;
 }
 
+/*
+ * How many inodes of fusebpf.ko's mounts hold the policy; 0 where the
+ * module or the policy is not there.
+ */
+static unsigned long kernel_users(const char *name)
+{
+	char line[64], policy[32];
+	unsigned long users;
+	FILE *f;
+
+	f = fopen(LOADER_KERNEL_POLICIES, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%31s %lu", policy, &users) == 2 && !strcmp(policy, name)) {
+			fclose(f);
+			return users;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
 /* Prints the policy's registration with fusebpf.ko, if it has one. */
 static void kernel_show(const char *name, FILE *out)
 {
@@ -825,8 +848,8 @@ static void kernel_show(const char *name, FILE *out)
 	memset(&li, 0, sizeof(li));
 	if (bpf_obj_get_info_by_fd(link, &li.info, &len) == 0)
 		fprintf(out, "  kernel (fusebpf.ko): struct_ops map id %u, link id %u (%s/%s/"
-			     LOADER_KERNEL_LINK ")\n", li.struct_ops.map_id, li.info.id,
-			LOADER_PIN_ROOT, name);
+			     LOADER_KERNEL_LINK "), held by %lu inodes of its mounts\n",
+			li.struct_ops.map_id, li.info.id, LOADER_PIN_ROOT, name, kernel_users(name));
 	close(link);
 }
 
@@ -1090,6 +1113,7 @@ int loader_unload(const char *name, struct loader_error *err)
 {
 	char sub[160];
 	int lock, e, root, dir;
+	unsigned long users;
 
 	if (!loader_name_valid(name))
 		return fail(err, -EINVAL, "'%s' is not a policy name", name);
@@ -1108,6 +1132,13 @@ int loader_unload(const char *name, struct loader_error *err)
 		goto out_close;
 	}
 	e = policy_subdirs_check(dir, name, err);
+	users = e ? 0 : kernel_users(name);
+	/* The kernel would fail those inodes' requests with EIO. */
+	if (users)
+		e = fail(err, -EBUSY,
+			 "in use by %lu inodes of fusebpf.ko mounts (" LOADER_KERNEL_POLICIES
+			 "): unmount them first",
+			 users);
 	if (!e)
 		e = kernel_detach(dir, name, err);
 	if (e)

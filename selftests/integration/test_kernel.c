@@ -660,6 +660,85 @@ Test(kernel, hide_in_the_kernel_leaves_names_out_without_the_daemon, .fini = ker
 	cr_assert_eq(mnt_stat(&M, "nodes"), 1);
 }
 
+/* The users /sys/fs/fusebpf/policies gives a policy, -1 if it is not listed. */
+static long kernel_policy_users(const char *name)
+{
+	char line[64], policy[32];
+	unsigned long users;
+	long found = -1;
+	FILE *f = fopen("/sys/fs/fusebpf/policies", "re");
+
+	cr_assert(f, "/sys/fs/fusebpf/policies: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31s %lu", policy, &users) == 2 && !strcmp(policy, name))
+			found = (long)users;
+	fclose(f);
+	return found;
+}
+
+/* A policy the kernel's inodes hold is not unloaded from under them. */
+Test(kernel, a_policy_in_use_is_not_unloaded, .fini = kernel_policy_fini)
+{
+	char opts[64], out[4096];
+	struct stat st;
+
+	need_module();
+	test_policy_load("passthrough", "ku", kpol);
+	cr_assert_eq(kernel_policy_users(kpol), 0);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
+	mnt_start(&M, opts);
+	make_tree(&M);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0);
+	cr_assert_geq(kernel_policy_users(kpol), 3, "the root, d and d/g hold %s", kpol);
+
+	cr_assert_neq(fusebpf(out, sizeof(out), "unload %s", kpol), 0, "unloaded while in use");
+	cr_assert(strstr(out, "in use by") && strstr(out, "unmount them first"), "%s", out);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0, "after the refusal: %s", strerror(errno));
+	cr_assert(mnt_stop(&M));
+	cr_assert_eq(kernel_policy_users(kpol), 0);
+	cr_assert_eq(fusebpf(out, sizeof(out), "unload %s", kpol), 0, "%s", out);
+	cr_assert_eq(kernel_policy_users(kpol), -1);
+	kpol[0] = '\0';
+}
+
+/*
+ * A policy whose link goes anyway (detached and unpinned behind the
+ * loader's back): its inodes' requests fail with EIO, the kernel says so
+ * once, and they work again once a policy of that name is loaded.
+ */
+Test(kernel, a_policy_gone_from_under_a_mount_fails_its_inodes_until_loaded_again,
+     .fini = kernel_policy_fini)
+{
+	char opts[64], pin[128];
+	struct stat st;
+	int link;
+
+	need_module();
+	test_policy_load("passthrough", "kg", kpol);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
+	mnt_start(&M, opts);
+	make_tree(&M);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0);
+
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/fusebpf/%s/kernel_link", kpol);
+	link = bpf_obj_get(pin);
+	cr_assert(link >= 0, "%s: %s", pin, strerror(errno));
+	cr_assert_eq(bpf_link_detach(link), 0, "detach: %s", strerror(errno));
+	close(link);
+	cr_assert_eq(unlink(pin), 0);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), -1);
+	cr_assert_eq(errno, EIO);
+	cr_assert_eq(stat(mp(&M, "f"), &st), -1);
+	cr_assert_eq(errno, EIO);
+	cr_assert_eq(sh("test $(dmesg | grep -c 'policy %s is not loaded') -eq 1", kpol), 0,
+		     "the kernel did not say it once");
+	cr_assert_gt(kernel_policy_users(kpol), 0, "unregistered, still held: still listed");
+
+	test_policy_load("passthrough", "kg", kpol);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0, "loaded again: %s", strerror(errno));
+	cr_assert_eq(st.st_uid, 1000);
+}
+
 /* Sets what the verdicts policy's pre or post map says for an opcode. */
 static void verdict_set(const char *map, uint32_t op, int32_t value)
 {
