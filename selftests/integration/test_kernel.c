@@ -277,6 +277,41 @@ static int mount_module(const char *dir, int root_fd, const char *more)
 	return ret;
 }
 
+/*
+ * A rename or link names a second inode in its body (the new parent, the
+ * linked inode): for inodes the kernel looked up, the daemon gets its own
+ * nodeids there too, as in the header.
+ */
+Test(kernel, renames_and_links_of_kernel_inodes_reach_the_daemon_by_its_nodeids)
+{
+	char buf[16] = "";
+	struct stat st;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	make_tree(&M);
+	for (size_t i = 0; i < sizeof(tree) / sizeof(*tree); i++)
+		cr_assert_eq(lstat(mp(&M, tree[i]), &st), 0, "%s", tree[i]);
+
+	cr_assert_eq(rename(mp(&M, "d/g"), mp(&M, "d/e/g2")), 0, "rename: %s", strerror(errno));
+	cr_assert_eq(read_file(bp(&M, "d/e/g2"), buf, sizeof(buf)), 3);
+	cr_assert_str_eq(buf, "sub");
+	cr_assert_eq(link(mp(&M, "f"), mp(&M, "d/e/f2")), 0, "link: %s", strerror(errno));
+	cr_assert_eq(stat(bp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_nlink, 2);
+	cr_assert_eq(renameat2(AT_FDCWD, mp(&M, "f"), AT_FDCWD, mp(&M, "d/e/h"), RENAME_EXCHANGE), 0,
+		     "rename exchange: %s", strerror(errno));
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read_file(bp(&M, "f"), buf, sizeof(buf)), 6);
+	cr_assert_str_eq(buf, "deeper");
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read_file(mp(&M, "d/e/h"), buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "hello");
+	cr_assert_geq(requests("RENAME") + requests("RENAME2"), 2);
+	cr_assert_eq(requests("LINK"), 1);
+	cr_assert(mnt_stop(&M));
+}
+
 Test(kernel, bad_root_dir_and_root_bpf_are_refused)
 {
 	int file, dir;
