@@ -381,9 +381,22 @@ uint64_t mnt_requests(const struct mnt *m, const char *op)
 	return mnt_stat(m, key);
 }
 
+uint64_t mnt_served(const struct mnt *m, const char *op)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "kernel.%s", op);
+	return mnt_requests(m, op) + mnt_stat(m, key);
+}
+
 uint64_t requests(const char *op)
 {
 	return mnt_requests(&M, op);
+}
+
+uint64_t served(const char *op)
+{
+	return mnt_served(&M, op);
 }
 
 void start(const char *opts)

@@ -68,6 +68,12 @@ const char *bp(const struct mnt *m, const char *rel);
 uint64_t mnt_stat(const struct mnt *m, const char *key);
 /* requests.<op> from `fsd --stats`: how many requests of that opcode reached the daemon. */
 uint64_t mnt_requests(const struct mnt *m, const char *op);
+/*
+ * How many of that opcode were served: by the daemon (requests.<op>), or
+ * by fusebpf.ko itself on the backing inode (kernel.<op>; 0 elsewhere).
+ * For tests that check that an operation was done, not by whom.
+ */
+uint64_t mnt_served(const struct mnt *m, const char *op);
 /* Number of open fds of the daemon process. */
 int mnt_fd_count(const struct mnt *m);
 /*
@@ -96,6 +102,8 @@ void put(const char *path, const char *text);
 void start(const char *opts);
 /* mnt_requests(&M, op). */
 uint64_t requests(const char *op);
+/* mnt_served(&M, op). */
+uint64_t served(const char *op);
 /* Runs a shell command; its exit status. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command; its exit status, its stdout and stderr in out (may be NULL). */

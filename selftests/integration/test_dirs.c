@@ -93,12 +93,12 @@ Test(dirs, readdir_lists_backing_entries_with_inos_and_types)
 	cr_assert_eq(mkfifo(bp(&M, "fifo"), 0644), 0);
 	put(bp(&M, "dir/inner"), "y");
 	put(bp(&M, "with space and ünïcode"), "z");
-	opendirs = requests("OPENDIR");
-	readdirs = requests("READDIR") + requests("READDIRPLUS");
+	opendirs = served("OPENDIR");
+	readdirs = served("READDIR") + served("READDIRPLUS");
 	assert_listing_matches_backing("");
 	assert_listing_matches_backing("dir");
-	cr_assert_geq(requests("OPENDIR"), opendirs + 2);
-	cr_assert_geq(requests("READDIR") + requests("READDIRPLUS"), readdirs + 2);
+	cr_assert_geq(served("OPENDIR"), opendirs + 2);
+	cr_assert_geq(served("READDIR") + served("READDIRPLUS"), readdirs + 2);
 }
 
 Test(dirs, readdir_of_empty_dir_has_only_dot_entries)
@@ -307,6 +307,12 @@ Test(dirs, ten_thousand_entries_listed_completely_with_cache_never)
 	assert_big_dir_complete();
 	assert_big_dir_complete();
 	assert_listing_matches_backing("big");
+	if (mnt_stat(&M, "kernel.READDIR")) {
+		/* fusebpf.ko lists the backing directory itself, with no request. */
+		cr_assert_eq(requests("READDIRPLUS"), plus);
+		cr_assert_eq(requests("READDIR"), readdirs);
+		return;
+	}
 	/* The kernel asks for the first batch with attributes, the others without. */
 	cr_assert_gt(requests("READDIRPLUS"), plus);
 	cr_assert_gt(requests("READDIR"), readdirs);

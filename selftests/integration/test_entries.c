@@ -74,12 +74,12 @@ Test(entries, lookup_reports_backing_attributes)
 	cr_assert_eq(chown(bp(&M, "d/sub/f"), 123, 456), 0);
 	cr_assert_eq(symlink("sub/f", bp(&M, "d/l")), 0);
 
-	lookups = requests("LOOKUP");
+	lookups = served("LOOKUP");
 	assert_same_as_backing("d");
 	assert_same_as_backing("d/sub");
 	assert_same_as_backing("d/sub/f");
 	assert_same_as_backing("d/l");
-	cr_assert_geq(requests("LOOKUP"), lookups + 4);
+	cr_assert_geq(served("LOOKUP"), lookups + 4);
 }
 
 Test(entries, lookup_of_missing_name_is_enoent)
@@ -89,18 +89,21 @@ Test(entries, lookup_of_missing_name_is_enoent)
 
 	start(NULL);
 	put(bp(&M, "f"), "x");
-	lookups = requests("LOOKUP");
+	lookups = served("LOOKUP");
 	cr_assert_eq(ERRNO_OF(stat(mp(&M, "missing"), &st)), ENOENT);
 	cr_assert_eq(ERRNO_OF(stat(mp(&M, "missing/deeper"), &st)), ENOENT);
 	cr_assert_eq(ERRNO_OF(stat(mp(&M, "f/x"), &st)), ENOTDIR);
-	cr_assert_geq(requests("LOOKUP"), lookups + 2);
+	cr_assert_geq(served("LOOKUP"), lookups + 2);
 	/* A name that was missing and then created through the mount is found. */
 	put(mp(&M, "missing"), "now");
 	cr_assert_eq(stat(mp(&M, "missing"), &st), 0);
 	cr_assert_eq(st.st_size, 3);
 }
 
-/* attr_timeout=0: every stat asks the daemon, which asks the backing file. */
+/*
+ * attr_timeout=0: every stat asks the daemon, which asks the backing file
+ * (on fusebpf.ko, the kernel asks it).
+ */
 Test(entries, getattr_reports_backing_changes)
 {
 	struct stat st;
@@ -111,11 +114,11 @@ Test(entries, getattr_reports_backing_changes)
 	assert_same_as_backing("f");
 	put(bp(&M, "f"), "1234567890");
 	cr_assert_eq(chmod(bp(&M, "f"), 0600), 0);
-	getattrs = requests("GETATTR");
+	getattrs = served("GETATTR");
 	assert_same_as_backing("f");
 	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
 	cr_assert_eq(st.st_size, 10);
-	cr_assert_geq(requests("GETATTR"), getattrs + 1);
+	cr_assert_geq(served("GETATTR"), getattrs + 1);
 }
 
 Test(entries, getattr_on_open_fd_matches_backing)
@@ -654,7 +657,7 @@ Test(entries, access_answers_as_backing_does)
 		put(bp(&M, files[i].name), "x");
 		cr_assert_eq(chmod(bp(&M, files[i].name), files[i].mode), 0);
 	}
-	accesses = requests("ACCESS");
+	accesses = served("ACCESS");
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		for (size_t j = 0; j < sizeof(modes) / sizeof(modes[0]); j++) {
 			struct access_case in_mount = { mp(&M, files[i].name), modes[j] };
@@ -664,7 +667,7 @@ Test(entries, access_answers_as_backing_does)
 				     "root, %s, mode %d", files[i].name, modes[j]);
 		}
 	}
-	cr_assert_gt(requests("ACCESS"), accesses);
+	cr_assert_gt(served("ACCESS"), accesses);
 	cr_assert_eq(run_as(1000, 1000, stat_errno, (void *)mp(&M, "readable")), EACCES,
 		     "a user other than the mounter reached a no_allow_other mount");
 }
@@ -686,7 +689,7 @@ Test(entries, statfs_matches_backing)
 	uint64_t statfs_requests;
 
 	start(NULL);
-	statfs_requests = requests("STATFS");
+	statfs_requests = served("STATFS");
 	cr_assert_eq(statvfs(mp(&M, ""), &in_mount), 0);
 	cr_assert_eq(statvfs(bp(&M, ""), &in_backing), 0);
 	cr_assert_eq(in_mount.f_bsize, in_backing.f_bsize);
@@ -698,7 +701,7 @@ Test(entries, statfs_matches_backing)
 	cr_assert_lt(labs((long)(in_mount.f_bfree - in_backing.f_bfree)), 65536);
 	cr_assert_lt(labs((long)(in_mount.f_bavail - in_backing.f_bavail)), 65536);
 	cr_assert_lt(labs((long)(in_mount.f_ffree - in_backing.f_ffree)), 10000);
-	cr_assert_geq(requests("STATFS"), statfs_requests + 1);
+	cr_assert_geq(served("STATFS"), statfs_requests + 1);
 }
 
 /* Sets or clears the backing file's immutable flag; false if the fs has none. */

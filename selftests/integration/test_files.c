@@ -112,10 +112,10 @@ Test(files, open_flags_act_on_backing_file)
 
 	start(NULL);
 	put(bp(&M, "f"), "backing content");
-	opens = requests("OPEN");
+	opens = served("OPEN");
 	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 15);
 	cr_assert_str_eq(buf, "backing content");
-	cr_assert_geq(requests("OPEN"), opens + 1);
+	cr_assert_geq(served("OPEN"), opens + 1);
 
 	fd = open_ok(mp(&M, "f"), O_WRONLY | O_APPEND);
 	cr_assert_eq(write(fd, "+more", 5), 5);
