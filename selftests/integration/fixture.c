@@ -389,6 +389,11 @@ uint64_t mnt_served(const struct mnt *m, const char *op)
 	return mnt_requests(m, op) + mnt_stat(m, key);
 }
 
+bool mnt_in_kernel(const struct mnt *m)
+{
+	return sh("'%s' --stats '%s' | grep -qx 'kernel fusebpf'", fsd_bin(), m->dir) == 0;
+}
+
 uint64_t requests(const char *op)
 {
 	return mnt_requests(&M, op);

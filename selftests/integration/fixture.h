@@ -102,6 +102,8 @@ void put(const char *path, const char *text);
 void start(const char *opts);
 /* mnt_requests(&M, op). */
 uint64_t requests(const char *op);
+/* Whether fusebpf.ko serves the mount, running its filters (fsd --stats: "kernel fusebpf"). */
+bool mnt_in_kernel(const struct mnt *m);
 /* mnt_served(&M, op). */
 uint64_t served(const char *op);
 /* Runs a shell command; its exit status. */

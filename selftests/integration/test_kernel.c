@@ -168,17 +168,20 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 Test(kernel, opens_of_one_file_at_once_share_the_backing)
 {
 	char a[8] = "", b[8] = "";
-	int ro, rw, again;
+	int ro, rw, again, daemon_fds;
 
 	need_module();
 	mnt_start(&M, "kernel=fusebpf");
 	make_tree(&M);
+	daemon_fds = mnt_fd_count(&M);
 	ro = open(mp(&M, "f"), O_RDONLY);
 	cr_assert(ro >= 0, "open f: %s", strerror(errno));
 	rw = open(mp(&M, "f"), O_RDWR);
 	cr_assert(rw >= 0, "open f a second time: %s", strerror(errno));
 	again = open(mp(&M, "f"), O_RDONLY);
 	cr_assert(again >= 0, "open f a third time: %s", strerror(errno));
+	/* The backing files are the kernel's, not fds of the daemon. */
+	cr_assert_eq(mnt_fd_count(&M), daemon_fds, "the daemon holds fds for kernel opens");
 	cr_assert_eq(pwrite(rw, "HE", 2, 0), 2);
 	cr_assert_eq(pread(ro, a, 5, 0), 5);
 	cr_assert_str_eq(a, "HEllo");
