@@ -104,18 +104,22 @@ $(BUILD)/bpf/test/%.bpf.o: selftests/bpf/%.bpf.c
 	$(Q)$(CLANG) $(BPF_CFLAGS) -Wno-error -MMD -MP -c $< -o $@
 
 # Kernel mode (docs/abi.md): a file that includes the policy and defines a
-# struct_ops member for each opcode its daemon-mode object has filters of.
-$(BUILD)/bpf/kernel/%.kern.c: bpf/%.bpf.c $(BUILD)/bpf/%.bpf.o scripts/kernel-policy.sh \
-		include/fusebpf/kernel.h
+# struct_ops member for each opcode its daemon-mode object has filters of,
+# written by loader/kernel_source.c, as `fusebpf build` writes it.
+$(BUILD)/kernel-source: $(BUILD)/obj/loader/kernel_source_main.o $(BUILD)/obj/loader/kernel_source.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lelf -o $@
+
+$(BUILD)/bpf/kernel/%.kern.c: bpf/%.bpf.c $(BUILD)/bpf/%.bpf.o $(BUILD)/kernel-source
 	$(call msg,GEN,$@)
 	@mkdir -p $(@D)
-	$(Q)scripts/kernel-policy.sh $< $(BUILD)/bpf/$*.bpf.o > $@
+	$(Q)$(BUILD)/kernel-source $< $(BUILD)/bpf/$*.bpf.o > $@
 
 $(BUILD)/bpf/test/kernel/%.kern.c: selftests/bpf/%.bpf.c $(BUILD)/bpf/test/%.bpf.o \
-		scripts/kernel-policy.sh include/fusebpf/kernel.h
+		$(BUILD)/kernel-source
 	$(call msg,GEN,$@)
 	@mkdir -p $(@D)
-	$(Q)scripts/kernel-policy.sh $< $(BUILD)/bpf/test/$*.bpf.o > $@
+	$(Q)$(BUILD)/kernel-source $< $(BUILD)/bpf/test/$*.bpf.o > $@
 
 .PRECIOUS: $(BUILD)/bpf/kernel/%.kern.c $(BUILD)/bpf/test/kernel/%.kern.c
 
@@ -154,7 +158,8 @@ $(BUILD)/fsd: $(BUILD)/obj/fsd/main.o $(FSD_LIB_OBJS) $(MEDIA_OBJS) $(LOADER_LIB
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_FSD) -o $@
 
 # `fusebpf media query|rescan` use the media index (free of fsd globals).
-$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/media/media_index.o
+$(BUILD)/fusebpf: $(BUILD)/obj/loader/fusebpf.o $(LOADER_LIB_OBJS) $(BUILD)/obj/loader/kernel_source.o \
+		$(BUILD)/obj/media/media_index.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -lsqlite3 -o $@
 

@@ -81,7 +81,8 @@ static void usage(FILE *out)
 		"  build FILE.c [-o OUT] [CLANG_ARG...]\n"
 		"                      compile a policy with clang ($CLANG) and the headers\n"
 		"                      installed beside fusebpf (PREFIX/include), into OUT\n"
-		"                      (default: FILE.o, so my.bpf.c gives my.bpf.o)\n"
+		"                      (default: FILE.o, so my.bpf.c gives my.bpf.o), and\n"
+		"                      its kernel-mode build for fusebpf.ko into kernel/OUT\n"
 		"  media [--policy NAME] ...\n"
 		"                      the media storage policy (docs/media.md; NAME: media):\n"
 		"    app add UID PACKAGE | app rm UID [PACKAGE]\n"
@@ -825,23 +826,94 @@ static int cmd_media(int argc, char **argv)
 	return media_usage();
 }
 
+/* Runs clang with args (NULL-terminated); 0, or 1 when it failed (it said why). */
+static int run_clang(char **args)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "fusebpf build: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		execvp(args[0], args);
+		fprintf(stderr, "fusebpf build: %s: %s (install clang, or set CLANG)\n", args[0],
+			strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return 1;
+	return 0;
+}
+
+/*
+ * The kernel-mode build of the policy src, whose daemon-mode object is out:
+ * OUT's directory/kernel/OUT's name, where fusebpf load looks for it, from
+ * the source loader_kernel_source() writes beside it.  args are clang's
+ * with the flags, n of them, and room for 8 more.
+ */
+static int build_kernel_mode(const char *src, const char *out, char **args, int n)
+{
+	char dir[PATH_MAX], kout[PATH_MAX + 16], ksrc[PATH_MAX + 32], abs_src[PATH_MAX];
+	const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+	struct loader_error err = { 0 };
+	int e;
+	FILE *f;
+
+	if (!realpath(src, abs_src)) {
+		fprintf(stderr, "fusebpf build: %s: %s\n", src, strerror(errno));
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "%.*skernel", (int)(base - out), out);
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "fusebpf build: making %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	snprintf(kout, sizeof(kout), "%s/%s", dir, base);
+	snprintf(ksrc, sizeof(ksrc), "%s.kern.c", kout);
+	f = fopen(ksrc, "we");
+	if (!f) {
+		fprintf(stderr, "fusebpf build: %s: %s\n", ksrc, strerror(errno));
+		return 1;
+	}
+	e = loader_kernel_source(abs_src, out, f, &err);
+	if (fclose(f) && !e)
+		e = -errno;
+	if (e) {
+		fprintf(stderr, "fusebpf build: %s\n", err.msg[0] ? err.msg : strerror(-e));
+		unlink(ksrc);
+		return 1;
+	}
+	args[n++] = "-DFUSEBPF_FLAVOR_KERNEL";
+	args[n++] = "-c";
+	args[n++] = ksrc;
+	args[n++] = "-o";
+	args[n++] = kout;
+	args[n] = NULL;
+	e = run_clang(args);
+	unlink(ksrc);
+	return e;
+}
+
 /*
  * build FILE.c [-o OUT] [CLANG_ARG...]: compiles a policy outside this tree
  * with the flags bpf/ is built with and the headers installed beside this
  * program (PREFIX/include for PREFIX/sbin/fusebpf), found from the
  * program's own path, so that a staged install (DESTDIR) or a moved prefix
- * builds with its own headers and never with another install's.
+ * builds with its own headers and never with another install's.  Both
+ * builds: OUT for the daemon, kernel/OUT for fusebpf.ko.
  */
 static int cmd_build(int argc, char **argv)
 {
 	const char *clang = getenv("CLANG") ?: "clang", *src, *out = NULL;
 	char exe[PATH_MAX], dir[PATH_MAX + 16], include[PATH_MAX], header[PATH_MAX + 48];
 	char obj[PATH_MAX], flags[] = FUSEBPF_BPF_FLAGS, *save = NULL, *slash;
-	char *args[argc + 32];
-	int n = 0, status;
+	char *args[argc + 32], *kargs[argc + 32];
+	int n = 0;
 	size_t len;
 	ssize_t got;
-	pid_t pid;
 
 	if (argc < 1 || argv[0][0] == '-') {
 		fprintf(stderr, "usage: fusebpf build FILE.c [-o OUT] [CLANG_ARG...]\n");
@@ -891,26 +963,15 @@ static int cmd_build(int argc, char **argv)
 		obj[len - 1] = 'o';
 		out = obj;
 	}
+	memcpy(kargs, args, n * sizeof(*args));
 	args[n++] = "-c";
 	args[n++] = (char *)src;
 	args[n++] = "-o";
 	args[n++] = (char *)out;
 	args[n] = NULL;
-
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "fusebpf build: fork: %s\n", strerror(errno));
+	if (run_clang(args))
 		return 1;
-	}
-	if (pid == 0) {
-		execvp(clang, args);
-		fprintf(stderr, "fusebpf build: %s: %s (install clang, or set CLANG)\n", clang,
-			strerror(errno));
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		return 1; /* clang said why */
-	return 0;
+	return build_kernel_mode(src, out, kargs, n - 4);
 }
 
 int main(int argc, char **argv)

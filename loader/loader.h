@@ -76,6 +76,13 @@ struct loader_error {
 	char log[4096];
 };
 
+/*
+ * Writes the kernel-mode source of the policy src to out: src included,
+ * and a struct_ops member for each filter its daemon-mode object obj has
+ * (loader/kernel_source.c); 0 or -errno.
+ */
+int loader_kernel_source(const char *src, const char *obj, FILE *out, struct loader_error *err);
+
 /* Mounts bpffs on /sys/fs/bpf unless it is there; 0 or -errno. */
 int loader_bpffs_mount(void);
 

@@ -6,6 +6,7 @@
 #include "fixture.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <criterion/internal/ordered-set.h>
 #include <criterion/logging.h>
@@ -627,4 +628,48 @@ const char *test_bpf(const char *name)
 
 	snprintf(path, sizeof(path), "%s/test/%s.bpf.o", dir ? dir : "build/bpf", name);
 	return path;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void policy_object_ops(const char *path, bool kernel, char *ops, size_t size)
+{
+	/* libbpf notes the .fusebpf section it does not know. */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	char *names[80];
+	size_t n = 0, used = 0;
+	int maps = 0;
+
+	libbpf_set_print(print);
+	cr_assert(obj, "%s: %s", path, strerror(errno));
+	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+
+		cr_assert_lt(n, sizeof(names) / sizeof(*names));
+		if (kernel) {
+			cr_assert(!strncmp(name, "fusebpf_", 8), "%s: program %s", path, name);
+			cr_assert_eq(bpf_program__type(prog), BPF_PROG_TYPE_STRUCT_OPS, "%s: %s",
+				     path, name);
+			names[n++] = strdup(name + 8);
+		} else {
+			names[n++] = strndup(name, strrchr(name, '_') - name);
+		}
+	}
+	qsort(names, n, sizeof(*names), str_cmp);
+	ops[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!i || strcmp(names[i], names[i - 1]))
+			used += snprintf(ops + used, size - used, "%s,", names[i]);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	bpf_object__for_each_map(map, obj)
+		maps += bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS;
+	cr_assert_eq(maps, kernel ? 1 : 0, "%s: %d struct_ops maps", path, maps);
+	bpf_object__close(obj);
 }

@@ -127,5 +127,12 @@ void test_policy_unload(const char *name);
 int test_policy_map(const char *name, const char *map);
 /* The path of a test policy object, selftests/bpf/NAME.bpf.c built. */
 const char *test_bpf(const char *name);
+/*
+ * The opcodes the programs of a policy object are for, sorted, one each,
+ * as "lookup,open,": of its filters (<op>_prefilter, <op>_postfilter), or
+ * of its struct_ops members (fusebpf_<op>, kernel, asserting that it has
+ * its one struct_ops map).
+ */
+void policy_object_ops(const char *path, bool kernel, char *ops, size_t size);
 
 #endif

@@ -234,7 +234,7 @@ static const char policy_src[] = "#include <fusebpf/policy.bpf.h>\n"
 Test(install, builds_loads_and_mounts_from_outside_the_tree, .fini = inst_teardown)
 {
 	char out[16384], src[PATH_MAX + 32], backing[PATH_MAX + 32], mnt[PATH_MAX + 32];
-	char path[PATH_MAX + 64], san[PATH_MAX * 2];
+	char path[PATH_MAX + 64], san[PATH_MAX * 2], daemon_ops[256], kernel_ops[256];
 
 	inst_setup();
 	cr_assert_eq(make(out, sizeof(out), "install", ""), 0, "make install: %s", out);
@@ -248,6 +248,13 @@ Test(install, builds_loads_and_mounts_from_outside_the_tree, .fini = inst_teardo
 			       "cd '%s' && '%s" PREFIX "/sbin/fusebpf' build outside.bpf.c", src,
 			       I.dest),
 		     0, "fusebpf build: %s", out);
+	/* And its kernel-mode build, with a struct_ops member for its LOOKUP filter. */
+	snprintf(path, sizeof(path), "%s/outside.bpf.o", src);
+	policy_object_ops(path, false, daemon_ops, sizeof(daemon_ops));
+	snprintf(path, sizeof(path), "%s/kernel/outside.bpf.o", src);
+	policy_object_ops(path, true, kernel_ops, sizeof(kernel_ops));
+	cr_assert_str_eq(daemon_ops, "lookup,");
+	cr_assert_str_eq(kernel_ops, daemon_ops);
 	cr_assert_eq(sh_output(out, sizeof(out),
 			       "cd '%s' && clang $(PKG_CONFIG_PATH='%s" PREFIX "/lib/pkgconfig' "
 			       "pkg-config --define-prefix --variable=bpf_cflags fusebpf) "

@@ -560,54 +560,6 @@ Test(kernel, a_policy_without_its_kernel_mode_build_is_refused)
 	unlink(copy);
 }
 
-#include <bpf/libbpf.h>
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The opcodes the programs of a policy object are for, sorted, one each,
- * as "lookup,open,": of its filters (<op>_prefilter, <op>_postfilter), or
- * of its struct_ops members (fusebpf_<op>, kernel).
- */
-static void object_ops(const char *path, bool kernel, char *ops, size_t size)
-{
-	struct bpf_object *obj = bpf_object__open_file(path, NULL);
-	struct bpf_program *prog;
-	struct bpf_map *map;
-	char *names[80];
-	size_t n = 0, used = 0;
-	int maps = 0;
-
-	cr_assert(obj, "%s: %s", path, strerror(errno));
-	bpf_object__for_each_program(prog, obj) {
-		const char *name = bpf_program__name(prog);
-
-		cr_assert_lt(n, sizeof(names) / sizeof(*names));
-		if (kernel) {
-			cr_assert(!strncmp(name, "fusebpf_", 8), "%s: program %s", path, name);
-			cr_assert_eq(bpf_program__type(prog), BPF_PROG_TYPE_STRUCT_OPS, "%s: %s",
-				     path, name);
-			names[n++] = strdup(name + 8);
-		} else {
-			names[n++] = strndup(name, strrchr(name, '_') - name);
-		}
-	}
-	qsort(names, n, sizeof(*names), str_cmp);
-	ops[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(names[i], names[i - 1]))
-			used += snprintf(ops + used, size - used, "%s,", names[i]);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	bpf_object__for_each_map(map, obj)
-		maps += bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS;
-	cr_assert_eq(maps, kernel ? 1 : 0, "%s: %d struct_ops maps", path, maps);
-	bpf_object__close(obj);
-}
-
 /* Opens the builds only (suite kernel_build): runs on any kernel, the host's too. */
 Test(kernel_build, every_kernel_mode_build_has_a_member_per_filtered_opcode)
 {
@@ -617,7 +569,6 @@ Test(kernel_build, every_kernel_mode_build_has_a_member_per_filtered_opcode)
 	const char *dir = getenv("FSD_BPF_DIR") ?: "build/bpf";
 	char daemon[PATH_MAX], kernel[PATH_MAX], want[1024], got[1024];
 
-	libbpf_set_print(NULL);
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins) + sizeof(tests) / sizeof(*tests);
 	     i++) {
 		if (i < sizeof(builtins) / sizeof(*builtins)) {
@@ -629,8 +580,8 @@ Test(kernel_build, every_kernel_mode_build_has_a_member_per_filtered_opcode)
 			snprintf(daemon, sizeof(daemon), "%s/test/%s.bpf.o", dir, t);
 			snprintf(kernel, sizeof(kernel), "%s/test/kernel/%s.bpf.o", dir, t);
 		}
-		object_ops(daemon, false, want, sizeof(want));
-		object_ops(kernel, true, got, sizeof(got));
+		policy_object_ops(daemon, false, want, sizeof(want));
+		policy_object_ops(kernel, true, got, sizeof(got));
 		cr_assert_str_eq(got, want, "%s: members %s; %s filters %s", kernel, got, daemon,
 				 want);
 	}
