@@ -13,12 +13,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -313,6 +315,52 @@ Test(kernel, renames_and_links_of_kernel_inodes_reach_the_daemon_by_its_nodeids)
 	cr_assert_geq(requests("RENAME") + requests("RENAME2"), 2);
 	cr_assert_eq(requests("LINK"), 1);
 	cr_assert(mnt_stop(&M));
+}
+
+/* A child's chmod of path (a SETATTR, the daemon's): 0 or the errno, as its exit status. */
+static int chmod_errno(void *path)
+{
+	return chmod(path, 0600) ? errno : 0;
+}
+
+/*
+ * The daemon killed while a request waits on it: the caller gets an error,
+ * and from then on the mount serves nothing, the kernel's fast path
+ * included (ENOTCONN, as any FUSE mount whose daemon is gone); it
+ * unmounts, and the module unloads after the suite (the guest checks).
+ */
+Test(kernel, the_daemon_killed_mid_request_fails_the_caller_and_the_mount)
+{
+	struct stat st;
+	pid_t child;
+	int status;
+	DIR *dir;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	make_tree(&M);
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0);
+	dir = opendir(mp(&M, "d"));
+	cr_assert(dir);
+	cr_assert_eq(kill(M.fsd, SIGSTOP), 0);
+	child = fork();
+	cr_assert(child >= 0);
+	if (child == 0)
+		_exit(chmod_errno((void *)mp(&M, "d/g")));
+	usleep(300 * 1000);
+	cr_assert_eq(waitpid(child, &status, WNOHANG), 0, "the chmod did not wait for the daemon");
+	cr_assert_eq(kill(M.fsd, SIGKILL), 0);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) &&
+		  (WEXITSTATUS(status) == ECONNABORTED || WEXITSTATUS(status) == ENOTCONN),
+		  "the waiting chmod: %s", strerror(WEXITSTATUS(status)));
+	cr_assert_eq(stat(mp(&M, "d/g"), &st), -1, "the kernel still serves a dead mount");
+	cr_assert_eq(errno, ENOTCONN, "stat: %s", strerror(errno));
+	errno = 0;
+	cr_assert_null(readdir(dir), "a listing of a dead mount");
+	cr_assert_eq(errno, ENOTCONN, "readdir: %s", strerror(errno));
+	closedir(dir);
+	cr_assert_not(mnt_stop(&M), "a killed daemon exited cleanly");
 }
 
 Test(kernel, bad_root_dir_and_root_bpf_are_refused)
