@@ -637,13 +637,16 @@ Test(kernel_build, every_kernel_mode_build_has_a_member_per_filtered_opcode)
 
 /* ---- policies run by the kernel ---- */
 
-static char kpol[16];
+static char kpol[16], kpol2[16];
 
 static void kernel_policy_fini(void)
 {
 	mnt_stop(&M);
 	if (kpol[0])
 		test_policy_unload(kpol);
+	if (kpol2[0])
+		test_policy_unload(kpol2);
+	kpol2[0] = '\0';
 }
 
 /* Adds an exact name to hide's names map (shared by both of its builds). */
@@ -850,6 +853,120 @@ Test(kernel, every_verdict_does_what_the_abi_says_in_the_kernel, .fini = kernel_
 	cr_assert_eq(stat(mp(&M, "bpfalias.f"), &st), 0);
 	cr_assert_eq(st.st_ino, b.st_ino);
 	cr_assert_eq(requests("LOOKUP"), 1, "only USER's translation LOOKUP reached the daemon");
+}
+
+/* A counter of fsd --stats, as a number. */
+static uint64_t stat_of(const char *fmt, const char *op)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), fmt, op);
+	return mnt_stat(&M, key);
+}
+
+/*
+ * USER_PREFILTER and USER_POSTFILTER from the kernel: the filter calls
+ * (opcode | 0x10000, | 0x20000) reach fsd's userspace module around a
+ * backing operation the kernel does itself.  `example` rewrites
+ * "alias.X" to X before a LOOKUP, sets the mtime after a GETATTR, and
+ * fails a "postfail." name after it.
+ */
+Test(kernel, userspace_filter_calls_go_around_the_kernels_backing_operation,
+     .fini = kernel_policy_fini)
+{
+	uint64_t lookups, served_lookups, getattrs;
+	char opts[96];
+	struct stat st, b;
+
+	need_module();
+	test_policy_load("verdicts", "ku", kpol);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s,user=example", kpol);
+	mnt_start(&M, opts);
+	put(bp(&M, "f"), "hello");
+	put(bp(&M, "postfail.x"), "x");
+	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
+
+	verdict_set("pre", FUSE_LOOKUP, FUSEBPF_USER_PREFILTER);
+	lookups = requests("LOOKUP");
+	served_lookups = stat_of("kernel.%s", "LOOKUP");
+	cr_assert_eq(stat(mp(&M, "alias.f"), &st), 0, "alias.f: %s", strerror(errno));
+	cr_assert_eq(st.st_ino, b.st_ino);
+	cr_assert_eq(stat_of("user.example.prefilter.%s", "LOOKUP"), 1);
+	/* The daemon saw the prefilter call, the kernel did the lookup. */
+	cr_assert_eq(requests("LOOKUP"), lookups + 1);
+	cr_assert_eq(stat_of("kernel.%s", "LOOKUP"), served_lookups + 1);
+	verdict_clear("pre", FUSE_LOOKUP);
+
+	verdict_set("pre", FUSE_GETATTR, FUSEBPF_USER_POSTFILTER);
+	getattrs = stat_of("kernel.%s", "GETATTR");
+	cr_assert_eq(stat(mp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_mtime, 1000000000, "mtime %ld", (long)st.st_mtime);
+	cr_assert_eq(st.st_size, 5);
+	cr_assert_geq(stat_of("user.example.postfilter.%s", "GETATTR"), 1);
+	cr_assert_gt(stat_of("kernel.%s", "GETATTR"), getattrs);
+	verdict_clear("pre", FUSE_GETATTR);
+
+	verdict_set("pre", FUSE_LOOKUP, FUSEBPF_USER_POSTFILTER);
+	cr_assert_eq(stat(mp(&M, "postfail.x"), &st), -1);
+	cr_assert_eq(errno, EREMOTEIO, "postfail.x: %s", strerror(errno));
+	/* What reached the daemon of GETATTR was the postfilter calls. */
+	cr_assert_eq(requests("GETATTR"), stat_of("user.example.postfilter.%s", "GETATTR"));
+}
+
+/*
+ * The READDIR postfilter in the kernel leaves names out of a listing; a
+ * LOOKUP postfilter gives a child another policy, which its own children
+ * inherit.
+ */
+Test(kernel, readdir_postfilters_and_a_childs_other_policy, .fini = kernel_policy_fini)
+{
+	char opts[64], dir[64], below[96], value[8];
+	int listed = 0, hidden = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	need_module();
+	test_policy_load("verdicts", "kr", kpol);
+	test_policy_load("passthrough", "kp", kpol2);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
+	mnt_start(&M, opts);
+	for (int i = 0; i < 30; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), i % 3 ? "shown%02d" : "bpfhide.%02d", i);
+		put(bp(&M, name), "x");
+	}
+	verdict_set("pre", FUSE_READDIR, FUSEBPF_POSTFILTER);
+	d = opendir(mp(&M, ""));
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		listed += !strncmp(e->d_name, "shown", 5);
+		hidden += !strncmp(e->d_name, "bpfhide.", 8);
+	}
+	closedir(d);
+	cr_assert_eq(hidden, 0, "%d hidden names listed", hidden);
+	cr_assert_eq(listed, 20);
+	cr_assert_eq(requests("READDIR"), 0);
+
+	snprintf(dir, sizeof(dir), "pol.%s", kpol2);
+	snprintf(below, sizeof(below), "%s/d", dir);
+	cr_assert_eq(mkdir(bp(&M, dir), 0755), 0);
+	cr_assert_eq(mkdir(bp(&M, below), 0755), 0);
+	verdict_set("pre", FUSE_LOOKUP, FUSEBPF_POSTFILTER);
+	verdict_set("pre", FUSE_GETXATTR, -EACCES);
+	cr_assert_eq(getxattr(mp(&M, "shown01"), "user.x", value, sizeof(value)), -1);
+	cr_assert_eq(errno, EACCES, "verdicts' GETXATTR prefilter: %s", strerror(errno));
+	/* Under passthrough: no GETXATTR prefilter refuses, below it either. */
+	cr_assert_eq(getxattr(mp(&M, dir), "user.x", value, sizeof(value)), -1);
+	cr_assert_eq(errno, ENODATA, "%s: %s", dir, strerror(errno));
+	cr_assert_eq(getxattr(mp(&M, below), "user.x", value, sizeof(value)), -1);
+	cr_assert_eq(errno, ENODATA, "%s: %s", below, strerror(errno));
+	cr_assert_eq(stat(mp(&M, below), &st), 0, "%s: %s", below, strerror(errno));
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_geq(kernel_policy_users(kpol2), 2, "%s and d hold %s", dir, kpol2);
+	cr_assert_eq(requests("LOOKUP"), 0);
+	cr_assert_eq(requests("GETXATTR"), 0);
 }
 
 /*
