@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +32,8 @@ struct funcs {
 	size_t n;
 };
 
-static int fail(struct loader_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+/* err->msg says why; code returned. */
+#define FAIL(err, code, ...) (snprintf((err)->msg, sizeof((err)->msg), __VA_ARGS__), (code))
 
 static bool has(const struct funcs *f, const char *op, const char *phase)
 {
@@ -70,14 +61,17 @@ static int funcs_read(const char *path, struct funcs *f, struct loader_error *er
 
 	*f = (struct funcs){ 0 };
 	if (elf_version(EV_CURRENT) == EV_NONE)
-		return fail(err, -EINVAL, "libelf: %s", elf_errmsg(-1));
+		return FAIL(err, -EINVAL, "libelf: %s", elf_errmsg(-1));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, -errno, "%s: %s", path, strerror(errno));
+	if (fd < 0) {
+		e = -errno;
+		return FAIL(err, e, "%s: %s", path, strerror(-e));
+	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
 		close(fd);
-		return fail(err, -EINVAL, "%s: not an ELF object (%s)", path, elf_errmsg(-1));
+		return FAIL(err, -EINVAL, "%s: not an ELF object", path);
 	}
 	while (!e && (scn = elf_nextscn(elf, scn))) {
 		Elf_Data *data = elf_getdata(scn, NULL);
@@ -99,7 +93,7 @@ static int funcs_read(const char *path, struct funcs *f, struct loader_error *er
 			if (!name || !names || !(names[f->n] = strdup(name))) {
 				if (names)
 					f->names = names;
-				e = fail(err, -ENOMEM, "%s: out of memory", path);
+				e = FAIL(err, -ENOMEM, "%s: out of memory", path);
 				break;
 			}
 			f->names = names;
@@ -144,7 +138,6 @@ int loader_kernel_source(const char *src, const char *obj, FILE *out, struct loa
 	fprintf(out, "};\n");
 	funcs_free(&f);
 	if (fflush(out) || ferror(out))
-		return fail(err, -EIO, "writing the kernel-mode source of %s: %s", src,
-			    strerror(errno));
+		return FAIL(err, -EIO, "writing the kernel-mode source of %s failed", src);
 	return 0;
 }
