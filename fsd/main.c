@@ -182,7 +182,7 @@ static void kernel_resolve(struct config *cfg)
 
 /*
  * /proc/mounts shows fsname (default: the backing directory) and fuse.SUBTYPE,
- * or fusebpf: the module's type has no subtypes.  A FUSE-BPF kernel learns
+ * or fusebpf.SUBTYPE on fusebpf.ko.  A FUSE-BPF kernel learns
  * the root's backing directory and policy from the mount data, as the RFC
  * has it: root_dir= an fd of this process, which the kernel takes during
  * mount(2), and root_bpf= the policy's name.
@@ -192,10 +192,8 @@ static int fuse_mount(const struct config *cfg, const char *backing, const char 
 	char opts[2048], bpf[64] = "", type[8 + sizeof(cfg->subtype)];
 	int root_fd = -1, err = 0;
 
-	if (cfg->kernel == KERNEL_FUSEBPF)
-		snprintf(type, sizeof(type), "fusebpf");
-	else
-		snprintf(type, sizeof(type), "fuse%s%s", cfg->subtype[0] ? "." : "", cfg->subtype);
+	snprintf(type, sizeof(type), "%s%s%s", cfg->kernel == KERNEL_FUSEBPF ? "fusebpf" : "fuse",
+		 cfg->subtype[0] ? "." : "", cfg->subtype);
 	if (fsd_bpf_kernel) {
 		int used;
 

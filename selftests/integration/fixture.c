@@ -390,6 +390,11 @@ uint64_t mnt_served(const struct mnt *m, const char *op)
 	return mnt_requests(m, op) + mnt_stat(m, key);
 }
 
+const char *fsd_fstype(void)
+{
+	return access("/dev/fusebpf", F_OK) == 0 ? "fusebpf" : "fuse";
+}
+
 bool mnt_in_kernel(const struct mnt *m)
 {
 	return sh("'%s' --stats '%s' | grep -qx 'kernel fusebpf'", fsd_bin(), m->dir) == 0;

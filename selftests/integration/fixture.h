@@ -104,6 +104,12 @@ void start(const char *opts);
 uint64_t requests(const char *op);
 /* Whether fusebpf.ko serves the mount, running its filters (fsd --stats: "kernel fusebpf"). */
 bool mnt_in_kernel(const struct mnt *m);
+/*
+ * The filesystem type fsd mounts unless told which kernel: fusebpf where
+ * /dev/fusebpf is (fsd takes fusebpf.ko there), fuse elsewhere;
+ * /proc/mounts shows it, with ".SUBTYPE".
+ */
+const char *fsd_fstype(void);
 /* mnt_served(&M, op). */
 uint64_t served(const char *op);
 /* Runs a shell command; its exit status. */

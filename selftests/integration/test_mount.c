@@ -458,7 +458,7 @@ Test(mount, fsname_and_subtype_in_proc_mounts)
 
 	start(NULL);
 	cr_assert(mount_line(M.dir, line, sizeof(line)));
-	snprintf(want, sizeof(want), "%s fuse.fsd ", M.backing);
+	snprintf(want, sizeof(want), "%s %s.fsd ", M.backing, fsd_fstype());
 	cr_assert(!strncmp(line, want, strlen(want)), "default: %s", line);
 	cr_assert(mnt_stop(&M));
 
@@ -466,7 +466,7 @@ Test(mount, fsname_and_subtype_in_proc_mounts)
 	snprintf(opts, sizeof(opts), "fsname=my backing %d,subtype=", (int)getpid());
 	start(opts);
 	cr_assert(mount_line(M.dir, line, sizeof(line)));
-	snprintf(want, sizeof(want), "my\\040backing\\040%d fuse rw,", (int)getpid());
+	snprintf(want, sizeof(want), "my\\040backing\\040%d %s rw,", (int)getpid(), fsd_fstype());
 	cr_assert(!strncmp(line, want, strlen(want)), "%s", line);
 	/* Test suites unmount by source. */
 	cr_assert_eq(sh("umount 'my backing %d'", (int)getpid()), 0);
@@ -474,7 +474,8 @@ Test(mount, fsname_and_subtype_in_proc_mounts)
 
 	start("subtype=other");
 	cr_assert(mount_line(M.dir, line, sizeof(line)));
-	cr_assert(strstr(line, " fuse.other rw,"), "%s", line);
+	snprintf(want, sizeof(want), " %s.other rw,", fsd_fstype());
+	cr_assert(strstr(line, want), "%s", line);
 	cr_assert(mnt_stop(&M));
 }
 
@@ -745,7 +746,7 @@ Test(mount, mount8_mounts_what_fsd_mounts, .fini = m8_teardown)
 	cr_assert(mount_line(M.dir, via8, sizeof(via8)), "mount(8) mounted nothing here");
 	cr_assert(mount_line(m8.mnt2, direct, sizeof(direct)));
 	cr_assert_str_eq(via8, direct, "mount(8) and fsd mount differently");
-	snprintf(want, sizeof(want), "m8src%d fuse.fsd rw,nosuid,nodev,noatime,", pid);
+	snprintf(want, sizeof(want), "m8src%d %s.fsd rw,nosuid,nodev,noatime,", pid, fsd_fstype());
 	cr_assert(!strncmp(via8, want, strlen(want)), "%s", via8);
 	cr_assert_eq(read_file(mp(&M, "f"), buf, sizeof(buf)), 5);
 	cr_assert_str_eq(buf, "hello");
@@ -784,7 +785,7 @@ Test(mount, fstab_line_mounts, .fini = m8_teardown)
 	cr_assert_eq(mount8(out, sizeof(out), "mount -a -T '%s'", m8.fstab), 0, "mount -a: %s",
 		     out);
 	cr_assert(mount_line(M.dir, line, sizeof(line)), "mount -a mounted nothing: %s", out);
-	snprintf(want, sizeof(want), "tab%d fuse rw,noatime,", pid);
+	snprintf(want, sizeof(want), "tab%d %s rw,noatime,", pid, fsd_fstype());
 	cr_assert(!strncmp(line, want, strlen(want)), "%s", line);
 	cr_assert_not(is_mounted(m8.mnt2), "mount -a mounted a noauto line");
 	read_through(mp(&M, "f"));
@@ -793,7 +794,7 @@ Test(mount, fstab_line_mounts, .fini = m8_teardown)
 	cr_assert_eq(mount8(out, sizeof(out), "mount -T '%s' '%s'", m8.fstab, m8.mnt2), 0,
 		     "mount MOUNTPOINT: %s", out);
 	cr_assert(mount_line(m8.mnt2, line, sizeof(line)));
-	snprintf(want, sizeof(want), "tab%d.2 fuse.fsd rw,relatime,", pid);
+	snprintf(want, sizeof(want), "tab%d.2 %s.fsd rw,relatime,", pid, fsd_fstype());
 	cr_assert(!strncmp(line, want, strlen(want)), "%s", line);
 
 	cr_assert_eq(sh("umount tab%d && umount tab%d.2", pid, pid), 0);
@@ -810,7 +811,7 @@ Test(mount, fstab_line_mounts, .fini = m8_teardown)
  */
 Test(mount, remount_changes_flags_and_atime, .fini = m8_teardown)
 {
-	char out[4096];
+	char out[4096], want[64];
 	struct timespec old, first, second;
 
 	m8_setup();
@@ -828,8 +829,8 @@ Test(mount, remount_changes_flags_and_atime, .fini = m8_teardown)
 			    "mount -o remount,strictatime '%s' && grep ' %s ' /proc/self/mounts",
 			    M.dir, M.dir),
 		     0, "remount: %s", out);
-	cr_assert(strstr(out, " fuse.fsd rw,user_id=0"), "strictatime shows no atime word: %s",
-		  out);
+	snprintf(want, sizeof(want), " %s.fsd rw,user_id=0", fsd_fstype());
+	cr_assert(strstr(out, want), "strictatime shows no atime word: %s", out);
 	read_through(mp(&M, "f"));
 	first = atime_of(bp(&M, "f"));
 	cr_assert_gt(first.tv_sec, old.tv_sec, "the daemon kept noatime after the remount");
