@@ -14,9 +14,11 @@
 #                       (its output in tests.log; the table shows its exit status)
 #   VMTEST_FILTER=GLOB  a Criterion --filter, e.g. 'options/*'
 #   VMTEST_FUSEBPF_FILTER=GLOB  the fusebpf guest's filter (default 'kernel/*')
-#   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (7200)
+#   VMTEST_TIMEOUT=S    seconds a guest may run before it counts as hung (7200,
+#                       times the guests that share each host core)
 #   VMTEST_TIME_SCALE=N the suite's timeouts multiplied by N (FSD_TEST_TIME_SCALE;
-#                       default 5 under TCG, 1 under KVM)
+#                       default 5 under TCG, 1 under KVM, times the guests
+#                       that share each host core: VMTEST_JOBS=2 on 2 cores, 2)
 #   VMTEST_ACCEL=auto|kvm|tcg  auto (the default): KVM where /dev/kvm is usable
 #                       and boots the kernel, TCG otherwise
 #   VMTEST_JOBS=N       guests run at once (default 1)
@@ -56,8 +58,17 @@ die() {
 }
 
 [[ $max_jobs =~ ^[1-9][0-9]*$ ]] || die "VMTEST_JOBS=$max_jobs: expected how many guests run at once"
+[[ $cpus =~ ^[1-9][0-9]*$ ]] || die "VMTEST_CPUS=$cpus: expected a number of CPUs"
 [[ $tcg_time_scale =~ ^[1-9][0-9]*$ ]] ||
 	die "VMTEST_TIME_SCALE=$tcg_time_scale: expected a whole factor"
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "VMTEST_TIMEOUT=$timeout_s: expected seconds"
+# Guests run at once share the host's cores: each is that many times
+# slower, so the timeouts not given stretch by as much (VMTEST_JOBS=2
+# with two CPUs each on two cores: twice).
+share=$(((max_jobs * cpus + $(nproc) - 1) / $(nproc)))
+[[ -n ${VMTEST_TIME_SCALE:-} ]] || tcg_time_scale=$((tcg_time_scale * share))
+[[ -n ${VMTEST_TIME_SCALE:-} ]] || kvm_time_scale=$((kvm_time_scale * share))
+[[ -n ${VMTEST_TIMEOUT:-} ]] || timeout_s=$((timeout_s * share))
 [[ $accel == auto || $accel == tcg || $accel == kvm ]] ||
 	die "VMTEST_ACCEL=$accel: expected auto, kvm or tcg"
 [[ $(id -u) == 0 ]] || die "must run as root (the suite mounts, and QEMU shares / with the guest)"
