@@ -277,7 +277,8 @@ static bool mnt_halt(struct mnt *m, bool *sanitized)
 	if (m->fsd > 0) {
 		if (is_mounted(m->dir) && umount2(m->dir, 0) < 0)
 			umount2(m->dir, MNT_DETACH);
-		for (int i = 0; i < 100; i++) {
+		/* 5 s for the daemon to exit, more in a slow guest. */
+		for (int i = 0; i < 100 * (int)test_time_scale(); i++) {
 			if (waitpid(m->fsd, &status, WNOHANG) == m->fsd) {
 				clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 				break;
