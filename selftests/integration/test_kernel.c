@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -317,6 +318,22 @@ Test(kernel, renames_and_links_of_kernel_inodes_reach_the_daemon_by_its_nodeids)
 	cr_assert(mnt_stop(&M));
 }
 
+/* Requests of the mount's connection waiting on its daemon (fusectl's waiting file). */
+static long waiting_requests(dev_t dev)
+{
+	char path[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/fs/fusebpf/connections/%u/waiting",
+		 (major(dev) << 20) | minor(dev));
+	f = fopen(path, "re");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fscanf(f, "%ld", &n), 1, "%s", path);
+	fclose(f);
+	return n;
+}
+
 /* A child's chmod of path (a SETATTR, the daemon's): 0 or the errno, as its exit status. */
 static int chmod_errno(void *path)
 {
@@ -334,6 +351,7 @@ Test(kernel, the_daemon_killed_mid_request_fails_the_caller_and_the_mount)
 	struct stat st;
 	pid_t child;
 	int status;
+	dev_t dev;
 	DIR *dir;
 
 	need_module();
@@ -342,12 +360,17 @@ Test(kernel, the_daemon_killed_mid_request_fails_the_caller_and_the_mount)
 	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0);
 	dir = opendir(mp(&M, "d"));
 	cr_assert(dir);
+	cr_assert_eq(stat(M.dir, &st), 0);
+	dev = st.st_dev;
 	cr_assert_eq(kill(M.fsd, SIGSTOP), 0);
 	child = fork();
 	cr_assert(child >= 0);
 	if (child == 0)
 		_exit(chmod_errno((void *)mp(&M, "d/g")));
-	usleep(300 * 1000);
+	/* Until the chmod's request waits on the stopped daemon. */
+	for (int i = 0; i < 200 * (int)test_time_scale() && waiting_requests(dev) < 1; i++)
+		usleep(50 * 1000);
+	cr_assert_geq(waiting_requests(dev), 1, "no request waits on the daemon");
 	cr_assert_eq(waitpid(child, &status, WNOHANG), 0, "the chmod did not wait for the daemon");
 	cr_assert_eq(kill(M.fsd, SIGKILL), 0);
 	cr_assert_eq(waitpid(child, &status, 0), child);
