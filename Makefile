@@ -19,8 +19,9 @@
 #                 VMTEST_JOBS=2 guests at once (docs/vmtest.md)
 #   make kmod     the FUSE-BPF kernel module for Debian's 6.12,
 #                 build/kernel/fusebpf.ko (docs/kernel.md)
-#   make vmbench  native, fsd on the stock fuse, fsd on fusebpf.ko and kernel
-#                 overlayfs side by side in one 6.12 guest (docs/benchmarks.md)
+#   make vmbench  native, fsd on the stock fuse, fsd on fusebpf.ko (no policy
+#                 and trace) and kernel overlayfs side by side in one 6.12
+#                 guest (docs/benchmarks.md)
 #   make deps     installs the Debian packages the build and tests need
 #   make install  fsd, fusebpf, the mount(8) helper, the man pages, the policy
 #                 headers and fusebpf.pc under $(DESTDIR)$(PREFIX) (default

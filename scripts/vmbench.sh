@@ -2,8 +2,9 @@
 # The in-kernel FUSE-BPF benchmark, run inside the fusebpf guest of
 # scripts/vmtest.sh (make vmbench): the same workloads on a tmpfs backing
 # directory natively, through fsd on the stock fuse, through fsd on
-# fusebpf.ko, and through kernel overlayfs (the in-kernel anchor), in one
-# guest run; one table of rates and ratios to native, medians of ROUNDS.
+# fusebpf.ko with no policy and with the trace policy in the kernel, and
+# through kernel overlayfs (the in-kernel anchor), in one guest run; one
+# table of rates and ratios to native, medians of ROUNDS.
 # Compare only inside one run: the guest is TCG, several times slower
 # than the host.  docs/benchmarks.md.
 #
@@ -18,8 +19,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/bench-lib.sh"
 
 fsd=$top/$build/fsd
+fusebpf=$top/$build/fusebpf
 metabench=$top/$build/metabench
-[[ -x $fsd && -x $metabench ]] || die "no $build/fsd or $build/metabench: run make first"
+[[ -x $fsd && -x $fusebpf && -x $metabench ]] ||
+	die "no $build/fsd, $build/fusebpf or $build/metabench: run make first"
 [[ -e /dev/fusebpf ]] || die "no /dev/fusebpf: run it in the fusebpf guest (make vmbench)"
 
 work=$(mktemp -d /tmp/vmbench.XXXXXX)
@@ -28,6 +31,7 @@ pid=
 cleanup() {
 	umount "$mnt" 2>/dev/null
 	[[ -n $pid ]] && wait "$pid" 2>/dev/null
+	"$fusebpf" unload vmbench-trace > /dev/null 2>&1
 	umount "$work/backing" "$work/upper" 2>/dev/null
 	rm -rf "$work"
 }
@@ -48,8 +52,10 @@ mount_side() {
 	overlayfs)
 		mount -t overlay overlay -o "lowerdir=$work/backing,upperdir=$work/upper/u,workdir=$work/upper/w" "$mnt"
 		;;
-	fuse | fusebpf)
-		"$fsd" -f -o "kernel=$1" "$work/backing" "$mnt" 2> "$work/fsd.log" &
+	fuse | fusebpf | trace)
+		local opts="kernel=$1"
+		[[ $1 == trace ]] && opts="kernel=fusebpf,policy=vmbench-trace"
+		"$fsd" -f -o "$opts" "$work/backing" "$mnt" 2> "$work/fsd.log" &
 		pid=$!
 		for _ in $(seq 100); do grep -qs " $mnt " /proc/mounts && return 0; sleep 0.1; done
 		die "fsd did not mount ($1): $(tail -n 2 "$work/fsd.log")"
@@ -92,7 +98,9 @@ workloads() {
 	echo "random 4k read ${rate:-0}"
 }
 
-sides=(native fuse fusebpf overlayfs)
+# trace counts every request by opcode and verdict, in the kernel here.
+"$fusebpf" load trace --name vmbench-trace > /dev/null || die "cannot load the trace policy"
+sides=(native fuse fusebpf trace overlayfs)
 declare -A result
 for ((r = 1; r <= rounds; r++)); do
 	for side in "${sides[@]}"; do
@@ -108,16 +116,28 @@ done
 echo
 echo "vmbench: $(uname -r), $files files on tmpfs, medians of $rounds rounds (ops/s; random 4k read: IOPS)"
 echo
-echo "| workload | native | fsd, stock fuse | fsd, fusebpf.ko | kernel overlayfs |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| workload | native | fsd, stock fuse | fsd, fusebpf.ko | fusebpf.ko, trace | kernel overlayfs |"
+echo "| --- | --- | --- | --- | --- | --- |"
 for name in "stat" "open+close" "ls -l warm" "ls -l cold" "readdir" "random 4k read"; do
 	# shellcheck disable=SC2086
 	base=$(median ${result[native/$name]})
 	row="| $name | $base"
-	for side in fuse fusebpf overlayfs; do
+	for side in fuse fusebpf trace overlayfs; do
 		# shellcheck disable=SC2086
 		v=$(median ${result[$side/$name]})
 		row+=" | $v ($(awk -v v="$v" -v b="$base" 'BEGIN { printf "%.2fx", b ? v / b : 0 }'))"
 	done
 	echo "$row |"
+done
+
+# The policy's cost in the kernel: trace against no policy, on the module.
+echo
+echo "| workload | fusebpf.ko, trace / no policy |"
+echo "| --- | --- |"
+for name in "stat" "open+close" "ls -l warm" "ls -l cold" "readdir" "random 4k read"; do
+	# shellcheck disable=SC2086
+	plain=$(median ${result[fusebpf/$name]})
+	# shellcheck disable=SC2086
+	traced=$(median ${result[trace/$name]})
+	echo "| $name | $(awk -v t="$traced" -v p="$plain" 'BEGIN { printf "%.2fx", p ? t / p : 0 }') |"
 done
