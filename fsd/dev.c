@@ -240,7 +240,8 @@ void *dev_worker(void *arg)
 		atomic_fetch_add_explicit(&stats_dev_requests, 1, memory_order_relaxed);
 		request_process(w, w->in_buf, n);
 	}
-	if (err != -ENODEV) /* ENODEV: unmounted, or the peer closed */
+	/* ENODEV: unmounted, or the peer closed; ECONNABORTED: the kernel ended it. */
+	if (err != -ENODEV && err != -ECONNABORTED)
 		fsd_log("worker %u: reading %s: %s", w->index, dev_socket ? "the --dev-fd socket" :
 			dev_path(), strerror(-err));
 	fsd_worker_exited(err);

@@ -464,6 +464,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	int devfd = -1, status_fd = -1, err, sig;
 	bool unmounted_outside = false;
+	int ended;
 	sigset_t sigs;
 	struct stat st;
 	struct timespec deadline;
@@ -621,11 +622,18 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig))
 			sig = SIGTERM;
 	} while (sig == SIGPIPE);
-	/* -ENODEV: unmounted, or the --dev-fd peer closed its end. */
-	unmounted_outside = sig == SIGUSR2 && atomic_load(&worker_exit_err) == -ENODEV;
+	/*
+	 * -ENODEV: unmounted, or the --dev-fd peer closed its end.
+	 * -ECONNABORTED: the kernel ended the connection (an abort through
+	 * fusectl, or, now and then, an unmount): detached below if still
+	 * mounted, and not a failure of the daemon's.
+	 */
+	ended = atomic_load(&worker_exit_err);
+	unmounted_outside = sig == SIGUSR2 && ended == -ENODEV;
 
 	control_stop();
-	if (cfg->mountpoint && !unmounted_outside && umount2(mnt, MNT_DETACH) < 0)
+	if (cfg->mountpoint && !unmounted_outside && umount2(mnt, MNT_DETACH) < 0 &&
+	    !(ended == -ECONNABORTED && errno == EINVAL))
 		fsd_log("unmounting '%s': %s", mnt, strerror(errno));
 	uring_stop();
 	/*
@@ -645,6 +653,6 @@ int main(int argc, char **argv)
 		if (user_module->fini)
 			user_module->fini();
 	}
-	/* A worker that stopped for another reason than the unmount failed. */
-	return sig == SIGUSR2 && !unmounted_outside ? 1 : 0;
+	/* A worker that stopped for another reason than the connection's end failed. */
+	return sig == SIGUSR2 && !unmounted_outside && ended != -ECONNABORTED ? 1 : 0;
 }
