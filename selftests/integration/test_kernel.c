@@ -672,6 +672,18 @@ static void kernel_policy_fini(void)
 	kpol2[0] = '\0';
 }
 
+/* Loads policy what as kpol (both builds) and mounts with it on fusebpf.ko; extra: more options. */
+static void kernel_policy_mount(const char *what, const char *suffix, const char *extra)
+{
+	char opts[128];
+
+	need_module();
+	test_policy_load(what, suffix, kpol);
+	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s%s%s", kpol, extra ? "," : "",
+		 extra ? extra : "");
+	mnt_start(&M, opts);
+}
+
 /* Adds an exact name to hide's names map (shared by both of its builds). */
 static void hide_name(const char *name)
 {
@@ -772,14 +784,11 @@ Test(kernel, a_policy_in_use_is_not_unloaded, .fini = kernel_policy_fini)
 Test(kernel, a_policy_gone_from_under_a_mount_fails_its_inodes_until_loaded_again,
      .fini = kernel_policy_fini)
 {
-	char opts[64], pin[128];
+	char pin[128];
 	struct stat st;
 	int link;
 
-	need_module();
-	test_policy_load("passthrough", "kg", kpol);
-	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
-	mnt_start(&M, opts);
+	kernel_policy_mount("passthrough", "kg", NULL);
 	make_tree(&M);
 	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0);
 
@@ -823,16 +832,12 @@ static void verdict_clear(const char *map, uint32_t op)
 
 Test(kernel, every_verdict_does_what_the_abi_says_in_the_kernel, .fini = kernel_policy_fini)
 {
-	char opts[64];
 	struct stat st, b;
 	uint64_t mtime = 12345, getattrs;
 	uint32_t zero = 0;
 	int fd;
 
-	need_module();
-	test_policy_load("verdicts", "kv", kpol);
-	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
-	mnt_start(&M, opts);
+	kernel_policy_mount("verdicts", "kv", NULL);
 	put(bp(&M, "f"), "hello");
 	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
 
@@ -898,13 +903,9 @@ Test(kernel, userspace_filter_calls_go_around_the_kernels_backing_operation,
      .fini = kernel_policy_fini)
 {
 	uint64_t lookups, served_lookups, getattrs;
-	char opts[96];
 	struct stat st, b;
 
-	need_module();
-	test_policy_load("verdicts", "ku", kpol);
-	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s,user=example", kpol);
-	mnt_start(&M, opts);
+	kernel_policy_mount("verdicts", "ku", "user=example");
 	put(bp(&M, "f"), "hello");
 	put(bp(&M, "postfail.x"), "x");
 	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
@@ -943,17 +944,14 @@ Test(kernel, userspace_filter_calls_go_around_the_kernels_backing_operation,
  */
 Test(kernel, readdir_postfilters_and_a_childs_other_policy, .fini = kernel_policy_fini)
 {
-	char opts[64], dir[64], below[96], value[8];
+	char dir[64], below[96], value[8];
 	int listed = 0, hidden = 0;
 	struct dirent *e;
 	struct stat st;
 	DIR *d;
 
-	need_module();
-	test_policy_load("verdicts", "kr", kpol);
+	kernel_policy_mount("verdicts", "kr", NULL);
 	test_policy_load("passthrough", "kp", kpol2);
-	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
-	mnt_start(&M, opts);
 	for (int i = 0; i < 30; i++) {
 		char name[32];
 
@@ -1033,15 +1031,12 @@ Test(kernel, changes_in_the_backing_directory_show_at_once)
 Test(kernel, a_lookup_postfilter_gives_the_child_its_policy_and_cookie,
      .fini = kernel_policy_fini)
 {
-	char opts[64], value[8];
+	char value[8];
 	uint32_t op = FUSE_GETXATTR;
 	uint64_t seen = 0;
 	int fd;
 
-	need_module();
-	test_policy_load("verdicts", "kc", kpol);
-	snprintf(opts, sizeof(opts), "kernel=fusebpf,policy=%s", kpol);
-	mnt_start(&M, opts);
+	kernel_policy_mount("verdicts", "kc", NULL);
 	put(bp(&M, "nopol"), "x");
 	put(bp(&M, "cookie.a"), "x");
 	put(bp(&M, "plain"), "x");
