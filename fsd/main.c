@@ -539,12 +539,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/*
-	 * Reads through the mount update atime as its options say (tree.c).
-	 * Not under a FUSE-BPF kernel: it does the reads itself, on the
-	 * backing files fsd hands it, which must be of the real mounts, the
-	 * ones it can check are inside the backing directory.
+	 * Reads through the mount update atime as its options say (tree.c);
+	 * a FUSE-BPF kernel does so for the files it opens itself.
 	 */
-	err = fsd_bpf_kernel ? 0 : tree_init(backing, cfg->mount_flags);
+	err = tree_init(backing, cfg->mount_flags);
 	if (err && cfg->mountpoint)
 		fprintf(stderr,
 			"fsd: cannot copy the mount of '%s' (%s): reads through the mount "

@@ -37,14 +37,17 @@ int lookup_bpf_entries(struct request *req, struct node *child)
 	struct policy *policy = node_policy(child);
 	int fd, n = 0;
 
-	/* Files and directories opened for reading; anything else by its O_PATH fd. */
-	if (S_ISREG(child->type) || S_ISDIR(child->type)) {
-		fd = node_open(child, O_RDONLY | (S_ISDIR(child->type) ? O_DIRECTORY : 0));
-	} else {
-		fd = node_fd(child);
-		if (fd >= 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
-			fd = -errno;
-	}
+	/*
+	 * Files and directories opened for reading, anything else by its
+	 * O_PATH fd; all on the backing mount itself (node_fd), not on its
+	 * copy for atime (tree.c): the kernel takes only fds under the
+	 * mount's backing directory, and keeps atime by the mount's rule.
+	 */
+	fd = node_fd(child);
+	if (fd >= 0 && (S_ISREG(child->type) || S_ISDIR(child->type)))
+		fd = fd_reopen(fd, O_RDONLY | (S_ISDIR(child->type) ? O_DIRECTORY : 0));
+	else if (fd >= 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		fd = -errno;
 	if (fd < 0)
 		return fd;
 	req->reply_fd = fd;

@@ -106,6 +106,7 @@ Test(kernel, lookups_and_stats_reach_the_daemon_zero_times)
 Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 {
 	char buf[64] = "", list[256];
+	off_t hole, data, end;
 	struct dirent *de;
 	int fd, names;
 	DIR *dir;
@@ -138,6 +139,21 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 	cr_assert_str_eq(buf, "again");
 	assert_same_stat(&M, "d/g");
 
+	/* Holes and data where the backing file has them. */
+	fd = open(bp(&M, "d/e/h"), O_WRONLY);
+	cr_assert_eq(pwrite(fd, "x", 1, 1 << 20), 1);
+	hole = lseek(fd, 0, SEEK_HOLE);
+	data = lseek(fd, hole, SEEK_DATA);
+	end = lseek(fd, data, SEEK_HOLE);
+	close(fd);
+	cr_assert_lt(hole, data, "the backing filesystem keeps no holes");
+	fd = open(mp(&M, "d/e/h"), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_HOLE), hole);
+	cr_assert_eq(lseek(fd, hole, SEEK_DATA), data);
+	cr_assert_eq(lseek(fd, data, SEEK_HOLE), end);
+	close(fd);
+
 	dir = opendir(mp(&M, "d"));
 	cr_assert(dir);
 	names = 0;
@@ -155,7 +171,7 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 	cr_assert_str_eq(list, "user.colour");
 
 	static const char *const ops[] = { "LOOKUP", "GETATTR", "READLINK", "OPEN", "READ", "WRITE",
-					   "FLUSH", "FSYNC", "RELEASE", "OPENDIR", "READDIR",
+					   "FLUSH", "FSYNC", "LSEEK", "RELEASE", "OPENDIR", "READDIR",
 					   "RELEASEDIR", "GETXATTR", "LISTXATTR" };
 	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++)
 		cr_assert_eq(requests(ops[i]), 0, "the daemon saw %llu %s",
