@@ -181,6 +181,107 @@ Test(kernel, opens_reads_listings_and_xattrs_reach_the_daemon_zero_times)
 }
 
 /*
+ * As uid 1000, the owner (no CAP_FSETID): setuid and no write bits after
+ * an open for writing; then an ftruncate through that open, and a
+ * truncate by path.  0, or the errno of the first that failed, or -1 if
+ * the truncate by path was let through.
+ */
+static int truncates_after_chmod(void *arg)
+{
+	const char *path = arg;
+	int fd = open(path, O_RDWR), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (chmod(path, 04555) || ftruncate(fd, 1))
+		err = errno;
+	else if (truncate(path, 0) == 0)
+		err = -1;
+	else if (errno != EACCES)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * SETATTR, FALLOCATE and COPY_FILE_RANGE of backing inodes are the
+ * kernel's, with the rules of a local filesystem: an fd opened for
+ * writing truncates after the file lost its write bits, a path does not;
+ * a truncate by a caller without CAP_FSETID drops setuid; times given and
+ * "now"; files the kernel opened allocate and copy, though the daemon has
+ * no handle of them.
+ */
+Test(kernel, setattr_fallocate_and_copies_reach_the_daemon_zero_times)
+{
+	struct timespec times[2] = { { 1000000000, 5 }, { 1100000000, 7 } };
+	char buf[64] = "";
+	struct stat st, bst;
+	int fd, out;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
+	make_tree(&M);
+
+	cr_assert_eq(chmod(mp(&M, "f"), 0640), 0);
+	cr_assert_eq(chown(mp(&M, "f"), 1000, 1001), 0);
+	cr_assert_eq(utimensat(AT_FDCWD, mp(&M, "f"), times, 0), 0);
+	assert_same_stat(&M, "f");
+	cr_assert_eq(stat(bp(&M, "f"), &bst), 0);
+	cr_assert_eq(bst.st_mode & 07777, 0640);
+	cr_assert_eq(bst.st_uid, 1000);
+	cr_assert_eq(bst.st_gid, 1001);
+	cr_assert_eq(bst.st_atim.tv_sec, times[0].tv_sec);
+	cr_assert_eq(bst.st_mtim.tv_nsec, times[1].tv_nsec);
+	cr_assert_eq(utimensat(AT_FDCWD, mp(&M, "f"), NULL, 0), 0);
+	cr_assert_eq(stat(bp(&M, "f"), &bst), 0);
+	cr_assert_gt(bst.st_mtim.tv_sec, times[1].tv_sec, "utimensat(NULL) did not set now");
+	cr_assert_eq(truncate(mp(&M, "f"), 2), 0);
+	cr_assert_eq(read_file(bp(&M, "f"), buf, sizeof(buf)), 2);
+	cr_assert_eq(chown(mp(&M, "l"), 5, 5), 0); /* follows the link to f */
+	cr_assert_eq(stat(bp(&M, "f"), &bst), 0);
+	cr_assert_eq(bst.st_uid, 5);
+
+	/* uid 1000's own file, as on a local filesystem. */
+	cr_assert_eq(chmod(bp(&M, "d"), 0755), 0);
+	cr_assert_eq(chown(bp(&M, "d/g"), 1000, 1000), 0);
+	cr_assert_eq(chmod(bp(&M, "d/g"), 0644), 0);
+	cr_assert_eq(run_as(1000, 1000, truncates_after_chmod, (void *)mp(&M, "d/g")), 0);
+	cr_assert_eq(stat(bp(&M, "d/g"), &bst), 0);
+	cr_assert_eq(bst.st_size, 1);
+	cr_assert_eq(bst.st_mode & 07777, 0555, "the truncate left mode %o: no setuid drop",
+		     bst.st_mode & 07777);
+
+	/* Blocks where the backing has them; a copy without the daemon. */
+	fd = open(mp(&M, "d/e/h"), O_RDWR);
+	cr_assert(fd >= 0, "open: %s", strerror(errno));
+	cr_assert_eq(fallocate(fd, 0, 0, 1 << 20), 0, "fallocate: %s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(stat(bp(&M, "d/e/h"), &bst), 0);
+	cr_assert_eq(st.st_size, 1 << 20);
+	cr_assert_eq(bst.st_blocks, st.st_blocks);
+	cr_assert_geq(bst.st_blocks, (1 << 20) / 512);
+	put(bp(&M, "copy"), "");
+	out = open(mp(&M, "copy"), O_WRONLY);
+	cr_assert(out >= 0, "open copy: %s", strerror(errno));
+	cr_assert_eq(copy_file_range(fd, &(off64_t){ 0 }, out, NULL, 6, 0), 6, "copy_file_range: %s",
+		     strerror(errno));
+	close(out);
+	close(fd);
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read_file(bp(&M, "copy"), buf, sizeof(buf)), 6);
+	cr_assert_str_eq(buf, "deeper");
+
+	static const char *const ops[] = { "SETATTR", "FALLOCATE", "COPY_FILE_RANGE" };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++) {
+		cr_assert_eq(requests(ops[i]), 0, "the daemon saw %llu %s",
+			     (unsigned long long)requests(ops[i]), ops[i]);
+		cr_assert_gt(served(ops[i]), 0, "no %s was served", ops[i]);
+	}
+	cr_assert(mnt_stop(&M));
+}
+
+/*
  * Opens of one file at once share its backing inode: each has its own
  * backing file, their writes and reads meet in the backing page cache.
  */
@@ -248,7 +349,7 @@ Test(kernel, permissions_are_the_callers)
 
 /*
  * An inode the kernel looked up has no node in the daemon: the first of
- * its requests that reaches the daemon (SETATTR, here) comes after a
+ * its requests that reaches the daemon (SETATTR, sent there by user_ops) comes after a
  * LOOKUP of its name there, the parent's first; once the kernel forgets
  * the inodes, the daemon forgets those nodes.
  */
@@ -257,7 +358,8 @@ Test(kernel, the_daemon_learns_kernel_inodes_by_name_and_forgets_them)
 	struct stat st;
 
 	need_module();
-	mnt_start(&M, "kernel=fusebpf");
+	/* user_ops: SETATTR is one the kernel would serve itself. */
+	mnt_start(&M, "kernel=fusebpf,user_ops=setattr");
 	make_tree(&M);
 	assert_same_stat(&M, "d/e/h");
 	cr_assert_eq(requests("LOOKUP"), 0);
@@ -350,7 +452,7 @@ static long waiting_requests(dev_t dev)
 	return n;
 }
 
-/* A child's chmod of path (a SETATTR, the daemon's): 0 or the errno, as its exit status. */
+/* A child's chmod of path (a SETATTR, the daemon's by user_ops): 0 or the errno, as its exit status. */
 static int chmod_errno(void *path)
 {
 	return chmod(path, 0600) ? errno : 0;
@@ -371,7 +473,7 @@ Test(kernel, the_daemon_killed_mid_request_fails_the_caller_and_the_mount)
 	DIR *dir;
 
 	need_module();
-	mnt_start(&M, "kernel=fusebpf");
+	mnt_start(&M, "kernel=fusebpf,user_ops=setattr");
 	make_tree(&M);
 	cr_assert_eq(stat(mp(&M, "d/g"), &st), 0);
 	dir = opendir(mp(&M, "d"));
