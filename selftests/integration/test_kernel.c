@@ -349,9 +349,9 @@ Test(kernel, permissions_are_the_callers)
 
 /*
  * An inode the kernel looked up has no node in the daemon: the first of
- * its requests that reaches the daemon (SETATTR, sent there by user_ops) comes after a
- * LOOKUP of its name there, the parent's first; once the kernel forgets
- * the inodes, the daemon forgets those nodes.
+ * its requests that reaches the daemon (SETATTR, sent there by user_ops)
+ * comes after a LOOKUP of its name there, the parent's first; once the
+ * kernel forgets the inodes, the daemon forgets those nodes.
  */
 Test(kernel, the_daemon_learns_kernel_inodes_by_name_and_forgets_them)
 {
@@ -452,7 +452,7 @@ static long waiting_requests(dev_t dev)
 	return n;
 }
 
-/* A child's chmod of path (a SETATTR, the daemon's by user_ops): 0 or the errno, as its exit status. */
+/* A child's chmod of path (SETATTR, the daemon's by user_ops): 0 or the errno as its exit status. */
 static int chmod_errno(void *path)
 {
 	return chmod(path, 0600) ? errno : 0;
