@@ -452,7 +452,7 @@ static long waiting_requests(dev_t dev)
 	return n;
 }
 
-/* A child's chmod of path (SETATTR, the daemon's by user_ops): 0 or the errno as its exit status. */
+/* A child's chmod of path (SETATTR, the daemon's by user_ops): 0 or the errno, as exit status. */
 static int chmod_errno(void *path)
 {
 	return chmod(path, 0600) ? errno : 0;

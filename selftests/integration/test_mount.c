@@ -844,7 +844,8 @@ Test(mount, remount_changes_flags_and_atime, .fini = m8_teardown)
 	cr_assert((p = strstr(out, "atime ")) && (q = strstr(p + 1, "atime ")), "%s", out);
 	first = strtod(p + 6, NULL);
 	cr_assert_gt(first, old.tv_sec, "the daemon kept noatime after the remount: %s", out);
-	cr_assert_neq(strtod(q + 6, NULL), first, "strictatime: the second read did not update atime: %s", out);
+	cr_assert_neq(strtod(q + 6, NULL), first,
+		      "strictatime: the second read did not update atime: %s", out);
 
 	cr_assert_eq(mount8(out, sizeof(out), "mount -o remount,ro '%s'", M.dir), 0, "%s", out);
 	cr_assert_eq(write_file(mp(&M, "g"), "x", 1), -EROFS);
