@@ -108,6 +108,51 @@ static void version_install(struct policy *p, struct policy_version *v)
 }
 
 /*
+ * Whether fusebpf.ko lists a policy of this name (registered, or held by
+ * inodes): /sys/fs/fusebpf/policies, "NAME USERS" lines.  Only when fsd
+ * mounts on fusebpf.ko itself; any other kernel (an RFC kernel, the one
+ * at the other end of --dev-fd) judges the name when it is used.
+ */
+static bool kernel_policy_listed(const char *name)
+{
+	char line[128], listed[FUSEBPF_POLICY_NAME_LEN + 1];
+	FILE *f;
+	bool found = false;
+
+	if (fsd_config.kernel != KERNEL_FUSEBPF || fsd_config.dev_fd >= 0)
+		return true;
+	f = fopen("/sys/fs/fusebpf/policies", "re");
+	if (!f)
+		return true;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%16s", listed) == 1 && !strcmp(listed, name);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Under a FUSE-BPF kernel, which runs the policy itself: whether its pins
+ * are where fsd would trust them.  The maps there are shared with the
+ * tools and userspace modules, so a pin directory that fails the checks
+ * is refused in this mode too.  A policy with no pins must be the
+ * kernel's, as a name it knows.
+ */
+static int policy_check_kernel(struct policy *p)
+{
+	struct policy_version *v;
+	int err = version_open(p, &v);
+
+	if (err == -ENOENT)
+		return kernel_policy_listed(p->name) ? 0 : -ENOENT;
+	if (err)
+		return err;
+	pthread_mutex_lock(&p->lock);
+	version_put_locked(v);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+/*
  * Brings p to the version its pins hold now: opens them, and installs what
  * it read unless that is the version in force (none if the policy is
  * gone).  Serialised per policy, so that versions are installed in the
@@ -121,7 +166,7 @@ static int policy_sync(struct policy *p)
 	int err;
 
 	if (fsd_bpf_kernel)
-		return 0; /* the kernel holds the versions */
+		return policy_check_kernel(p); /* the kernel holds the versions */
 	pthread_mutex_lock(&p->sync_lock);
 	err = version_open(p, &v);
 	if (err && err != -ENOENT)
@@ -170,14 +215,13 @@ static int policy_new(const char *name, struct policy **out)
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	pthread_mutex_init(&p->sync_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
-	if (!fsd_bpf_kernel) {
-		err = version_open(p, &v);
-		if (err) {
-			policy_free(p);
-			return err;
-		}
-		version_install(p, v);
+	err = fsd_bpf_kernel ? policy_check_kernel(p) : version_open(p, &v);
+	if (err) {
+		policy_free(p);
+		return err;
 	}
+	if (!fsd_bpf_kernel)
+		version_install(p, v);
 	pthread_mutex_lock(&registry_lock);
 	found = registry_find(name);
 	if (!found) {

@@ -10,6 +10,8 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/statfs.h>
 
@@ -32,12 +34,17 @@ const struct arch *fsd_client_arch;
  */
 static void init_bpf(const struct fusebpf_init_in *in, struct fusebpf_init_out *out)
 {
+	double cache = fmin(fsd_config.entry_timeout, fsd_config.attr_timeout);
+
 	fsd_bpf_init = true;
-	out->bpf_user_ops = fsd_config.user_ops & in->bpf_backing_ops;
+	/* Every opcode's default: also of those the kernel sends us to do (FUSEBPF_IN_BACKING). */
+	out->bpf_user_ops = fsd_config.user_ops & FUSEBPF_FILTERABLE_OPS;
+	/* What a policy filtered in the kernel is cached as our replies are. */
+	out->bpf_cache_ms = cache * 1000 < UINT32_MAX ? (uint32_t)(cache * 1000) : UINT32_MAX;
 	if (fsd_config.debug)
-		fsd_log("INIT: FUSE-BPF kernel, backing ops %#llx, user ops %#llx",
+		fsd_log("INIT: FUSE-BPF kernel, backing ops %#llx, user ops %#llx, cache %u ms",
 			(unsigned long long)in->bpf_backing_ops,
-			(unsigned long long)out->bpf_user_ops);
+			(unsigned long long)out->bpf_user_ops, out->bpf_cache_ms);
 }
 
 /*

@@ -555,9 +555,13 @@ static int request_prefilter(struct request *req, const struct op *op)
 
 	if (!(FUSEBPF_FILTERABLE_OPS & FUSEBPF_OP_BIT(opcode)))
 		return FUSEBPF_CONTINUE;
-	/* A FUSE-BPF kernel ran the filters: what it sends us is for userspace. */
+	/*
+	 * A FUSE-BPF kernel ran the filters: what it sends us is for
+	 * userspace, unless fusebpf.ko says it is for the backing operation.
+	 */
 	if (fsd_bpf_kernel)
-		return FUSEBPF_USER;
+		return fsd_bpf_init && (req->hdr->padding & FUSEBPF_IN_BACKING) ? FUSEBPF_CONTINUE :
+										   FUSEBPF_USER;
 	req->filters = policy_acquire(node_policy(req->node));
 	if (policy_per_caller(req->filters))
 		request_no_cache(req);

@@ -397,19 +397,21 @@ static int cmd_stats(const char *mountpoint)
 			continue;
 		req = kv_num(kv, n, "requests.%s%s", name, "");
 		kern = kv_num(kv, n, "kernel.%s%s", name, "");
-		if (!req && !kern)
-			continue;
 		user = kv_num(kv, n, "user.%s%s", name, "");
 		calls = kv_num(kv, n, "filter_calls.%s%s", name, "");
 		ns = kv_num(kv, n, "filter_ns.%s%s", name, "");
+		/* Counted by whoever ran the prefilter: the daemon, or fusebpf.ko (kernel.). */
 		for (size_t v = 0; v <= FUSEBPF_VERDICT_MAX + 1; v++) {
 			const char *vname = fusebpf_verdict_names[v];
-			unsigned long long c = kv_num(kv, n, "verdict.%s.%s", name, vname);
+			unsigned long long c = kv_num(kv, n, "verdict.%s.%s", name, vname) +
+					       kv_num(kv, n, "kernel.verdict.%s.%s", name, vname);
 
 			if (c && used < sizeof(vbuf))
 				used += snprintf(vbuf + used, sizeof(vbuf) - used, "%s%s %llu",
 						 used ? ", " : "", vname, c);
 		}
+		if (!req && !kern && !used)
+			continue;
 		printf("%-16s %9llu %9llu %7llu %9llu %9llu %8.2f  %s\n", name, kern, req,
 		       kv_num(kv, n, "errors.%s%s", name, ""), req - user, user,
 		       calls ? ns / 1000.0 / calls : 0.0, vbuf);

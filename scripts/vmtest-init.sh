@@ -180,7 +180,8 @@ stage2() {
 		until rmmod fusebpf 2>/run/vmtest/rmmod; do
 			i=$((i + 1))
 			[ $i -lt 20 ] || fail "rmmod fusebpf after the suite failed: $(cat /run/vmtest/rmmod)" \
-				"($(grep -c ' fusebpf ' /proc/mounts) fusebpf mounts left)"
+				"($(grep -c ' fusebpf' /proc/mounts) fusebpf mounts left; policies" \
+				"registered: $(tr '\n' ' ' < /sys/fs/fusebpf/policies))"
 			sleep 0.5
 		done
 	fi

@@ -74,9 +74,9 @@ struct fusebpf_init_out {
 	uint16_t unused0;
 	uint32_t unused1;
 	/* Unused by mainline; this project's extensions, when negotiated: */
-	uint64_t bpf_user_ops; /* FUSEBPF_INIT_BPF: the opcodes that default to the daemon */
+	uint64_t bpf_user_ops; /* FUSEBPF_INIT_BPF: the opcodes that default to the userspace handler */
 	uint32_t arch_mode; /* FUSEBPF_INIT_ARCH: FUSEBPF_ARCH_* */
-	uint32_t unused2;
+	uint32_t bpf_cache_ms; /* FUSEBPF_INIT_BPF: how long filtered entries and attributes stay cached */
 };
 _Static_assert(sizeof(struct fusebpf_init_out) == 64, "fuse_init_out is 64 bytes");
 _Static_assert(__builtin_offsetof(struct fusebpf_init_out, bpf_user_ops) == 48, "at 48");
@@ -194,6 +194,15 @@ _Static_assert(sizeof(struct fusebpf_statx_out) == 288, "fuse_statx_out is 288 b
  */
 #define FUSEBPF_INIT_BPF (1ULL << 63) /* the opcode masks: bpf_backing_ops, bpf_user_ops */
 #define FUSEBPF_INIT_ARCH (1ULL << 62) /* the client says its architecture */
+
+/*
+ * fuse_in_header.padding of a request from fusebpf.ko, once FUSEBPF_INIT_BPF
+ * is negotiated (0 from any other kernel).  FUSEBPF_IN_BACKING: the kernel
+ * sends the request for its backing operation, which it does not do itself
+ * (a verdict went on to it, or the kernel learns the daemon's node of an
+ * inode it looked up), not for the userspace handler.
+ */
+#define FUSEBPF_IN_BACKING (1u << 0)
 
 /* fusebpf_init_in.arch_flags: the client can send x86-64's values instead of its own. */
 #define FUSEBPF_ARCH_CAN_CANONICAL (1u << 0)

@@ -163,6 +163,15 @@ Test(dirs, closedir_releases_handle)
 		dirs[i] = opendir(mp(&M, "d"));
 		cr_assert(dirs[i]);
 	}
+	if (mnt_in_kernel(&M)) {
+		/* fusebpf.ko opens and releases them itself: the daemon holds nothing. */
+		cr_assert_geq(served("OPENDIR"), 10);
+		cr_assert_eq(mnt_stat(&M, "handles"), 0);
+		for (int i = 0; i < 10; i++)
+			closedir(dirs[i]);
+		cr_assert_eq(requests("RELEASEDIR"), releasedirs);
+		return;
+	}
 	cr_assert_geq(mnt_stat(&M, "handles"), 10);
 	for (int i = 0; i < 10; i++)
 		closedir(dirs[i]);
@@ -183,10 +192,10 @@ Test(dirs, fsyncdir_reaches_daemon)
 	put(mp(&M, "d/f"), "x");
 	fd = open(mp(&M, "d"), O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(fd, 0);
-	fsyncdirs = requests("FSYNCDIR");
+	fsyncdirs = served("FSYNCDIR");
 	cr_assert_eq(fsync(fd), 0, "%s", strerror(errno));
 	cr_assert_eq(fdatasync(fd), 0, "%s", strerror(errno));
-	cr_assert_geq(requests("FSYNCDIR"), fsyncdirs + 2);
+	cr_assert_geq(served("FSYNCDIR"), fsyncdirs + 2);
 	close(fd);
 }
 

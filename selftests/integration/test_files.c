@@ -203,10 +203,10 @@ Test(files, fsync_and_fdatasync_reach_daemon)
 	start(NULL);
 	fd = open_ok(mp(&M, "f"), O_RDWR | O_CREAT);
 	cr_assert_eq(write(fd, "data", 4), 4);
-	fsyncs = requests("FSYNC");
+	fsyncs = served("FSYNC");
 	cr_assert_eq(fsync(fd), 0);
 	cr_assert_eq(fdatasync(fd), 0);
-	cr_assert_geq(requests("FSYNC"), fsyncs + 2);
+	cr_assert_geq(served("FSYNC"), fsyncs + 2);
 	close(fd);
 }
 
@@ -234,9 +234,9 @@ Test(files, fallocate_allocates_backing_blocks)
 
 	start(NULL);
 	fd = open_ok(mp(&M, "f"), O_RDWR | O_CREAT);
-	fallocates = requests("FALLOCATE");
+	fallocates = served("FALLOCATE");
 	cr_assert_eq(fallocate(fd, 0, 0, MIB), 0, "%s", strerror(errno));
-	cr_assert_geq(requests("FALLOCATE"), fallocates + 1);
+	cr_assert_geq(served("FALLOCATE"), fallocates + 1);
 	stat_ok(bp(&M, "f"), &st);
 	cr_assert_eq(st.st_size, MIB);
 	cr_assert_geq(st.st_blocks, MIB / 512);
@@ -299,7 +299,7 @@ Test(files, lseek_data_and_hole_match_backing)
 	cr_assert_eq(ftruncate(fd, 4 * MIB), 0);
 	cr_assert_eq(fsync(fd), 0);
 	bfd = open_ok(bp(&M, "sparse"), O_RDONLY);
-	lseeks = requests("LSEEK");
+	lseeks = served("LSEEK");
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		off_t want, got;
 
@@ -314,7 +314,7 @@ Test(files, lseek_data_and_hole_match_backing)
 	cr_assert_eq(ERRNO_OF(lseek(fd, 2 * MIB + 4096, SEEK_DATA)),
 		     ERRNO_OF(lseek(bfd, 2 * MIB + 4096, SEEK_DATA)));
 	cr_assert_eq(ERRNO_OF(lseek(fd, 5 * MIB, SEEK_HOLE)), ENXIO);
-	cr_assert_gt(requests("LSEEK"), lseeks);
+	cr_assert_gt(served("LSEEK"), lseeks);
 	close(bfd);
 	close(fd);
 }
@@ -386,7 +386,7 @@ Test(files, copy_file_range_copies_in_backing)
 	cr_assert_eq(write_file(mp(&M, "src"), buf, 2 * MIB), 0);
 	in = open_ok(mp(&M, "src"), O_RDONLY);
 	out = open_ok(mp(&M, "dst"), O_WRONLY | O_CREAT);
-	copies = requests("COPY_FILE_RANGE");
+	copies = served("COPY_FILE_RANGE");
 	while (total < MIB) {
 		n = copy_file_range(in, &off_in, out, &off_out, MIB - total, 0);
 		cr_assert_gt(n, 0, "copy_file_range: %s", strerror(errno));
@@ -394,7 +394,7 @@ Test(files, copy_file_range_copies_in_backing)
 	}
 	cr_assert_eq(off_in, 4096 + MIB);
 	cr_assert_eq(off_out, MIB);
-	cr_assert_gt(requests("COPY_FILE_RANGE"), copies);
+	cr_assert_gt(served("COPY_FILE_RANGE"), copies);
 	close(in);
 	close(out);
 	cr_assert_eq(read_file(bp(&M, "dst"), back, 2 * MIB), MIB);

@@ -234,7 +234,7 @@ static const char policy_src[] = "#include <fusebpf/policy.bpf.h>\n"
 Test(install, builds_loads_and_mounts_from_outside_the_tree, .fini = inst_teardown)
 {
 	char out[16384], src[PATH_MAX + 32], backing[PATH_MAX + 32], mnt[PATH_MAX + 32];
-	char path[PATH_MAX + 64], san[PATH_MAX * 2], daemon_ops[256], kernel_ops[256];
+	char path[PATH_MAX + 64], san[PATH_MAX * 2], daemon_ops[256], kernel_ops[256], want[32];
 
 	inst_setup();
 	cr_assert_eq(make(out, sizeof(out), "install", ""), 0, "make install: %s", out);
@@ -303,7 +303,8 @@ Test(install, builds_loads_and_mounts_from_outside_the_tree, .fini = inst_teardo
 		     0, "mount -t fuse.fsd through the installed helper: %s", out);
 	cr_assert(strstr(out, "helper " PREFIX "/sbin/fsd\n"), "%s", out);
 	cr_assert(strstr(out, "installed "), "%s", out);
-	cr_assert(strstr(strstr(out, "installed "), " fuse.fsd rw,"), "not fsd's mount: %s", out);
+	snprintf(want, sizeof(want), " %s.fsd rw,", fsd_fstype());
+	cr_assert(strstr(strstr(out, "installed "), want), "not fsd's mount: %s", out);
 	cr_assert(strstr(out, "\nvisible\nhello\n"), "the listing hides secret: %s", out);
 	snprintf(path, sizeof(path), "\nroot_policy %s\n", I.policy);
 	cr_assert(strstr(out, path), "the mount runs another policy: %s", out);

@@ -955,7 +955,7 @@ Test(kernel, every_verdict_does_what_the_abi_says_in_the_kernel, .fini = kernel_
 	uint32_t zero = 0;
 	int fd;
 
-	kernel_policy_mount("verdicts", "kv", NULL);
+	kernel_policy_mount("verdicts", "kv", "cache=never");
 	put(bp(&M, "f"), "hello");
 	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
 
@@ -1001,6 +1001,61 @@ Test(kernel, every_verdict_does_what_the_abi_says_in_the_kernel, .fini = kernel_
 	cr_assert_eq(requests("LOOKUP"), 1, "only USER's translation LOOKUP reached the daemon");
 }
 
+/* How many times verdicts' prefilter of opcode op ran. */
+static uint64_t prefilter_calls(uint32_t op)
+{
+	uint32_t slot = op * 2 + FUSEBPF_PHASE_PRE - 1;
+	uint64_t n = 0;
+	int fd = test_policy_map(kpol, "calls");
+
+	cr_assert_eq(bpf_map_lookup_elem(fd, &slot, &n), 0);
+	close(fd);
+	return n;
+}
+
+/*
+ * What a policy filtered in the kernel is cached as the daemon's replies
+ * are (docs/abi.md, "No cache"): under cache=always a name's LOOKUP and
+ * GETATTR prefilters run once, then the kernel's dentry and attributes
+ * answer, and a change through the mount or in the backing directory
+ * shows at once all the same; with FUSEBPF_REPLY_NO_CACHE every walk of
+ * the name runs them again.  (The tests above that change verdicts while
+ * mounted use cache=never.)
+ */
+Test(kernel, filtered_entries_and_attributes_are_cached_as_the_daemons,
+     .fini = kernel_policy_fini)
+{
+	uint64_t lookups, getattrs;
+	struct stat st;
+
+	kernel_policy_mount("verdicts", "kk", NULL);
+	put(bp(&M, "a"), "x");
+	put(bp(&M, "b"), "x");
+	cr_assert_eq(stat(mp(&M, "a"), &st), 0);
+	lookups = prefilter_calls(FUSE_LOOKUP);
+	getattrs = prefilter_calls(FUSE_GETATTR);
+	cr_assert_geq(lookups, 1);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(stat(mp(&M, "a"), &st), 0);
+	cr_assert_eq(prefilter_calls(FUSE_LOOKUP), lookups, "cached entries ran LOOKUP again");
+	cr_assert_eq(prefilter_calls(FUSE_GETATTR), getattrs, "cached attributes ran GETATTR again");
+
+	cr_assert_eq(chmod(mp(&M, "a"), 0600), 0);
+	cr_assert_eq(stat(mp(&M, "a"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o after chmod", st.st_mode & 07777);
+	cr_assert_eq(rename(bp(&M, "a"), bp(&M, "c")), 0);
+	cr_assert_eq(stat(mp(&M, "a"), &st), -1, "a renamed in the backing directory is still there");
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(stat(mp(&M, "c"), &st), 0);
+
+	verdict_set("nocache", FUSE_LOOKUP, 1);
+	lookups = prefilter_calls(FUSE_LOOKUP);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(stat(mp(&M, "b"), &st), 0);
+	cr_assert_geq(prefilter_calls(FUSE_LOOKUP) - lookups, 5);
+	cr_assert_eq(requests("LOOKUP"), 0);
+}
+
 /* A counter of fsd --stats, as a number. */
 static uint64_t stat_of(const char *fmt, const char *op)
 {
@@ -1023,7 +1078,7 @@ Test(kernel, userspace_filter_calls_go_around_the_kernels_backing_operation,
 	uint64_t lookups, served_lookups, getattrs;
 	struct stat st, b;
 
-	kernel_policy_mount("verdicts", "ku", "user=example");
+	kernel_policy_mount("verdicts", "ku", "user=example,cache=never");
 	put(bp(&M, "f"), "hello");
 	put(bp(&M, "postfail.x"), "x");
 	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
@@ -1068,7 +1123,7 @@ Test(kernel, readdir_postfilters_and_a_childs_other_policy, .fini = kernel_polic
 	struct stat st;
 	DIR *d;
 
-	kernel_policy_mount("verdicts", "kr", NULL);
+	kernel_policy_mount("verdicts", "kr", "cache=never");
 	test_policy_load("passthrough", "kp", kpol2);
 	for (int i = 0; i < 30; i++) {
 		char name[32];
@@ -1154,7 +1209,7 @@ Test(kernel, a_lookup_postfilter_gives_the_child_its_policy_and_cookie,
 	uint64_t seen = 0;
 	int fd;
 
-	kernel_policy_mount("verdicts", "kc", NULL);
+	kernel_policy_mount("verdicts", "kc", "cache=never");
 	put(bp(&M, "nopol"), "x");
 	put(bp(&M, "cookie.a"), "x");
 	put(bp(&M, "plain"), "x");

@@ -102,6 +102,20 @@ static uint64_t stat_of(const char *fmt, const char *op)
 	return mnt_stat(&M, key);
 }
 
+/*
+ * A counter of the daemon's plus fusebpf.ko's of that name (kernel.KEY):
+ * the verdicts, counted by whoever ran the prefilter, the daemon or, on
+ * the module, the kernel.
+ */
+static uint64_t counted(const char *fmt, const char *op)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "kernel.");
+	snprintf(key + 7, sizeof(key) - 7, fmt, op);
+	return mnt_stat(&M, key + 7) + mnt_stat(&M, key);
+}
+
 /* ---- the operations, each making one request of its opcode ---- */
 
 /* A file "f" with 5 bytes, and xattr user.x, made in the backing directory. */
@@ -258,7 +272,21 @@ static int run_with(const struct op_case *c, int32_t v)
 
 static uint64_t both(const char *fmt, const struct op_case *c)
 {
-	return stat_of(fmt, c->name) + (c->op2 ? stat_of(fmt, "READDIR") : 0);
+	return counted(fmt, c->name) + (c->op2 ? counted(fmt, "READDIR") : 0);
+}
+
+/*
+ * A listing of a directory fusebpf.ko opened cannot go to the daemon,
+ * which has no handle of it: a USER, USER_PREFILTER or USER_POSTFILTER
+ * verdict of READDIR fails it with EIO there (docs/kernel.md, "What is
+ * not done yet").  True, after checking that, for such a case.
+ */
+static bool user_listing_refused(const struct op_case *c, int32_t v)
+{
+	if (c->op != FUSE_READDIRPLUS || !mnt_in_kernel(&M))
+		return false;
+	cr_assert_eq(run_with(c, v), -EIO, "READDIR verdict %d on a kernel-opened directory", v);
+	return true;
 }
 
 static uint64_t bpf_post_calls(const struct op_case *c)
@@ -295,6 +323,8 @@ Test(verdict, user_goes_to_the_userspace_handler)
 		const struct op_case *c = &cases[i];
 		uint64_t u0 = both("user.%s", c);
 
+		if (user_listing_refused(c, FUSEBPF_USER))
+			continue;
 		cr_assert_eq(run_with(c, FUSEBPF_USER), 0, "%s", c->name);
 		cr_assert_gt(both("user.%s", c), u0, "%s: the userspace handler did not run",
 			     c->name);
@@ -325,6 +355,8 @@ Test(verdict, user_prefilter_calls_userspace_then_the_backing_operation)
 		uint64_t p0 = both("user.example.prefilter.%s", c);
 		int status;
 
+		if (user_listing_refused(c, FUSEBPF_USER_PREFILTER))
+			continue;
 		cr_assert_eq(run_with(c, FUSEBPF_USER_PREFILTER), 0, "%s", c->name);
 		cr_assert_gt(both("user.example.prefilter.%s", c), p0,
 			     "%s: no userspace prefilter call", c->name);
@@ -372,6 +404,8 @@ Test(verdict, user_postfilter_calls_userspace_after_the_backing_operation)
 		const struct op_case *c = &cases[i];
 		uint64_t p0 = both("user.example.postfilter.%s", c);
 
+		if (user_listing_refused(c, FUSEBPF_USER_POSTFILTER))
+			continue;
 		cr_assert_eq(run_with(c, FUSEBPF_USER_POSTFILTER), 0, "%s", c->name);
 		cr_assert_gt(both("user.example.postfilter.%s", c), p0, "%s: no userspace postfilter",
 			     c->name);
@@ -392,7 +426,7 @@ Test(verdict, call_default_takes_the_opcode_default)
 	cr_assert_eq(stat_of("user.%s", "UNLINK"), 1);
 	cr_assert_eq(run_with(&cases[0], FUSEBPF_CALL_DEFAULT), 0); /* LOOKUP: backing */
 	cr_assert_eq(stat_of("user.%s", "LOOKUP"), 0);
-	cr_assert_gt(stat_of("verdict.%s.CALL_DEFAULT", "LOOKUP"), 0);
+	cr_assert_gt(counted("verdict.%s.CALL_DEFAULT", "LOOKUP"), 0);
 }
 
 Test(verdict, a_negative_verdict_fails_with_that_errno)
@@ -467,7 +501,9 @@ Test(policy, readdir_postfilters_leave_entries_out)
 	closedir(d);
 	cr_assert_eq(seen_hidden, 0, "hidden names were listed");
 	cr_assert_eq(n, 540, "%d visible names listed, not 540", n);
-	cr_assert_gt(bpf_calls(FUSE_READDIRPLUS, FUSEBPF_PHASE_POST), 0);
+	/* fusebpf.ko lists with READDIR only (docs/kernel.md). */
+	cr_assert(mnt_in_kernel(&M) || bpf_calls(FUSE_READDIRPLUS, FUSEBPF_PHASE_POST) > 0,
+		  "READDIRPLUS was not filtered (or never sent)");
 	cr_assert_gt(bpf_calls(FUSE_READDIR, FUSEBPF_PHASE_POST), 0,
 		     "plain READDIR was not filtered (or never sent)");
 }
@@ -591,11 +627,18 @@ Test(policy, replacement_under_load_fails_no_request_and_never_mixes_versions)
 		     strerror(a.first_errno));
 	cr_assert_gt(a.ops, 100, "the load did not run (%d operations)", a.ops);
 	cr_assert_gt(mix_runs(), runs0, "the last version does not run");
-	cr_assert(
-	    sh("'%s' --stats '%s' | grep -q '^policy.%s version 31$'", fsd_bin(), M.dir, pol) == 0,
-	    "the daemon is not at version 31 of the policy");
+	/* On fusebpf.ko the kernel runs the filters, and holds the versions. */
+	cr_assert(mnt_in_kernel(&M) ||
+		      sh("'%s' --stats '%s' | grep -q '^policy.%s version 31$'", fsd_bin(), M.dir,
+			 pol) == 0,
+		  "the daemon is not at version 31 of the policy");
 }
 
+/*
+ * The tests of the daemon's versions of a policy mount on the stock FUSE
+ * (kernel=fuse), where the daemon runs the filters; on fusebpf.ko the
+ * kernel holds the versions (kernel::a_reload_replaces_the_policy_in_place).
+ */
 Test(policy, a_load_that_fails_leaves_the_old_version_in_force)
 {
 	char opts[128], out[8192];
@@ -603,7 +646,7 @@ Test(policy, a_load_that_fails_leaves_the_old_version_in_force)
 	uint64_t runs0;
 
 	test_policy_load(test_bpf("mix_a"), "m", pol);
-	snprintf(opts, sizeof(opts), "cache=never,policy=%s", pol);
+	snprintf(opts, sizeof(opts), "kernel=fuse,cache=never,policy=%s", pol);
 	start(opts);
 	put(bp(&M, "f"), "x");
 	cr_assert_eq(fusebpf(out, sizeof(out), "load '%s' --name %s", test_bpf("bad_verifier"),
@@ -840,7 +883,7 @@ Test(policy, a_load_while_the_daemon_starts_reaches_it)
 
 	test_policy_load("passthrough", "s", pol);
 	h = holder_start(pol, "readonly");
-	snprintf(opts, sizeof(opts), "cache=never,policy=%s", pol);
+	snprintf(opts, sizeof(opts), "kernel=fuse,cache=never,policy=%s", pol);
 	start(opts); /* opens passthrough, is held while readonly replaces it */
 	holder_wait(h);
 	cr_assert(
@@ -857,7 +900,7 @@ Test(policy, a_load_while_a_lookup_opens_the_policy_reaches_the_daemon)
 	struct holder h;
 	struct stat st;
 
-	verdict_mount(NULL); /* cache=never: every stat is a LOOKUP */
+	verdict_mount("kernel=fuse"); /* cache=never: every stat is a LOOKUP */
 	test_policy_load("passthrough", "p", pol2);
 	snprintf(dir, sizeof(dir), "pol.%s", pol2);
 	snprintf(below, sizeof(below), "%s/d", dir);
@@ -1165,10 +1208,13 @@ Test(shipped, hide_makes_names_invisible_to_lookup_and_both_readdirs)
 	}
 	closedir(d);
 	cr_assert_eq(visible, 514, "%d of the 514 visible names listed", visible);
-	/* Both kinds of listing came, and the LOOKUP prefilter left the hidden names out. */
-	cr_assert_gt(requests("READDIRPLUS"), 0);
-	cr_assert_gt(requests("READDIR"), 0, "READDIR never came");
-	cr_assert_geq(mnt_stat(&M, "verdict.LOOKUP.ERRNO"), 86 + 3);
+	/*
+	 * Both kinds of listing came (fusebpf.ko lists with READDIR only),
+	 * and the LOOKUP prefilter left the hidden names out.
+	 */
+	cr_assert(mnt_in_kernel(&M) || requests("READDIRPLUS") > 0, "READDIRPLUS never came");
+	cr_assert_gt(served("READDIR"), 0, "READDIR never came");
+	cr_assert_geq(counted("verdict.%s.ERRNO", "LOOKUP"), 86 + 3);
 	/* A hidden name cannot be made or shadowed either. */
 	cr_assert_eq(write_file(mp(&M, "secret"), "y", 1), -EPERM);
 	cr_assert_eq(ERR(mkdir(mp(&M, "sub/.cache-x"), 0755)), -EPERM);
@@ -1362,16 +1408,17 @@ Test(policy, reply_no_cache_keeps_the_kernel_asking)
 	start(opts);
 	put(bp(&M, "a"), "x");
 	put(bp(&M, "b"), "x");
-	n0 = requests("LOOKUP");
+	/* The daemon's LOOKUPs, or on fusebpf.ko the kernel's. */
+	n0 = served("LOOKUP");
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(stat(mp(&M, "a"), &st), 0);
-	cr_assert_eq(requests("LOOKUP") - n0, 1);
+	cr_assert_eq(served("LOOKUP") - n0, 1);
 	/* With FUSEBPF_REPLY_NO_CACHE on LOOKUP, every stat asks again. */
 	map_set("nocache", FUSE_LOOKUP, 1);
-	n0 = requests("LOOKUP");
+	n0 = served("LOOKUP");
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(stat(mp(&M, "b"), &st), 0);
-	cr_assert_geq(requests("LOOKUP") - n0, 5);
+	cr_assert_geq(served("LOOKUP") - n0, 5);
 }
 
 Test(policy, reply_no_cache_of_a_lookup_prefilter_holds_for_listings)
@@ -1394,11 +1441,13 @@ Test(policy, reply_no_cache_of_a_lookup_prefilter_holds_for_listings)
 	while ((e = readdir(d)))
 		;
 	closedir(d);
-	cr_assert_geq(requests("READDIRPLUS") - plus0, 1, "the listing should be a READDIRPLUS");
-	n0 = requests("LOOKUP");
+	/* fusebpf.ko lists with READDIR only, and makes no entries of a listing. */
+	cr_assert(mnt_in_kernel(&M) || requests("READDIRPLUS") - plus0 >= 1,
+		  "the listing should be a READDIRPLUS");
+	n0 = served("LOOKUP");
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(stat(mp(&M, "c"), &st), 0);
-	cr_assert_geq(requests("LOOKUP") - n0, 5);
+	cr_assert_geq(served("LOOKUP") - n0, 5);
 }
 
 /* ---- what the kernel's ways require of filters ---- */
@@ -1416,7 +1465,7 @@ Test(policy, a_release_cannot_be_refused)
 	for (int i = 0; i < 50 && mnt_stat(&M, "handles"); i++)
 		usleep(100 * 1000);
 	cr_assert_eq(mnt_stat(&M, "handles"), 0, "refused releases leaked their handles");
-	cr_assert_geq(mnt_stat(&M, "verdict.RELEASE.ERRNO"), 5);
+	cr_assert_geq(counted("verdict.%s.ERRNO", "RELEASE"), 5);
 }
 
 Test(policy, enosys_from_a_filter_is_eio_and_switches_nothing_off)
@@ -1458,7 +1507,7 @@ Test(policy, readdirplus_entries_pass_the_lookup_filters)
 		listed++;
 	closedir(d);
 	cr_assert_geq(listed, 4);
-	cr_assert_gt(mnt_stat(&M, "verdict.LOOKUP.POSTFILTER"), 0,
+	cr_assert_gt(counted("verdict.%s.POSTFILTER", "LOOKUP"), 0,
 		     "the listing did not pass the LOOKUP filters");
 	cr_assert_eq(ERR(mkdir(mp(&M, below), 0755)), -EROFS);
 
@@ -1477,12 +1526,18 @@ Test(policy, readdirplus_entries_pass_the_lookup_filters)
 	cr_assert_eq(listed, 0, "%d names a LOOKUP prefilter refuses were listed", listed);
 }
 
+/*
+ * The daemon's pipeline (kernel=fuse): fusebpf.ko refuses to unload a
+ * policy in use (kernel::a_policy_in_use_is_not_unloaded), and fails the
+ * inodes of one gone from under it with EIO
+ * (kernel::a_policy_gone_from_under_a_mount_fails_its_inodes_until_loaded_again).
+ */
 Test(policy, an_unloaded_child_policy_fails_the_lookup)
 {
 	char dir[64], below[128];
 	struct stat st;
 
-	verdict_mount(NULL); /* cache=never: every stat is a LOOKUP */
+	verdict_mount("kernel=fuse"); /* cache=never: every stat is a LOOKUP */
 	test_policy_load("readonly", "r", pol2);
 	snprintf(dir, sizeof(dir), "pol.%s", pol2);
 	snprintf(below, sizeof(below), "%s/sub", dir);

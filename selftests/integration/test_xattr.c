@@ -63,10 +63,10 @@ Test(xattr, set_in_backing_is_read_through_mount)
 
 	cr_assert_eq(setxattr(bp(&M, "f"), "user.origin", "backing", 7, 0), 0);
 	cr_assert_eq(setxattr(bp(&M, "d"), "user.origin", "backing dir", 11, 0), 0);
-	gets = requests("GETXATTR");
+	gets = served("GETXATTR");
 	assert_value(mp(&M, "f"), "user.origin", "backing", 7);
 	assert_value(mp(&M, "d"), "user.origin", "backing dir", 11);
-	cr_assert_geq(requests("GETXATTR"), gets + 2);
+	cr_assert_geq(served("GETXATTR"), gets + 2);
 }
 
 Test(xattr, binary_and_large_values_round_trip)
@@ -157,7 +157,7 @@ Test(xattr, listxattr_lists_backing_names)
 {
 	char in_mount[1024], in_backing[1024], got[1024], want[1024], small[4];
 	ssize_t m, b;
-	uint64_t lists = requests("LISTXATTR");
+	uint64_t lists = served("LISTXATTR");
 
 	cr_assert_eq(setxattr(mp(&M, "f"), "user.one", "1", 1, 0), 0);
 	cr_assert_eq(setxattr(mp(&M, "f"), "user.two", "2", 1, 0), 0);
@@ -172,7 +172,7 @@ Test(xattr, listxattr_lists_backing_names)
 	/* The size-0 probe and a too-small buffer. */
 	cr_assert_eq(listxattr(mp(&M, "f"), NULL, 0), b);
 	cr_assert_eq(ERRNO_OF(listxattr(mp(&M, "f"), small, sizeof(small))), ERANGE);
-	cr_assert_geq(requests("LISTXATTR"), lists + 3);
+	cr_assert_geq(served("LISTXATTR"), lists + 3);
 	/* A directory with none lists none of user.*. */
 	m = listxattr(mp(&M, "d"), in_mount, sizeof(in_mount));
 	cr_assert_geq(m, 0);

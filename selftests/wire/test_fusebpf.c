@@ -109,11 +109,14 @@ Test(wire_fusebpf, fusebpf_mode_takes_the_opcode_masks)
 	uint64_t user = (1ULL << FUSE_OPEN) | (1ULL << FUSE_UNLINK);
 
 	WIRE_START("-o", "kernel=fusebpf,user_ops=open,unlink");
-	/* The kernel can do UNLINK on backing files but not OPEN, say. */
+	/*
+	 * The kernel can do UNLINK on backing files but not OPEN, say: the
+	 * user mask is the daemon's all the same, for what the kernel sends
+	 * it to do (FUSEBPF_IN_BACKING) and what it sends for userspace.
+	 */
 	o = init_bpf(FUSEBPF_FILTERABLE_OPS & ~(1ULL << FUSE_OPEN));
 	cr_assert(o->flags2 & (FUSEBPF_INIT_BPF >> 32), "FUSEBPF_INIT_BPF not accepted");
-	cr_assert_eq(o->bpf_user_ops, user & ~(1ULL << FUSE_OPEN),
-		     "user ops %#llx: the daemon's, among those the kernel can do",
+	cr_assert_eq(o->bpf_user_ops, user, "user ops %#llx: the daemon's",
 		     (unsigned long long)o->bpf_user_ops);
 	/* FUSE-BPF's filters decide by names: no file handles that skip them. */
 	cr_assert_not(o->flags & FUSE_EXPORT_SUPPORT);
@@ -523,6 +526,35 @@ Test(wire_fusebpf, plain_requests_of_a_fusebpf_kernel_go_to_userspace)
 	/* The kernel sent READ to us: the module's READ handler serves it. */
 	p = expect_reply(send_read(f, fh, 0, 100), 0, 5);
 	cr_assert_eq(memcmp(p, "HELLO", 5), 0);
+	expect_error(send_release(FUSE_RELEASE, f, fh), 0);
+	expect_alive();
+}
+
+/*
+ * A request fusebpf.ko marks FUSEBPF_IN_BACKING is for the daemon's backing
+ * operation, which the kernel does not do itself: the module's handler
+ * does not see it.
+ */
+Test(wire_fusebpf, requests_marked_in_backing_skip_the_userspace_handler)
+{
+	struct fuse_entry_out d;
+	uint64_t u, f, fh;
+	const char *p;
+
+	WIRE_START("-o", "kernel=fusebpf,user=example");
+	init_bpf(FUSEBPF_FILTERABLE_OPS);
+	d = expect_entry(send_mkdir(FUSE_ROOT_ID, "d", 0755));
+	u = send_create(d.nodeid, "f", O_RDWR | O_CREAT, 0644);
+	p = expect_reply(u, 0, sizeof(struct fuse_entry_out) + sizeof(struct fusebpf_open_out));
+	f = ((const struct fuse_entry_out *)p)->nodeid;
+	fh = ((const struct fusebpf_open_out *)(p + sizeof(struct fuse_entry_out)))->fh;
+	expect_reply(send_write(f, fh, 0, "hello", 5), 0, sizeof(struct fuse_write_out));
+	/* The backing file's bytes, not example's upper case. */
+	req_begin(FUSE_READ, f);
+	REQ_PUT(((struct fuse_read_in){ .fh = fh, .size = 100 }));
+	req_hdr()->padding = FUSEBPF_IN_BACKING;
+	p = expect_reply(req_send(), 0, 5);
+	cr_assert_eq(memcmp(p, "hello", 5), 0, "the module's handler served a backing READ");
 	expect_error(send_release(FUSE_RELEASE, f, fh), 0);
 	expect_alive();
 }
