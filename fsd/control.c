@@ -46,14 +46,16 @@ static struct sockaddr_un control_addr;
 static dev_t control_dev; /* the mount's */
 
 /*
- * What fusebpf.ko served itself on this mount, per opcode: its fusebpfctl
- * file bpf_stats ("OPCODE count" lines), as kernel.OPCODE lines.  The
+ * What fusebpf.ko served itself on this mount, per opcode, and the
+ * verdicts of the prefilters it ran: its fusebpfctl file bpf_stats
+ * ("OPCODE count", "verdict.OPCODE.VERDICT count" lines), as kernel.KEY
+ * lines.  The
  * control filesystem's directory is the connection's device number as
  * the kernel encodes it.
  */
 static void kernel_stats_write(FILE *f)
 {
-	char path[128], op[32];
+	char path[128], op[64];
 	unsigned long long n;
 	FILE *in;
 
@@ -64,7 +66,7 @@ static void kernel_stats_write(FILE *f)
 		fprintf(f, "kernel_stats none (%s: %s)\n", path, strerror(errno));
 		return;
 	}
-	while (fscanf(in, "%31s %llu", op, &n) == 2)
+	while (fscanf(in, "%63s %llu", op, &n) == 2)
 		fprintf(f, "kernel.%s %llu\n", op, n);
 	fclose(in);
 }
