@@ -278,8 +278,8 @@ static uint64_t both(const char *fmt, const struct op_case *c)
 /*
  * A listing of a directory fusebpf.ko opened cannot go to the daemon,
  * which has no handle of it: a USER, USER_PREFILTER or USER_POSTFILTER
- * verdict of READDIR fails it with EIO there (docs/kernel.md, "What is
- * not done yet").  True, after checking that, for such a case.
+ * verdict of READDIR fails it with EIO there (docs/kernel.md, "Not done
+ * in the kernel yet").  True, after checking that, for such a case.
  */
 static bool user_listing_refused(const struct op_case *c, int32_t v)
 {
