@@ -627,6 +627,17 @@ int test_policy_map(const char *name, const char *map)
 	return fd;
 }
 
+uint64_t test_policy_calls(const char *name, uint32_t op, uint32_t phase)
+{
+	uint32_t key = op * 2 + phase - 1;
+	uint64_t n = 0;
+	int fd = test_policy_map(name, "calls");
+
+	cr_assert_eq(bpf_map_lookup_elem(fd, &key, &n), 0);
+	close(fd);
+	return n;
+}
+
 const char *test_bpf(const char *name)
 {
 	static char path[PATH_MAX];

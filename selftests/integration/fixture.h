@@ -131,6 +131,8 @@ void test_policy_load(const char *what, const char *suffix, char name[16]);
 void test_policy_unload(const char *name);
 /* An fd of a map of a loaded policy; asserts. */
 int test_policy_map(const char *name, const char *map);
+/* How many times the filter of opcode op ran in phase, by the `calls` map of verdicts (bpf/). */
+uint64_t test_policy_calls(const char *name, uint32_t op, uint32_t phase);
 /* The path of a test policy object, selftests/bpf/NAME.bpf.c built. */
 const char *test_bpf(const char *name);
 /*

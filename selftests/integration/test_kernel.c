@@ -1004,13 +1004,7 @@ Test(kernel, every_verdict_does_what_the_abi_says_in_the_kernel, .fini = kernel_
 /* How many times verdicts' prefilter of opcode op ran. */
 static uint64_t prefilter_calls(uint32_t op)
 {
-	uint32_t slot = op * 2 + FUSEBPF_PHASE_PRE - 1;
-	uint64_t n = 0;
-	int fd = test_policy_map(kpol, "calls");
-
-	cr_assert_eq(bpf_map_lookup_elem(fd, &slot, &n), 0);
-	close(fd);
-	return n;
+	return test_policy_calls(kpol, op, FUSEBPF_PHASE_PRE);
 }
 
 /*

@@ -509,20 +509,32 @@ Test(wire_fusebpf, postfilter_call_extensions_are_checked)
 	expect_alive();
 }
 
-Test(wire_fusebpf, plain_requests_of_a_fusebpf_kernel_go_to_userspace)
+/*
+ * fsd with the example module under fusebpf.ko's INIT: d/f made, open
+ * (*f, *fh), holding "hello".
+ */
+static void example_file_with_hello(uint64_t *f, uint64_t *fh)
 {
 	struct fuse_entry_out d;
-	uint64_t u, f, fh;
 	const char *p;
+	uint64_t u;
 
 	WIRE_START("-o", "kernel=fusebpf,user=example");
 	init_bpf(FUSEBPF_FILTERABLE_OPS);
 	d = expect_entry(send_mkdir(FUSE_ROOT_ID, "d", 0755));
 	u = send_create(d.nodeid, "f", O_RDWR | O_CREAT, 0644);
 	p = expect_reply(u, 0, sizeof(struct fuse_entry_out) + sizeof(struct fusebpf_open_out));
-	f = ((const struct fuse_entry_out *)p)->nodeid;
-	fh = ((const struct fusebpf_open_out *)(p + sizeof(struct fuse_entry_out)))->fh;
-	expect_reply(send_write(f, fh, 0, "hello", 5), 0, sizeof(struct fuse_write_out));
+	*f = ((const struct fuse_entry_out *)p)->nodeid;
+	*fh = ((const struct fusebpf_open_out *)(p + sizeof(struct fuse_entry_out)))->fh;
+	expect_reply(send_write(*f, *fh, 0, "hello", 5), 0, sizeof(struct fuse_write_out));
+}
+
+Test(wire_fusebpf, plain_requests_of_a_fusebpf_kernel_go_to_userspace)
+{
+	uint64_t f, fh;
+	const char *p;
+
+	example_file_with_hello(&f, &fh);
 	/* The kernel sent READ to us: the module's READ handler serves it. */
 	p = expect_reply(send_read(f, fh, 0, 100), 0, 5);
 	cr_assert_eq(memcmp(p, "HELLO", 5), 0);
@@ -537,18 +549,10 @@ Test(wire_fusebpf, plain_requests_of_a_fusebpf_kernel_go_to_userspace)
  */
 Test(wire_fusebpf, requests_marked_in_backing_skip_the_userspace_handler)
 {
-	struct fuse_entry_out d;
-	uint64_t u, f, fh;
+	uint64_t f, fh;
 	const char *p;
 
-	WIRE_START("-o", "kernel=fusebpf,user=example");
-	init_bpf(FUSEBPF_FILTERABLE_OPS);
-	d = expect_entry(send_mkdir(FUSE_ROOT_ID, "d", 0755));
-	u = send_create(d.nodeid, "f", O_RDWR | O_CREAT, 0644);
-	p = expect_reply(u, 0, sizeof(struct fuse_entry_out) + sizeof(struct fusebpf_open_out));
-	f = ((const struct fuse_entry_out *)p)->nodeid;
-	fh = ((const struct fusebpf_open_out *)(p + sizeof(struct fuse_entry_out)))->fh;
-	expect_reply(send_write(f, fh, 0, "hello", 5), 0, sizeof(struct fuse_write_out));
+	example_file_with_hello(&f, &fh);
 	/* The backing file's bytes, not example's upper case. */
 	req_begin(FUSE_READ, f);
 	REQ_PUT(((struct fuse_read_in){ .fh = fh, .size = 100 }));
