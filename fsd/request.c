@@ -263,6 +263,16 @@ static int request_decode(struct request *req, const struct op *op, const char *
 		p += slen + 1;
 		rest -= slen + 1;
 	}
+	/* A READDIR(PLUS) postfilter call is of one entry: its name comes first. */
+	if (req->call == FUSEBPF_PHASE_POST && (op->flags & OP_ENTRY_FILTER)) {
+		const char *nul = memchr(p, '\0', rest);
+
+		if (!nul || string_check(STR_NAME, p, nul - p))
+			return -EINVAL;
+		req->name = p;
+		rest -= nul + 1 - p;
+		p = nul + 1;
+	}
 	/* A postfilter call's output follows; filter calls carry no data payload. */
 	if (req->call == FUSEBPF_PHASE_POST || (!req->call && (op->flags & OP_DATA))) {
 		req->data = p;
@@ -778,6 +788,33 @@ static int ctx_immutable_check(struct request *req, const struct op *op)
 }
 
 /*
+ * The postfilter call of one entry of a listing the kernel made: the
+ * module's postfilter sees it as in daemon mode (request_entry_filter);
+ * the reply is the entry and its name as the filter left them, and an
+ * error leaves the entry out.
+ */
+static int request_entry_call(struct request *req)
+{
+	char *name = req->worker->out_buf;
+	struct fusebpf_dirent d;
+	int ret;
+
+	if (req->data_len != sizeof(d))
+		return -EINVAL;
+	memcpy(&d, req->data, sizeof(d));
+	memset(name, 0, FUSEBPF_NAME_LEN);
+	strcpy(name, req->name);
+	req->entry_post = FUSEBPF_USER_POSTFILTER;
+	ret = request_entry_filter(req, name, &d, NULL);
+	if (ret < 0)
+		return filter_errno(ret);
+	memcpy(&req->arg, &d, sizeof(d));
+	reply_arg(req, sizeof(d));
+	reply_data(req, name, strlen(name) + 1);
+	return 0;
+}
+
+/*
  * A FUSE-BPF kernel's userspace prefilter or postfilter call: the module's
  * filter sees the context as in daemon mode, and the reply carries the
  * input (prefilter) or the output (postfilter) as the filter left it; the
@@ -792,6 +829,8 @@ static int request_filter_call(struct request *req, const struct op *op)
 	size_t used = 0;
 	int ret = 0, nstr = 0;
 
+	if (req->call == FUSEBPF_PHASE_POST && (op->flags & OP_ENTRY_FILTER))
+		return request_entry_call(req);
 	ctx_fill(req, op);
 	req->ctx.phase = req->call;
 	if (req->call == FUSEBPF_PHASE_POST) {

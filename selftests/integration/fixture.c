@@ -127,7 +127,7 @@ bool is_mounted(const char *dir)
 	return found;
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 

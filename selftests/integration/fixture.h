@@ -83,6 +83,9 @@ int mnt_fd_count(const struct mnt *m);
  */
 unsigned long mnt_fd_limit(const struct mnt *m);
 
+/* Sleeps ms milliseconds: the step of the tests' polls for what the kernel does later. */
+void sleep_ms(long ms);
+
 /* Runs fn(arg) in a child as uid/gid (no supplementary groups); its exit status. */
 int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
 /* As uid/gid, opens path with flags and closes it: 0 or the errno. */

@@ -144,13 +144,6 @@ Test(dirs, readdir_with_cache_never_shows_backing_changes)
 	assert_listing_matches_backing("");
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 Test(dirs, closedir_releases_handle)
 {
 	uint64_t releasedirs;

@@ -37,13 +37,6 @@ TestSuite(fd_fairness, .timeout = 120);
 #define OTHER_UID 41002
 #define THIRD_UID 41003
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;

@@ -29,13 +29,6 @@ TestSuite(files_mmap, .fini = mnt_teardown, .timeout = 60);
 #define MIB (1024 * 1024)
 #define BIG_FILE (64 * MIB)
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Writes BIG_FILE bytes through the mount in 1 MiB writes and reads them back. */
 static void big_file_round_trip(void)
 {

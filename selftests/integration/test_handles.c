@@ -54,13 +54,6 @@ static void word_set(struct fh *h, int i, uint32_t w)
 	memcpy(h->fh.f_handle + 4 * i, &w, sizeof(w));
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static struct fh handle_of(const char *path)
 {
 	struct fh h = { .fh.handle_bytes = MAX_HANDLE_SZ };

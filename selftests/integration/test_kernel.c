@@ -1105,6 +1105,93 @@ Test(kernel, userspace_filter_calls_go_around_the_kernels_backing_operation,
 }
 
 /*
+ * Lists mp(&M, "d"), whose backing has n files "entry-NNN" and n
+ * "userhide.NNN", asserting that each is listed once (the userhide ones
+ * never if hidden); and how many handles the daemon holds meanwhile.
+ */
+static void assert_lists_each_once(int n, bool hidden, uint64_t handles)
+{
+	char seen[2][512] = { "" };
+	struct dirent *e;
+	int count = 0, i;
+	DIR *d;
+
+	cr_assert_leq(n, (int)sizeof(seen[0]));
+	d = opendir(mp(&M, "d"));
+	cr_assert(d, "opendir: %s", strerror(errno));
+	errno = 0;
+	while ((e = readdir(d))) {
+		bool hide = !strncmp(e->d_name, "userhide.", 9);
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		cr_assert_eq(sscanf(e->d_name + (hide ? 9 : 0), hide ? "%d" : "entry-%d", &i), 1,
+			     "listed %s", e->d_name);
+		cr_assert(i >= 0 && i < n && !seen[hide][i], "%s: listed twice", e->d_name);
+		cr_assert(!(hide && hidden), "%s listed", e->d_name);
+		seen[hide][i] = 1;
+		count++;
+	}
+	cr_assert_eq(errno, 0, "readdir: %s", strerror(errno));
+	cr_assert_eq(count, hidden ? n : 2 * n);
+	cr_assert_eq(mnt_stat(&M, "handles"), handles, "the daemon's handles while listing");
+	closedir(d);
+}
+
+/*
+ * READDIR verdicts that need the daemon, on directories the kernel opens
+ * itself (no OPENDIR reaches the daemon): USER has the daemon list it,
+ * through a handle the daemon opens when first sent a listing and that
+ * is released with the directory; USER_PREFILTER calls the daemon before
+ * the kernel's listing, USER_POSTFILTER once per entry after it (the
+ * example module leaves "userhide." names out, pages of nothing else
+ * among them).  Each lists every name once, over many getdents calls.
+ */
+Test(kernel, listings_a_policy_sends_the_daemon_work_on_kernel_opened_dirs,
+     .fini = kernel_policy_fini)
+{
+	static const int32_t verdicts[] = { FUSEBPF_CONTINUE, FUSEBPF_USER,
+					    FUSEBPF_USER_PREFILTER, FUSEBPF_USER_POSTFILTER };
+	const int n = 300; /* each kind takes a few pages of entries */
+	uint64_t opendirs, readdirs, releasedirs, pre, post;
+
+	kernel_policy_mount("verdicts", "kl", "cache=never,user=example");
+	cr_assert_eq(mkdir(bp(&M, "d"), 0755), 0);
+	for (int i = 0; i < 2 * n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), i < n ? "d/userhide.%03d" : "d/entry-%03d", i % n);
+		put(bp(&M, name), "");
+	}
+	for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++) {
+		bool user = verdicts[v] == FUSEBPF_USER;
+
+		verdict_set("pre", FUSE_READDIR, verdicts[v]);
+		opendirs = requests("OPENDIR");
+		readdirs = requests("READDIR");
+		releasedirs = requests("RELEASEDIR");
+		pre = stat_of("user.example.prefilter.%s", "READDIR");
+		post = stat_of("user.example.postfilter.%s", "READDIR");
+		assert_lists_each_once(n, verdicts[v] == FUSEBPF_USER_POSTFILTER, user);
+		cr_assert_eq(requests("OPENDIR"), opendirs + user, "verdict %d", verdicts[v]);
+		if (user)
+			cr_assert_gt(requests("READDIR"), readdirs + 1, "the daemon listed it");
+		if (verdicts[v] == FUSEBPF_CONTINUE)
+			cr_assert_eq(requests("READDIR"), readdirs);
+		if (verdicts[v] == FUSEBPF_USER_PREFILTER)
+			cr_assert_gt(stat_of("user.example.prefilter.%s", "READDIR"), pre);
+		if (verdicts[v] == FUSEBPF_USER_POSTFILTER)
+			cr_assert_geq(stat_of("user.example.postfilter.%s", "READDIR"), post + 2 * n,
+				      "a call per entry");
+		for (int i = 0; i < 50 && mnt_stat(&M, "handles"); i++)
+			sleep_ms(100);
+		cr_assert_eq(mnt_stat(&M, "handles"), 0, "verdict %d: a handle left", verdicts[v]);
+		cr_assert_eq(requests("RELEASEDIR"), releasedirs + user);
+	}
+	verdict_clear("pre", FUSE_READDIR);
+}
+
+/*
  * The READDIR postfilter in the kernel leaves names out of a listing; a
  * LOOKUP postfilter gives a child another policy, which its own children
  * inherit.

@@ -60,13 +60,6 @@ static pid_t watchdog_pid;
 static int watchdog_fd = -1;
 static pid_t daemon_pid;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* snprintf into a PATH_MAX buffer; a path that does not fit is a broken test. */
 static __attribute__((format(printf, 2, 3))) void path_fmt(char *buf, const char *fmt, ...)
 {

@@ -530,13 +530,6 @@ static struct {
 	pid_t *extra; /* shared with the watchdog: one more process to kill (the -N test's) */
 } m8;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Whether an argument of process pid's command line is dir or lies below it. */
 static bool cmdline_in(const char *pid, const char *dir)
 {

@@ -37,13 +37,6 @@ TestSuite(scale, .timeout = 180);
 
 #define LINUX_TARBALL "/usr/src/linux-source-6.1.tar.xz"
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static void path_fmt(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void path_fmt(char *buf, size_t len, const char *fmt, ...)

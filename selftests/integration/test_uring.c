@@ -103,13 +103,6 @@ static void uring_off_setup(void)
 
 TestSuite(uring, .init = uring_on_setup, .fini = enable_uring_restore, .timeout = 60);
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Starts fsd with opts and waits until every ring is registered. */
 static void start_uring(const char *opts)
 {

@@ -18,6 +18,7 @@
 #include "../integration/fixture.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fusebpf/filter.h>
@@ -421,6 +422,48 @@ Test(wire_fusebpf, postfilter_calls_reach_the_modules_postfilter)
 	req_str("postfail.x");
 	REQ_PUT(eout);
 	expect_error(post_send(0), -EREMOTEIO);
+	expect_alive();
+}
+
+/*
+ * A READDIR postfilter call is of one entry the kernel listed: the input,
+ * the entry's name, its struct fusebpf_dirent; the reply is the entry and
+ * its name as the module's postfilter left them, and its error leaves the
+ * entry out ("userhide." names, in the example module).
+ */
+Test(wire_fusebpf, readdir_postfilter_calls_are_per_entry)
+{
+	struct fuse_read_in rin = { .size = 4096 };
+	struct fusebpf_dirent d = { .ino = 7, .off = 3, .type = DT_REG };
+	const char *p;
+
+	WIRE_START("-o", "kernel=fusebpf,user=example");
+	init_bpf(FUSEBPF_FILTERABLE_OPS);
+
+	call_begin(FUSE_READDIR, FUSEBPF_POSTFILTER_CALL, FUSE_ROOT_ID);
+	REQ_PUT(rin);
+	req_str("f");
+	REQ_PUT(d);
+	p = expect_reply(post_send(0), 0, sizeof(d) + 2);
+	cr_assert_eq(memcmp(p, &d, sizeof(d)), 0, "the entry comes back as it was");
+	cr_assert_str_eq(p + sizeof(d), "f");
+
+	call_begin(FUSE_READDIR, FUSEBPF_POSTFILTER_CALL, FUSE_ROOT_ID);
+	REQ_PUT(rin);
+	req_str("userhide.f");
+	REQ_PUT(d);
+	expect_error(post_send(0), -ENOENT);
+
+	/* No name, or a name that is none: EINVAL. */
+	call_begin(FUSE_READDIR, FUSEBPF_POSTFILTER_CALL, FUSE_ROOT_ID);
+	REQ_PUT(rin);
+	REQ_PUT(d);
+	expect_error(post_send(0), -EINVAL);
+	call_begin(FUSE_READDIR, FUSEBPF_POSTFILTER_CALL, FUSE_ROOT_ID);
+	REQ_PUT(rin);
+	req_str("a/b");
+	REQ_PUT(d);
+	expect_error(post_send(0), -EINVAL);
 	expect_alive();
 }
 

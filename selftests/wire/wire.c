@@ -71,13 +71,6 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Large messages: a SOCK_SEQPACKET message must fit the sender's buffer.
  * Root may raise it past net.core.wmem_max; others get what they get, and
