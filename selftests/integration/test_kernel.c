@@ -1107,13 +1107,14 @@ Test(kernel, userspace_filter_calls_go_around_the_kernels_backing_operation,
 /*
  * Lists mp(&M, "d"), whose backing has n files "entry-NNN" and n
  * "userhide.NNN", asserting that each is listed once (the userhide ones
- * never if hidden); and how many handles the daemon holds meanwhile.
+ * never if hidden), "." and ".." too; and how many handles the daemon
+ * holds meanwhile.
  */
 static void assert_lists_each_once(int n, bool hidden, uint64_t handles)
 {
 	char seen[2][512] = { "" };
+	int count = 0, dots = 0, i;
 	struct dirent *e;
-	int count = 0, i;
 	DIR *d;
 
 	cr_assert_leq(n, (int)sizeof(seen[0]));
@@ -1123,8 +1124,10 @@ static void assert_lists_each_once(int n, bool hidden, uint64_t handles)
 	while ((e = readdir(d))) {
 		bool hide = !strncmp(e->d_name, "userhide.", 9);
 
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+			dots++;
 			continue;
+		}
 		cr_assert_eq(sscanf(e->d_name + (hide ? 9 : 0), hide ? "%d" : "entry-%d", &i), 1,
 			     "listed %s", e->d_name);
 		cr_assert(i >= 0 && i < n && !seen[hide][i], "%s: listed twice", e->d_name);
@@ -1134,6 +1137,7 @@ static void assert_lists_each_once(int n, bool hidden, uint64_t handles)
 	}
 	cr_assert_eq(errno, 0, "readdir: %s", strerror(errno));
 	cr_assert_eq(count, hidden ? n : 2 * n);
+	cr_assert_eq(dots, 2, "\".\" and \"..\" are always listed");
 	cr_assert_eq(mnt_stat(&M, "handles"), handles, "the daemon's handles while listing");
 	closedir(d);
 }
