@@ -134,6 +134,13 @@ void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+uint64_t mnt_handles_settled(const struct mnt *m)
+{
+	for (int i = 0; i < 50 && mnt_stat(m, "handles"); i++)
+		sleep_ms(100);
+	return mnt_stat(m, "handles");
+}
+
 /*
  * Waits for the test process to close its end of the pipe (done or dead)
  * or for the time limit, then makes sure nothing stays mounted or running.

@@ -85,6 +85,11 @@ unsigned long mnt_fd_limit(const struct mnt *m);
 
 /* Sleeps ms milliseconds: the step of the tests' polls for what the kernel does later. */
 void sleep_ms(long ms);
+/*
+ * The daemon's open handles after the kernel's asynchronous releases
+ * (RELEASE, RELEASEDIR) came in: polled for up to 5 s until 0.
+ */
+uint64_t mnt_handles_settled(const struct mnt *m);
 
 /* Runs fn(arg) in a child as uid/gid (no supplementary groups); its exit status. */
 int run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);

@@ -1187,9 +1187,7 @@ Test(kernel, listings_a_policy_sends_the_daemon_work_on_kernel_opened_dirs,
 		if (verdicts[v] == FUSEBPF_USER_POSTFILTER)
 			cr_assert_geq(stat_of("user.example.postfilter.%s", "READDIR"), post + 2 * n,
 				      "a call per entry");
-		for (int i = 0; i < 50 && mnt_stat(&M, "handles"); i++)
-			sleep_ms(100);
-		cr_assert_eq(mnt_stat(&M, "handles"), 0, "verdict %d: a handle left", verdicts[v]);
+		cr_assert_eq(mnt_handles_settled(&M), 0, "verdict %d: a handle left", verdicts[v]);
 		cr_assert_eq(requests("RELEASEDIR"), releasedirs + user);
 	}
 	verdict_clear("pre", FUSE_READDIR);
