@@ -96,11 +96,17 @@ workloads() {
 		--time_based --ioengine=psync --output-format=terse --terse-version=3 2> /dev/null |
 		cut -d';' -f8)
 	echo "random 4k read ${rate:-0}"
+	# Names made and removed through the mount, in a directory of their own.
+	mkdir "$mnt/c" || die "cannot make $mnt/c"
+	echo "create $("$metabench" create "$mnt/c" "$files" | cut -d' ' -f1)"
+	echo "unlink $("$metabench" unlink "$mnt/c" "$files" | cut -d' ' -f1)"
+	rmdir "$mnt/c" || die "cannot remove $mnt/c"
 }
 
 # trace counts every request by opcode and verdict, in the kernel here.
 "$fusebpf" load trace --name vmbench-trace > /dev/null || die "cannot load the trace policy"
 sides=(native fuse fusebpf trace overlayfs)
+names=("stat" "open+close" "ls -l warm" "ls -l cold" "readdir" "random 4k read" "create" "unlink")
 declare -A result
 # Each round starts at the next side, so that no side always runs after
 # the same one (under TCG a guest slows as it fills its caches).
@@ -121,7 +127,7 @@ echo "vmbench: $(uname -r), $files files on tmpfs, medians of $rounds rounds (op
 echo
 echo "| workload | native | fsd, stock fuse | fsd, fusebpf.ko | fusebpf.ko, trace | kernel overlayfs |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for name in "stat" "open+close" "ls -l warm" "ls -l cold" "readdir" "random 4k read"; do
+for name in "${names[@]}"; do
 	# shellcheck disable=SC2086
 	base=$(median ${result[native/$name]})
 	row="| $name | $base"
@@ -137,7 +143,7 @@ done
 echo
 echo "| workload | fusebpf.ko, trace / no policy |"
 echo "| --- | --- |"
-for name in "stat" "open+close" "ls -l warm" "ls -l cold" "readdir" "random 4k read"; do
+for name in "${names[@]}"; do
 	# shellcheck disable=SC2086
 	plain=$(median ${result[fusebpf/$name]})
 	# shellcheck disable=SC2086

@@ -210,19 +210,20 @@ static bool exists_in_backing(uid_t uid)
 	return access(bp(&M, name), F_OK) == 0;
 }
 
-/* The daemon's soft fd limit, the L of fsd/handle.c. */
 /*
- * On fusebpf.ko with passthrough the kernel opens files itself: an open
- * costs the daemon no fd (kernel::opens_of_one_file_at_once_share_the_backing
- * counts them), so the daemon's per-uid caps have nothing to cap.
+ * On fusebpf.ko with passthrough the kernel creates, opens and serves
+ * files itself: an open costs the daemon no fd
+ * (kernel::opens_of_one_file_at_once_share_the_backing counts them), so
+ * the daemon's per-uid caps and fd cache have nothing to work on.
  */
 static void need_daemon_opens(void)
 {
 	if (mnt_in_kernel(&M) && mnt_stat(&M, "passthrough"))
-		cr_skip_test("fusebpf.ko opens files in the kernel: they cost the daemon no fd, "
-			     "and its per-uid caps do not apply");
+		cr_skip_test("fusebpf.ko creates and opens files in the kernel: they cost the "
+			     "daemon no fd, and the kernel serves their requests");
 }
 
+/* The daemon's soft fd limit, the L of fsd/handle.c. */
 static unsigned long fsd_fd_limit(void)
 {
 	struct rlimit rl;
@@ -441,6 +442,7 @@ Test(fd_fairness, passthrough_file_without_daemon_fd_serves_its_requests)
 	make_files(100);
 	if (!mnt_stat(&M, "passthrough"))
 		cr_skip_test("the kernel did not accept FUSE_PASSTHROUGH");
+	need_daemon_opens();
 	a = open(mp(&M, "a"), O_RDWR | O_CREAT, 0644);
 	b = open(mp(&M, "b"), O_RDWR | O_CREAT, 0644);
 	cr_assert(a >= 0 && b >= 0, "create: %s", strerror(errno));

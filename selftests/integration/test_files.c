@@ -78,12 +78,12 @@ Test(files, create_makes_backing_file_with_mode_and_content)
 
 	start(NULL);
 	umask(0);
-	creates = requests("CREATE");
+	creates = served("CREATE");
 	fd = open(mp(&M, "f"), O_WRONLY | O_CREAT, 0640);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "created", 7), 7);
 	cr_assert_eq(close(fd), 0);
-	cr_assert_geq(requests("CREATE"), creates + 1);
+	cr_assert_geq(served("CREATE"), creates + 1);
 	stat_ok(bp(&M, "f"), &st);
 	cr_assert_eq(st.st_mode, S_IFREG | 0640, "mode %o", st.st_mode);
 	cr_assert_eq(read_file(bp(&M, "f"), buf, sizeof(buf)), 7);

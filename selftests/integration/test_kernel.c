@@ -50,6 +50,22 @@ static void make_tree(struct mnt *m)
 	cr_assert_eq(chown(bp(m, "d/g"), 1000, 1001), 0);
 }
 
+/* Each opcode named reached the daemon zero times, and the kernel served it. */
+static void assert_served_in_kernel(const char *const ops[], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(requests(ops[i]), 0, "the daemon saw %llu %s",
+			     (unsigned long long)requests(ops[i]), ops[i]);
+		cr_assert_gt(served(ops[i]), 0, "no %s was served", ops[i]);
+	}
+}
+
+#define ASSERT_SERVED_IN_KERNEL(...)                                                               \
+	do {                                                                                       \
+		static const char *const ops_[] = { __VA_ARGS__ };                                 \
+		assert_served_in_kernel(ops_, sizeof(ops_) / sizeof(*ops_));                       \
+	} while (0)
+
 static const char *const tree[] = { "", "f", "d", "d/g", "d/e", "d/e/h", "l", "p" };
 
 static void assert_same_stat(struct mnt *m, const char *rel)
@@ -272,12 +288,7 @@ Test(kernel, setattr_fallocate_and_copies_reach_the_daemon_zero_times)
 	cr_assert_eq(read_file(bp(&M, "copy"), buf, sizeof(buf)), 6);
 	cr_assert_str_eq(buf, "deeper");
 
-	static const char *const ops[] = { "SETATTR", "FALLOCATE", "COPY_FILE_RANGE" };
-	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++) {
-		cr_assert_eq(requests(ops[i]), 0, "the daemon saw %llu %s",
-			     (unsigned long long)requests(ops[i]), ops[i]);
-		cr_assert_gt(served(ops[i]), 0, "no %s was served", ops[i]);
-	}
+	ASSERT_SERVED_IN_KERNEL("SETATTR", "FALLOCATE", "COPY_FILE_RANGE");
 	cr_assert(mnt_stop(&M));
 }
 
@@ -404,7 +415,8 @@ static int mount_module(const char *dir, int root_fd, const char *more)
 /*
  * A rename or link names a second inode in its body (the new parent, the
  * linked inode): for inodes the kernel looked up, the daemon gets its own
- * nodeids there too, as in the header.
+ * nodeids there too, as in the header.  Renames are the kernel's unless
+ * the daemon asks for them (user_ops).
  */
 Test(kernel, renames_and_links_of_kernel_inodes_reach_the_daemon_by_its_nodeids)
 {
@@ -412,7 +424,7 @@ Test(kernel, renames_and_links_of_kernel_inodes_reach_the_daemon_by_its_nodeids)
 	struct stat st;
 
 	need_module();
-	mnt_start(&M, "kernel=fusebpf");
+	mnt_start(&M, "kernel=fusebpf,user_ops=rename,rename2");
 	make_tree(&M);
 	for (size_t i = 0; i < sizeof(tree) / sizeof(*tree); i++)
 		cr_assert_eq(lstat(mp(&M, tree[i]), &st), 0, "%s", tree[i]);
@@ -456,6 +468,303 @@ static long waiting_requests(dev_t dev)
 static int chmod_errno(void *path)
 {
 	return chmod(path, 0600) ? errno : 0;
+}
+
+/* Sets user.x on path (uid 1000's own file, or not): 0 or the errno. */
+static int sets_user_xattr(void *path)
+{
+	return setxattr(path, "user.x", "1", 1, 0) ? errno : 0;
+}
+
+/* Sets trusted.x on path, which only CAP_SYS_ADMIN may: 0 or the errno. */
+static int sets_trusted_xattr(void *path)
+{
+	return setxattr(path, "trusted.x", "1", 1, 0) ? errno : 0;
+}
+
+/*
+ * SETXATTR and REMOVEXATTR in the kernel, as the caller: the flags and
+ * errors of setxattr(2) on the backing file, a POSIX ACL as the backing
+ * filesystem keeps it, the permission of the file's owner and of others;
+ * the daemon sees none of them.
+ */
+Test(kernel, xattr_changes_reach_the_daemon_zero_times)
+{
+	/* u::rwx,u:1001:r,g::r-x,m::r-x,o::r-x, as setfacl writes it. */
+	const struct {
+		uint32_t version;
+		struct {
+			uint16_t tag, perm;
+			uint32_t id;
+		} e[5];
+	} acl = { 2, { { 0x01, 7, (uint32_t)-1 }, { 0x02, 4, 1001 }, { 0x04, 5, (uint32_t)-1 },
+		       { 0x10, 5, (uint32_t)-1 }, { 0x20, 5, (uint32_t)-1 } } };
+	char buf[128];
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
+	make_tree(&M);
+	cr_assert_eq(chmod(bp(&M, "d"), 0755), 0);
+	cr_assert_eq(chmod(bp(&M, "d/g"), 0644), 0); /* uid 1000's */
+
+	cr_assert_eq(setxattr(mp(&M, "f"), "user.a", "one", 3, 0), 0, "%s", strerror(errno));
+	cr_assert_eq(getxattr(bp(&M, "f"), "user.a", buf, sizeof(buf)), 3);
+	cr_assert_eq(memcmp(buf, "one", 3), 0);
+	cr_assert_eq(setxattr(mp(&M, "f"), "user.a", "two", 3, XATTR_CREATE), -1);
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_eq(setxattr(mp(&M, "f"), "user.b", "two", 3, XATTR_REPLACE), -1);
+	cr_assert_eq(errno, ENODATA);
+	cr_assert_eq(setxattr(mp(&M, "f"), "user.a", "two", 3, XATTR_REPLACE), 0);
+	cr_assert_eq(getxattr(mp(&M, "f"), "user.a", buf, sizeof(buf)), 3);
+	cr_assert_eq(memcmp(buf, "two", 3), 0);
+	cr_assert_eq(removexattr(mp(&M, "f"), "user.a"), 0);
+	cr_assert_eq(getxattr(bp(&M, "f"), "user.a", buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, ENODATA);
+	cr_assert_eq(removexattr(mp(&M, "f"), "user.a"), -1);
+	cr_assert_eq(errno, ENODATA);
+
+	/* An ACL is the backing's, as getfacl there reads it; removed, none. */
+	cr_assert_eq(setxattr(mp(&M, "d"), "system.posix_acl_access", &acl, sizeof(acl), 0), 0,
+		     "%s", strerror(errno));
+	cr_assert_eq(getxattr(bp(&M, "d"), "system.posix_acl_access", buf, sizeof(buf)),
+		     (ssize_t)sizeof(acl));
+	cr_assert_eq(memcmp(buf, &acl, sizeof(acl)), 0);
+	cr_assert_eq(removexattr(mp(&M, "d"), "system.posix_acl_access"), 0);
+	cr_assert_eq(getxattr(bp(&M, "d"), "system.posix_acl_access", buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, ENODATA);
+
+	/* The owner may; another may not write it; trusted.* is root's. */
+	cr_assert_eq(run_as(1000, 1000, sets_user_xattr, (void *)mp(&M, "d/g")), 0);
+	cr_assert_eq(getxattr(bp(&M, "d/g"), "user.x", buf, sizeof(buf)), 1);
+	cr_assert_eq(run_as(1001, 1001, sets_user_xattr, (void *)mp(&M, "f")), EACCES);
+	cr_assert_eq(run_as(1000, 1000, sets_trusted_xattr, (void *)mp(&M, "d/g")), EPERM);
+	cr_assert_eq(getxattr(bp(&M, "d/g"), "trusted.x", buf, sizeof(buf)), -1);
+
+	ASSERT_SERVED_IN_KERNEL("SETXATTR", "REMOVEXATTR");
+	cr_assert(mnt_stop(&M));
+}
+
+/* Renames root's file a in a sticky directory to b, as another user: 0 or the errno. */
+static int renames_in_sticky(void *dir)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	snprintf(a, sizeof(a), "%s/roots", (char *)dir);
+	snprintf(b, sizeof(b), "%s/mine", (char *)dir);
+	return rename(a, b) ? errno : 0;
+}
+
+/*
+ * RENAME and RENAME2 in the kernel, as the caller: within a directory,
+ * across directories, over a file, NOREPLACE and EXCHANGE with their
+ * errors, a directory into itself, over a non-empty one, and another
+ * user's file in a sticky directory, each as renameat2(2) on the backing
+ * directory answers; what was renamed reads through its new name, and
+ * the daemon sees no rename.
+ */
+Test(kernel, renames_reach_the_daemon_zero_times)
+{
+	char buf[16] = "";
+	struct stat st;
+	int err;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1001 reaches the mount */
+	make_tree(&M);
+	cr_assert_eq(mkdir(bp(&M, "sticky"), 0755), 0);
+	cr_assert_eq(chmod(bp(&M, "sticky"), 01777), 0);
+	put(bp(&M, "sticky/roots"), "");
+	put(bp(&M, "other"), "other");
+
+	cr_assert_eq(rename(mp(&M, "f"), mp(&M, "f2")), 0, "rename: %s", strerror(errno));
+	cr_assert_eq(rename(mp(&M, "f2"), mp(&M, "d/e/f3")), 0, "across: %s", strerror(errno));
+	cr_assert_eq(read_file(mp(&M, "d/e/f3"), buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "hello");
+	cr_assert_eq(stat(bp(&M, "f"), &st), -1);
+	cr_assert_eq(rename(mp(&M, "other"), mp(&M, "d/e/f3")), 0, "over a file: %s", strerror(errno));
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read_file(bp(&M, "d/e/f3"), buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "other");
+	cr_assert_eq(renameat2(AT_FDCWD, mp(&M, "d/g"), AT_FDCWD, mp(&M, "d/e/f3"),
+			       RENAME_NOREPLACE), -1);
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_eq(renameat2(AT_FDCWD, mp(&M, "d/g"), AT_FDCWD, mp(&M, "d/nosuch"),
+			       RENAME_EXCHANGE), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(renameat2(AT_FDCWD, mp(&M, "d/g"), AT_FDCWD, mp(&M, "d/e"),
+			       RENAME_EXCHANGE), 0, "exchange: %s", strerror(errno));
+	cr_assert_eq(stat(bp(&M, "d/g/h"), &st), 0, "the directory is not where d/g was");
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(read_file(mp(&M, "d/e"), buf, sizeof(buf)), 3);
+	cr_assert_str_eq(buf, "sub");
+	cr_assert_eq(rename(mp(&M, "d"), mp(&M, "d/g/inside")), -1);
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(rename(mp(&M, "sticky"), mp(&M, "d")), -1);
+	cr_assert(errno == ENOTEMPTY || errno == EEXIST, "over a full directory: %s",
+		  strerror(errno));
+	cr_assert_eq(rename(mp(&M, "nosuch"), mp(&M, "x")), -1);
+	cr_assert_eq(errno, ENOENT);
+	err = run_as(1001, 1001, renames_in_sticky, (void *)mp(&M, "sticky"));
+	cr_assert_eq(err, EPERM, "another user's file in a sticky directory: %s", strerror(err));
+
+	ASSERT_SERVED_IN_KERNEL("RENAME", "RENAME2");
+	cr_assert(mnt_stop(&M));
+}
+
+/* Unlinks path as another user: 0 or the errno. */
+static int unlinks(void *path)
+{
+	return unlink(path) ? errno : 0;
+}
+
+/*
+ * UNLINK and RMDIR in the kernel, as the caller: the errors of unlink(2)
+ * and rmdir(2) in the backing directory, the sticky bit's rule for
+ * another user, a file unlinked while open still read and written
+ * through its fd; the daemon sees neither opcode.
+ */
+Test(kernel, unlink_and_rmdir_reach_the_daemon_zero_times)
+{
+	char buf[16] = "";
+	struct stat st;
+	int fd, err;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0); /* uids 1000 and 1001 reach the mount */
+	make_tree(&M);
+	cr_assert_eq(mkdir(bp(&M, "empty"), 0755), 0);
+	cr_assert_eq(mkdir(bp(&M, "sticky"), 0755), 0);
+	cr_assert_eq(chmod(bp(&M, "sticky"), 01777), 0);
+	put(bp(&M, "sticky/roots"), "");
+
+	cr_assert_eq(unlink(mp(&M, "l")), 0, "unlink: %s", strerror(errno));
+	cr_assert_eq(lstat(bp(&M, "l"), &st), -1, "the link is still in the backing directory");
+	cr_assert_eq(lstat(mp(&M, "l"), &st), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(rmdir(mp(&M, "empty")), 0, "rmdir: %s", strerror(errno));
+	cr_assert_eq(stat(bp(&M, "empty"), &st), -1);
+	cr_assert_eq(rmdir(mp(&M, "d")), -1);
+	cr_assert_eq(errno, ENOTEMPTY);
+	cr_assert_eq(unlink(mp(&M, "d")), -1);
+	cr_assert_eq(errno, EISDIR);
+	cr_assert_eq(rmdir(mp(&M, "f")), -1);
+	cr_assert_eq(errno, ENOTDIR);
+	cr_assert_eq(unlink(mp(&M, "nosuch")), -1);
+	cr_assert_eq(errno, ENOENT);
+	err = run_as(1001, 1001, unlinks, (void *)mp(&M, "sticky/roots"));
+	cr_assert_eq(err, EPERM, "another user's file in a sticky directory: %s", strerror(err));
+	cr_assert_eq(stat(bp(&M, "sticky/roots"), &st), 0);
+
+	/* Unlinked while open: the data stays the fd's. */
+	fd = open(mp(&M, "d/g"), O_RDWR);
+	cr_assert(fd >= 0, "open: %s", strerror(errno));
+	cr_assert_eq(unlink(mp(&M, "d/g")), 0);
+	cr_assert_eq(stat(bp(&M, "d/g"), &st), -1);
+	cr_assert_eq(pwrite(fd, "new", 3, 0), 3);
+	cr_assert_eq(pread(fd, buf, sizeof(buf), 0), 3);
+	cr_assert_eq(memcmp(buf, "new", 3), 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_nlink, 0);
+	close(fd);
+
+	ASSERT_SERVED_IN_KERNEL("UNLINK", "RMDIR");
+	cr_assert(mnt_stop(&M));
+}
+
+/*
+ * As uid 1000, umask 022, in dir: a file written through the fd its
+ * creation opened, a directory, a fifo and a symlink; 0 or the errno.
+ */
+static int makes_inodes(void *dir)
+{
+	char path[PATH_MAX], buf[8] = "";
+	int fd;
+
+	umask(022);
+	snprintf(path, sizeof(path), "%s/newfile", (char *)dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
+	if (fd < 0)
+		return errno;
+	if (write(fd, "made", 4) != 4 || pread(fd, buf, sizeof(buf), 0) != 4 ||
+	    memcmp(buf, "made", 4))
+		return 100;
+	close(fd);
+	if (open(path, O_RDWR | O_CREAT | O_EXCL, 0666) >= 0 || errno != EEXIST)
+		return 101;
+	snprintf(path, sizeof(path), "%s/newdir", (char *)dir);
+	if (mkdir(path, 0777))
+		return errno;
+	snprintf(path, sizeof(path), "%s/newfifo", (char *)dir);
+	if (mknod(path, S_IFIFO | 0666, 0))
+		return errno;
+	snprintf(path, sizeof(path), "%s/newlink", (char *)dir);
+	if (symlink("newfifo", path))
+		return errno;
+	snprintf(path, sizeof(path), "%s/newdir", (char *)dir);
+	return mkdir(path, 0777) == 0 ? -1 : errno == EEXIST ? 0 : errno;
+}
+
+/*
+ * CREATE, MKDIR, MKNOD and SYMLINK in the kernel, as the caller: each new
+ * inode is the caller's, with its umask, and a setgid directory's group
+ * and setgid; a created file is open for reading and writing at once; it
+ * stats as its backing inode, its name is known to the mount at once, and
+ * the daemon sees none of it.
+ */
+Test(kernel, creates_and_mkdirs_make_the_callers_inodes)
+{
+	static const char *const made[] = { "own/newfile", "own/newdir", "own/newfifo",
+					     "own/newlink", "sgid/newfile", "sgid/newdir",
+					     "sgid/newfifo", "sgid/newlink" };
+	char buf[8] = "";
+	char target[16] = "";
+	struct stat st;
+
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
+	cr_assert_eq(mkdir(bp(&M, "own"), 0755), 0);
+	cr_assert_eq(chown(bp(&M, "own"), 1000, 1000), 0);
+	cr_assert_eq(mkdir(bp(&M, "sgid"), 0777), 0);
+	cr_assert_eq(chown(bp(&M, "sgid"), 0, 1001), 0);
+	cr_assert_eq(chmod(bp(&M, "sgid"), 02777), 0);
+	cr_assert_eq(mkdir(bp(&M, "roots"), 0755), 0);
+
+	cr_assert_eq(run_as(1000, 1000, makes_inodes, (void *)mp(&M, "own")), 0);
+	cr_assert_eq(run_as(1000, 1000, makes_inodes, (void *)mp(&M, "sgid")), 0);
+	cr_assert_eq(run_as(1000, 1000, makes_inodes, (void *)mp(&M, "roots")), EACCES,
+		     "uid 1000 made a file in root's 0755 directory");
+	for (size_t i = 0; i < sizeof(made) / sizeof(*made); i++) {
+		bool sgid = !strncmp(made[i], "sgid/", 5);
+
+		cr_assert_eq(lstat(bp(&M, made[i]), &st), 0, "%s: %s", made[i], strerror(errno));
+		cr_assert_eq(st.st_uid, 1000, "%s: uid %u", made[i], st.st_uid);
+		cr_assert_eq(st.st_gid, sgid ? 1001 : 1000, "%s: gid %u", made[i], st.st_gid);
+		if (S_ISDIR(st.st_mode))
+			cr_assert_eq(st.st_mode & 07777, sgid ? 02755 : 0755, "%s: mode %o", made[i],
+				     st.st_mode & 07777);
+		if (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))
+			cr_assert_eq(st.st_mode & 07777, 0644, "%s: mode %o", made[i],
+				     st.st_mode & 07777);
+		assert_same_stat(&M, made[i]);
+	}
+	cr_assert_eq(readlink(mp(&M, "own/newlink"), target, sizeof(target) - 1), 7);
+	cr_assert_str_eq(target, "newfifo");
+	cr_assert_eq(read_file(bp(&M, "own/newfile"), buf, sizeof(buf) - 1), 4);
+	cr_assert_str_eq(buf, "made");
+	/* What the kernel made, it serves at once: a file in the new directory. */
+	put(mp(&M, "own/newdir/file"), "in");
+	cr_assert_eq(stat(bp(&M, "own/newdir/file"), &st), 0);
+	cr_assert_eq(unlink(mp(&M, "own/newdir/file")), 0);
+	cr_assert_eq(rmdir(mp(&M, "own/newdir")), 0);
+
+	ASSERT_SERVED_IN_KERNEL("CREATE", "MKDIR", "MKNOD", "SYMLINK");
+	cr_assert_eq(requests("LOOKUP") + requests("OPEN"), 0,
+		     "the daemon was asked for what the kernel made");
+	cr_assert(mnt_stop(&M));
 }
 
 /*

@@ -1059,8 +1059,8 @@ Test(shipped, trace_counts_every_request_by_opcode_and_verdict)
 	}
 	fd = test_policy_map(pol, "counts");
 	cr_assert_eq(bpf_map_lookup_elem(fd, &op, &c), 0);
-	cr_assert_eq(c.requests, requests("CREATE"), "trace saw %llu CREATEs, the daemon %llu",
-		     (unsigned long long)c.requests, (unsigned long long)requests("CREATE"));
+	cr_assert_eq(c.requests, served("CREATE"), "trace saw %llu CREATEs, the mount served %llu",
+		     (unsigned long long)c.requests, (unsigned long long)served("CREATE"));
 	cr_assert_eq(c.requests, 5);
 	cr_assert_eq(c.verdicts[FUSEBPF_CALL_DEFAULT], 5);
 	close(fd);

@@ -47,11 +47,11 @@ static void assert_value(const char *path, const char *name, const void *want, s
 
 Test(xattr, set_through_mount_is_in_backing)
 {
-	uint64_t sets = requests("SETXATTR");
+	uint64_t sets = served("SETXATTR");
 
 	cr_assert_eq(setxattr(mp(&M, "f"), "user.color", "blue", 4, 0), 0, "%s", strerror(errno));
 	cr_assert_eq(setxattr(mp(&M, "d"), "user.kind", "directory", 9, 0), 0);
-	cr_assert_geq(requests("SETXATTR"), sets + 2);
+	cr_assert_geq(served("SETXATTR"), sets + 2);
 	assert_value(bp(&M, "f"), "user.color", "blue", 4);
 	assert_value(bp(&M, "d"), "user.kind", "directory", 9);
 	assert_value(mp(&M, "f"), "user.color", "blue", 4);
@@ -182,13 +182,13 @@ Test(xattr, listxattr_lists_backing_names)
 
 Test(xattr, removexattr_removes_from_backing)
 {
-	uint64_t removes = requests("REMOVEXATTR");
+	uint64_t removes = served("REMOVEXATTR");
 
 	cr_assert_eq(setxattr(mp(&M, "f"), "user.gone", "soon", 4, 0), 0);
 	cr_assert_eq(setxattr(bp(&M, "d"), "user.gone", "too", 3, 0), 0);
 	cr_assert_eq(removexattr(mp(&M, "f"), "user.gone"), 0);
 	cr_assert_eq(removexattr(mp(&M, "d"), "user.gone"), 0);
-	cr_assert_geq(requests("REMOVEXATTR"), removes + 2);
+	cr_assert_geq(served("REMOVEXATTR"), removes + 2);
 	cr_assert_eq(ERRNO_OF(getxattr(bp(&M, "f"), "user.gone", NULL, 0)), ENODATA);
 	cr_assert_eq(ERRNO_OF(getxattr(bp(&M, "d"), "user.gone", NULL, 0)), ENODATA);
 	cr_assert_eq(ERRNO_OF(getxattr(mp(&M, "f"), "user.gone", NULL, 0)), ENODATA);
