@@ -66,6 +66,23 @@ static void assert_served_in_kernel(const char *const ops[], size_t n)
 		assert_served_in_kernel(ops_, sizeof(ops_) / sizeof(*ops_));                       \
 	} while (0)
 
+/* fusebpf.ko mounted over make_tree(), which other uids may reach. */
+static void start_tree_for_all_uids(void)
+{
+	need_module();
+	mnt_start(&M, "kernel=fusebpf");
+	cr_assert_eq(chmod(M.root, 0711), 0);
+	make_tree(&M);
+}
+
+/* A sticky directory anyone may write, holding root's file "roots". */
+static void make_sticky_dir(void)
+{
+	cr_assert_eq(mkdir(bp(&M, "sticky"), 0755), 0);
+	cr_assert_eq(chmod(bp(&M, "sticky"), 01777), 0);
+	put(bp(&M, "sticky/roots"), "");
+}
+
 static const char *const tree[] = { "", "f", "d", "d/g", "d/e", "d/e/h", "l", "p" };
 
 static void assert_same_stat(struct mnt *m, const char *rel)
@@ -234,10 +251,7 @@ Test(kernel, setattr_fallocate_and_copies_reach_the_daemon_zero_times)
 	struct stat st, bst;
 	int fd, out;
 
-	need_module();
-	mnt_start(&M, "kernel=fusebpf");
-	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
-	make_tree(&M);
+	start_tree_for_all_uids();
 
 	cr_assert_eq(chmod(mp(&M, "f"), 0640), 0);
 	cr_assert_eq(chown(mp(&M, "f"), 1000, 1001), 0);
@@ -333,10 +347,7 @@ Test(kernel, permissions_are_the_callers)
 {
 	int err;
 
-	need_module();
-	mnt_start(&M, "kernel=fusebpf");
-	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
-	make_tree(&M);
+	start_tree_for_all_uids();
 	cr_assert_eq(chmod(bp(&M, "d"), 0755), 0);
 	cr_assert_eq(chmod(bp(&M, "f"), 0600), 0);
 	cr_assert_eq(open_as(1000, 1000, mp(&M, "f"), O_RDONLY), EACCES);
@@ -501,10 +512,7 @@ Test(kernel, xattr_changes_reach_the_daemon_zero_times)
 		       { 0x10, 5, (uint32_t)-1 }, { 0x20, 5, (uint32_t)-1 } } };
 	char buf[128];
 
-	need_module();
-	mnt_start(&M, "kernel=fusebpf");
-	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1000 reaches the mount */
-	make_tree(&M);
+	start_tree_for_all_uids();
 	cr_assert_eq(chmod(bp(&M, "d"), 0755), 0);
 	cr_assert_eq(chmod(bp(&M, "d/g"), 0644), 0); /* uid 1000's */
 
@@ -569,13 +577,8 @@ Test(kernel, renames_reach_the_daemon_zero_times)
 	struct stat st;
 	int err;
 
-	need_module();
-	mnt_start(&M, "kernel=fusebpf");
-	cr_assert_eq(chmod(M.root, 0711), 0); /* uid 1001 reaches the mount */
-	make_tree(&M);
-	cr_assert_eq(mkdir(bp(&M, "sticky"), 0755), 0);
-	cr_assert_eq(chmod(bp(&M, "sticky"), 01777), 0);
-	put(bp(&M, "sticky/roots"), "");
+	start_tree_for_all_uids();
+	make_sticky_dir();
 	put(bp(&M, "other"), "other");
 
 	cr_assert_eq(rename(mp(&M, "f"), mp(&M, "f2")), 0, "rename: %s", strerror(errno));
@@ -631,14 +634,9 @@ Test(kernel, unlink_and_rmdir_reach_the_daemon_zero_times)
 	struct stat st;
 	int fd, err;
 
-	need_module();
-	mnt_start(&M, "kernel=fusebpf");
-	cr_assert_eq(chmod(M.root, 0711), 0); /* uids 1000 and 1001 reach the mount */
-	make_tree(&M);
+	start_tree_for_all_uids();
 	cr_assert_eq(mkdir(bp(&M, "empty"), 0755), 0);
-	cr_assert_eq(mkdir(bp(&M, "sticky"), 0755), 0);
-	cr_assert_eq(chmod(bp(&M, "sticky"), 01777), 0);
-	put(bp(&M, "sticky/roots"), "");
+	make_sticky_dir();
 
 	cr_assert_eq(unlink(mp(&M, "l")), 0, "unlink: %s", strerror(errno));
 	cr_assert_eq(lstat(bp(&M, "l"), &st), -1, "the link is still in the backing directory");
