@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,13 +45,21 @@ static int listen_fd = -1;
 static pthread_t control_thread;
 static struct sockaddr_un control_addr;
 static dev_t control_dev; /* the mount's */
+/*
+ * The socket is named by the mount's device number, which the kernel gives
+ * to the next mount as soon as this one is unmounted: a daemon still on its
+ * way out and a new daemon's socket can share a name.  So a daemon removes
+ * only the socket file it made (control_ino), and makes and removes it under
+ * a lock on the directory (control_dir), which the other daemon takes too.
+ */
+static int control_dir = -1;
+static ino_t control_ino;
 
 /*
  * What fusebpf.ko served itself on this mount, per opcode, and the
  * verdicts of the prefilters it ran: its fusebpfctl file bpf_stats
  * ("OPCODE count", "verdict.OPCODE.VERDICT count" lines), as kernel.KEY
- * lines.  The
- * control filesystem's directory is the connection's device number as
+ * lines.  The control filesystem's directory is the connection's device number as
  * the kernel encodes it.
  */
 static void kernel_stats_write(FILE *f)
@@ -358,43 +367,69 @@ static void *control_loop(void *arg)
 	}
 }
 
+/* Removes our socket file, not one that a newer daemon on the same device number made. */
+static void control_unlink(void)
+{
+	struct stat st;
+
+	flock(control_dir, LOCK_EX);
+	if (stat(control_addr.sun_path, &st) == 0 && st.st_ino == control_ino)
+		unlink(control_addr.sun_path);
+	flock(control_dir, LOCK_UN);
+}
+
 int control_serve(dev_t mount_dev)
 {
 	struct loader_error why;
-	int err, dir;
+	struct stat st;
+	int err;
 
 	control_dev = mount_dev;
 	mkdir(FUSEBPF_CONTROL_DIR, 0755);
 	/* A directory another user can write is one where they can swap our socket for theirs. */
-	dir = loader_dir_trusted(AT_FDCWD, FUSEBPF_CONTROL_DIR, FUSEBPF_CONTROL_DIR, &why);
-	if (dir < 0) {
+	control_dir = loader_dir_trusted(AT_FDCWD, FUSEBPF_CONTROL_DIR, FUSEBPF_CONTROL_DIR, &why);
+	if (control_dir < 0) {
 		fsd_log("control socket: %s", why.msg);
-		return dir;
+		return control_dir;
 	}
-	close(dir);
 	control_path(&control_addr, mount_dev);
-	unlink(control_addr.sun_path); /* left by a daemon that was killed */
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (listen_fd < 0)
-		return -errno;
+	if (listen_fd < 0) {
+		err = -errno;
+		goto out_dir;
+	}
+	flock(control_dir, LOCK_EX);
+	unlink(control_addr.sun_path); /* left by a daemon that was killed */
 	/*
 	 * bind() gives the file the socket inode's mode less the umask, which is
 	 * 0 in fsd: 0600 from the start, not 0777 until the chmod.
 	 */
 	if (fchmod(listen_fd, 0600) < 0 ||
 	    bind(listen_fd, (struct sockaddr *)&control_addr, sizeof(control_addr)) < 0 ||
-	    chmod(control_addr.sun_path, 0600) < 0 || listen(listen_fd, 8) < 0) {
+	    chmod(control_addr.sun_path, 0600) < 0 || stat(control_addr.sun_path, &st) < 0) {
 		err = -errno;
-		close(listen_fd);
-		listen_fd = -1;
-		return err;
+		flock(control_dir, LOCK_UN);
+		goto out_socket;
+	}
+	control_ino = st.st_ino;
+	flock(control_dir, LOCK_UN);
+	if (listen(listen_fd, 8) < 0) {
+		err = -errno;
+		goto out_unlink;
 	}
 	err = -pthread_create(&control_thread, NULL, control_loop, NULL);
-	if (err) {
-		close(listen_fd);
-		listen_fd = -1;
-		unlink(control_addr.sun_path);
-	}
+	if (err)
+		goto out_unlink;
+	return 0;
+
+out_unlink:
+	control_unlink();
+out_socket:
+	close(listen_fd);
+	listen_fd = -1;
+out_dir:
+	close(control_dir);
+	control_dir = -1;
 	return err;
 }
 
@@ -404,9 +439,11 @@ void control_stop(void)
 		return;
 	shutdown(listen_fd, SHUT_RDWR);
 	pthread_join(control_thread, NULL);
+	control_unlink();
 	close(listen_fd);
 	listen_fd = -1;
-	unlink(control_addr.sun_path);
+	close(control_dir);
+	control_dir = -1;
 }
 
 int control_send(const char *mountpoint, const char *command, FILE *out)

@@ -149,6 +149,12 @@ static void watchdog(int fd, const char *dir, pid_t fsd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
+	/*
+	 * Holding nothing else: a copy of another mount's watchdog pipe, made
+	 * by this fork, would keep that watchdog from seeing its test let go.
+	 */
+	close_range(3, fd - 1, 0);
+	close_range(fd + 1, ~0U, 0);
 	while (poll(&p, 1, WATCHDOG_SECONDS * 1000 * (int)test_time_scale()) < 0 && errno == EINTR)
 		;
 	if (is_mounted(dir))

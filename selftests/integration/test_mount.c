@@ -56,6 +56,52 @@ Test(mount, sigterm_unmounts)
 	mnt_stop(&M);
 }
 
+/*
+ * The kernel gives an unmounted FUSE mount's device number, which names the
+ * control socket, to the next mount at once.  A daemon that leaves late
+ * (here: stopped until the next daemon serves) must not take the next
+ * daemon's socket away with its own.
+ */
+Test(mount, a_late_exit_leaves_the_next_daemons_control_socket)
+{
+	struct mnt next = { 0 };
+	struct stat st;
+	int status;
+
+	for (int try = 0;; try++) {
+		dev_t dev;
+
+		mnt_start(&M, NULL);
+		cr_assert_eq(stat(M.dir, &st), 0);
+		dev = st.st_dev;
+		cr_assert_eq(kill(M.fsd, SIGSTOP), 0);
+		cr_assert_eq(umount2(M.dir, 0), 0, "umount with the daemon stopped: %m");
+		mnt_start(&next, NULL);
+		cr_assert_eq(stat(next.dir, &st), 0);
+		if (st.st_dev == dev)
+			break;
+		/*
+		 * Another test's mount took the number in between, or another
+		 * test's new mount namespace holds a copy of the old mount, which
+		 * keeps its connection (and its daemon) alive: again.
+		 */
+		kill(M.fsd, SIGKILL);
+		waitpid(M.fsd, NULL, 0);
+		M.fsd = 0;
+		mnt_stop(&M);
+		mnt_stop(&next);
+		if (try == 9)
+			cr_skip_test("the device number went to another mount 10 times");
+	}
+	cr_assert_eq(kill(M.fsd, SIGCONT), 0);
+	cr_assert_eq(waitpid(M.fsd, &status, 0), M.fsd);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	M.fsd = 0;
+	mnt_stat(&next, "nodes"); /* asserts that fsd --stats reached the daemon */
+	cr_assert(mnt_stop(&next), "the new daemon did not exit 0");
+	mnt_stop(&M);
+}
+
 /* Runs fsd with args, returns its exit status and its first output line. */
 static int fsd_run(char *out, size_t outlen, const char *args)
 {
