@@ -40,6 +40,7 @@ _Atomic uint64_t stats_filter_ns[FSD_OP_MAX];
 
 _Atomic uint64_t stats_dev_requests;
 _Atomic uint64_t stats_uring_requests;
+_Atomic uint64_t stats_uring_offloaded;
 
 static int listen_fd = -1;
 static pthread_t control_thread;
@@ -104,6 +105,8 @@ static void stats_write(FILE *f)
 	fprintf(f, "uring %d\n", uring_active());
 	fprintf(f, "dev_requests %llu\n", (unsigned long long)atomic_load(&stats_dev_requests));
 	fprintf(f, "uring_requests %llu\n", (unsigned long long)atomic_load(&stats_uring_requests));
+	fprintf(f, "uring_offloaded %llu\n",
+		(unsigned long long)atomic_load(&stats_uring_offloaded));
 	fprintf(f, "nodes %llu\n", (unsigned long long)ns.nodes);
 	fprintf(f, "fds_cached %llu\n", (unsigned long long)ns.fds_cached);
 	fprintf(f, "fd_cache_max %llu\n", (unsigned long long)ns.fd_cache_max);

@@ -19,6 +19,14 @@
  * Raw io_uring syscalls, not liburing: Debian 12's liburing 2.3 would do,
  * but two syscalls and two mmaps are less than a new dependency.
  *
+ * A queue's thread serves a request itself unless it may wait long
+ * (request_may_block: data and flushes on the backing disk, directory reads,
+ * a userspace module's calls).  Those go to the offload threads, shared by
+ * all queues, so that an fsync on a busy disk does not hold up the stats
+ * made after it on the same CPU.  An offload thread fills the entry's reply
+ * and hands the entry back through the queue's eventfd: only the queue's
+ * thread touches its ring.
+ *
  * The kernel's rules this follows (fs/fuse/dev_uring.c):
  *  - REGISTER before the INIT reply is processed fails with EAGAIN: retried.
  *  - From the INIT reply that grants the feature until every queue has an
@@ -38,6 +46,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,9 +55,16 @@
 /*
  * Entries per queue.  One thread serves a queue, one request at a time;
  * more entries let the kernel hand over the requests that arrive meanwhile
- * in one batch, and one io_uring_enter then commits them all.
+ * in one batch, and one io_uring_enter then commits them all.  Entries
+ * with the offload threads are out of the kernel's reach: a CPU with that
+ * many slow requests at once waits for one of them.
  */
 #define URING_DEPTH 4
+/* SQEs and CQEs: an entry's command each, and the read of the eventfd. */
+#define URING_SQ_SIZE (2 * URING_DEPTH)
+#define URING_CQ_SIZE (4 * URING_DEPTH)
+/* The user_data of the eventfd read; an entry's is its index. */
+#define URING_DONE_TAG UINT64_MAX
 /* The kernel's payload minimum: max(8 KiB, max_write, max_pages pages). */
 #define URING_PAYLOAD FSD_MAX_WRITE
 /* Room before the payload for the header and fixed struct of the flat request. */
@@ -72,7 +88,10 @@ struct uring_ent {
 	struct uring_queue *queue;
 	uint64_t commit_id; /* the request being served */
 	bool registering; /* its REGISTER has not been accepted yet */
-	bool committed; /* the request being served has its reply queued */
+	/* With the offload threads: the request, and the next entry in their list or done. */
+	const char *flat;
+	uint32_t flat_len;
+	struct uring_ent *next;
 };
 
 struct uring_queue {
@@ -98,7 +117,23 @@ struct uring_queue {
 	int register_failed; /* why a REGISTER was refused, 0 if none was */
 	int commit_failed; /* why a COMMIT_AND_FETCH was refused, 0 if none was */
 	struct uring_ent ents[URING_DEPTH];
+
+	/* Entries the offload threads have answered, for this thread to commit. */
+	int done_fd; /* eventfd: written when done grows */
+	uint64_t done_count; /* the ring's read of it lands here */
+	pthread_mutex_t done_lock;
+	struct uring_ent *done;
 };
+
+/* The offload threads and the entries waiting for them, oldest first. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct uring_ent *head, *tail;
+	bool stop;
+	unsigned nr_threads;
+	struct worker *workers;
+} offload = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 enum uring_state {
 	URING_OFF, /* no rings */
@@ -164,13 +199,13 @@ static int queue_ring_init(struct uring_queue *q)
 {
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE,
-		/* Every entry and nothing else can complete: the CQ never overflows. */
-		.cq_entries = 2 * URING_DEPTH,
+		/* Every entry and the eventfd read, nothing else, can complete: no overflow. */
+		.cq_entries = URING_CQ_SIZE,
 	};
 	size_t sq_len, cq_len;
 	char *m;
 
-	q->ring_fd = sys_io_uring_setup(URING_DEPTH, &p);
+	q->ring_fd = sys_io_uring_setup(URING_SQ_SIZE, &p);
 	if (q->ring_fd < 0)
 		return -errno;
 	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
@@ -211,6 +246,9 @@ static int queue_init(struct uring_queue *q, unsigned qid)
 	q->worker.transport = WORKER_URING;
 	q->worker.fd = -1;
 	q->worker.index = fsd_config.threads + qid;
+	q->done_fd = eventfd(0, EFD_CLOEXEC);
+	if (q->done_fd < 0)
+		return -errno;
 	err = queue_ring_init(q);
 	if (err)
 		return err;
@@ -260,8 +298,58 @@ static void queue_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t cmd_o
 	q->sq_pending++;
 }
 
+/* Asks the ring to tell when the offload threads have answered an entry. */
+static void queue_done_read(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe = queue_sqe(q);
+
+	sqe->opcode = IORING_OP_READ;
+	sqe->fd = q->done_fd;
+	sqe->addr = (uintptr_t)&q->done_count;
+	sqe->len = sizeof(q->done_count);
+	sqe->user_data = URING_DONE_TAG;
+	__atomic_store_n(q->sq_tail, ++q->sq_next, __ATOMIC_RELEASE);
+	q->sq_pending++;
+}
+
+/*
+ * The entry's reply is ready: committed by the queue's thread, which owns
+ * the ring, or handed back to it by the offload thread w.  Either way w
+ * lets go of the entry, which may carry the next request at once.
+ */
+static void ent_commit(struct worker *w, struct uring_ent *e)
+{
+	struct uring_queue *q = e->queue;
+	uint64_t one = 1;
+
+	w->ent = NULL;
+	if (w == &q->worker) {
+		queue_cmd(q, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+		return;
+	}
+	pthread_mutex_lock(&q->done_lock);
+	e->next = q->done;
+	q->done = e;
+	pthread_mutex_unlock(&q->done_lock);
+	if (write(q->done_fd, &one, sizeof(one)) < 0)
+		fsd_log("io_uring queue %u: waking its thread: %s", q->qid, strerror(errno));
+}
+
+/* Commits what the offload threads have answered: on the queue's thread. */
+static void queue_commit_done(struct uring_queue *q)
+{
+	struct uring_ent *e;
+
+	pthread_mutex_lock(&q->done_lock);
+	e = q->done;
+	q->done = NULL;
+	pthread_mutex_unlock(&q->done_lock);
+	for (; e; e = e->next)
+		queue_cmd(q, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+}
+
 /* Answers the entry's request with error alone (nothing else would free the entry). */
-static void ent_commit_error(struct uring_ent *e, int error)
+static void ent_commit_error(struct worker *w, struct uring_ent *e, int error)
 {
 	struct fuse_out_header out = {
 		.len = sizeof(out),
@@ -271,8 +359,7 @@ static void ent_commit_error(struct uring_ent *e, int error)
 
 	memcpy(e->hdr.in_out, &out, sizeof(out));
 	e->hdr.ring_ent_in_out.payload_sz = 0;
-	e->committed = true;
-	queue_cmd(e->queue, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+	ent_commit(w, e);
 }
 
 /*
@@ -297,7 +384,7 @@ int uring_reply(struct worker *w, const struct iovec *iov, int n)
 	if (len > URING_PAYLOAD) {
 		fsd_log("io_uring: a %zu-byte reply does not fit the %u-byte payload: replying EIO",
 			len, URING_PAYLOAD);
-		ent_commit_error(e, -EIO);
+		ent_commit_error(w, e, -EIO);
 		return -EIO;
 	}
 	for (int i = n - 1; i >= 1; i--) {
@@ -306,9 +393,62 @@ int uring_reply(struct worker *w, const struct iovec *iov, int n)
 	}
 	memcpy(e->hdr.in_out, iov[0].iov_base, sizeof(struct fuse_out_header));
 	e->hdr.ring_ent_in_out.payload_sz = len;
-	e->committed = true;
-	queue_cmd(e->queue, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+	ent_commit(w, e);
 	return 0;
+}
+
+/* Serves the entry's request on w: the queue's thread or an offload thread. */
+static void ent_process(struct worker *w, struct uring_ent *e)
+{
+	w->ent = e;
+	w->out_buf = e->payload;
+	request_process(w, e->flat, e->flat_len);
+	if (w->ent) {
+		/* An opcode without a reply (FORGET): the kernel sends none here. */
+		fsd_log("io_uring queue %u: %s came without a reply over the ring: replying EIO",
+			e->queue->qid, opcode_name(((const struct fuse_in_header *)e->flat)->opcode));
+		ent_commit_error(w, e, -EIO);
+	}
+}
+
+static void offload_push(struct uring_ent *e)
+{
+	atomic_fetch_add_explicit(&stats_uring_offloaded, 1, memory_order_relaxed);
+	pthread_mutex_lock(&offload.lock);
+	e->next = NULL;
+	if (offload.tail)
+		offload.tail->next = e;
+	else
+		offload.head = e;
+	offload.tail = e;
+	pthread_cond_signal(&offload.cond);
+	pthread_mutex_unlock(&offload.lock);
+}
+
+static void *offload_thread(void *arg)
+{
+	struct worker *w = arg;
+
+	dev_worker_init(w);
+	pthread_mutex_lock(&offload.lock);
+	for (;;) {
+		struct uring_ent *e = offload.head;
+
+		if (!e) {
+			if (offload.stop)
+				break;
+			pthread_cond_wait(&offload.cond, &offload.lock);
+			continue;
+		}
+		offload.head = e->next;
+		if (!offload.head)
+			offload.tail = NULL;
+		pthread_mutex_unlock(&offload.lock);
+		ent_process(w, e);
+		pthread_mutex_lock(&offload.lock);
+	}
+	pthread_mutex_unlock(&offload.lock);
+	return NULL;
 }
 
 /*
@@ -326,28 +466,24 @@ static void ent_serve(struct uring_queue *q, struct uring_ent *e)
 
 	memcpy(&in, e->hdr.in_out, sizeof(in));
 	e->commit_id = e->hdr.ring_ent_in_out.commit_id;
-	e->committed = false;
 	atomic_fetch_add_explicit(&stats_uring_requests, 1, memory_order_relaxed);
 	if (payload_sz > URING_PAYLOAD || in.len < sizeof(in) + payload_sz ||
 	    in.len - sizeof(in) - payload_sz > FUSEBPF_URING_OP_IN_OUT_SZ) {
 		fsd_log("io_uring queue %u: %s request of %u bytes with a %u-byte payload does not "
 			"add up: replying EIO", q->qid, opcode_name(in.opcode), in.len, payload_sz);
-		ent_commit_error(e, -EIO);
+		ent_commit_error(&q->worker, e, -EIO);
 		return;
 	}
 	fixed = in.len - sizeof(in) - payload_sz;
 	flat = e->payload - sizeof(in) - fixed;
 	memcpy(flat, &in, sizeof(in));
 	memcpy(flat + sizeof(in), e->hdr.op_in, fixed);
-	q->worker.ent = e;
-	q->worker.out_buf = e->payload;
-	request_process(&q->worker, flat, in.len);
-	if (!e->committed) {
-		/* An opcode without a reply (FORGET): the kernel sends none here. */
-		fsd_log("io_uring queue %u: %s came without a reply over the ring: replying EIO",
-			q->qid, opcode_name(in.opcode));
-		ent_commit_error(e, -EIO);
-	}
+	e->flat = flat;
+	e->flat_len = in.len;
+	if (offload.nr_threads && request_may_block(flat, in.len))
+		offload_push(e);
+	else
+		ent_process(&q->worker, e);
 }
 
 /* The end of an entry: the connection's end, or a refusal. */
@@ -387,6 +523,7 @@ static int queue_serve(struct uring_queue *q)
 		q->ents[i].registering = true;
 		queue_cmd(q, &q->ents[i], FUSEBPF_URING_CMD_REGISTER);
 	}
+	queue_done_read(q);
 	q->live = URING_DEPTH;
 	while (q->live) {
 		/* Until registered, do not wait: a refused REGISTER must be seen. */
@@ -404,12 +541,21 @@ static int queue_serve(struct uring_queue *q)
 		tail = __atomic_load_n(q->cq_tail, __ATOMIC_ACQUIRE);
 		for (; head != tail; head++) {
 			const struct io_uring_cqe *cqe = &q->cqes[head & q->cq_mask];
-			struct uring_ent *e = &q->ents[cqe->user_data % URING_DEPTH];
+			uint64_t tag = cqe->user_data;
+			struct uring_ent *e = &q->ents[tag % URING_DEPTH];
 			int res = cqe->res;
 
 			/* The CQE is read: give its slot back before serving. */
 			__atomic_store_n(q->cq_head, head + 1, __ATOMIC_RELEASE);
-			if (res == -EAGAIN && e->registering) {
+			if (tag == URING_DONE_TAG) {
+				queue_commit_done(q);
+				if (res >= 0)
+					queue_done_read(q);
+				else
+					fsd_log("io_uring queue %u: reading its eventfd: %s: "
+						"offloaded requests stay unanswered", q->qid,
+						strerror(-res));
+			} else if (res == -EAGAIN && e->registering) {
 				/* INIT's reply is not processed yet. */
 				usleep(1000);
 				queue_cmd(q, e, FUSEBPF_URING_CMD_REGISTER);
@@ -470,6 +616,45 @@ static int queue_start(struct uring_queue *q)
 	return 0;
 }
 
+/* The offload threads: as many as the /dev/fuse workers. */
+static int offload_start(void)
+{
+	offload.workers = calloc(fsd_config.threads, sizeof(*offload.workers));
+	if (!offload.workers)
+		return -ENOMEM;
+	offload.stop = false;
+	for (unsigned i = 0; i < fsd_config.threads; i++) {
+		struct worker *w = &offload.workers[i];
+		int err;
+
+		w->transport = WORKER_URING;
+		w->fd = -1;
+		w->index = fsd_config.threads + nr_queues + i;
+		err = pthread_create(&w->thread, NULL, offload_thread, w);
+		if (err)
+			return -err;
+		offload.nr_threads++;
+	}
+	return 0;
+}
+
+static bool offload_join(const struct timespec *deadline)
+{
+	pthread_mutex_lock(&offload.lock);
+	offload.stop = true;
+	pthread_cond_broadcast(&offload.cond);
+	pthread_mutex_unlock(&offload.lock);
+	while (offload.nr_threads) {
+		struct worker *w = &offload.workers[offload.nr_threads - 1];
+
+		if (deadline ? pthread_timedjoin_np(w->thread, NULL, deadline) :
+			       pthread_join(w->thread, NULL))
+			return false;
+		offload.nr_threads--;
+	}
+	return true;
+}
+
 int uring_setup(int session_fd)
 {
 	int n = possible_cpus(), err;
@@ -484,8 +669,10 @@ int uring_setup(int session_fd)
 		return -ENOMEM;
 	nr_queues = n;
 	dev_fd = session_fd;
-	for (unsigned i = 0; i < nr_queues; i++)
-		queues[i].ring_fd = -1;
+	for (unsigned i = 0; i < nr_queues; i++) {
+		queues[i].ring_fd = queues[i].done_fd = -1;
+		pthread_mutex_init(&queues[i].done_lock, NULL);
+	}
 	for (unsigned i = 0; i < nr_queues; i++) {
 		err = queue_init(&queues[i], i);
 		if (err) {
@@ -493,6 +680,12 @@ int uring_setup(int session_fd)
 				i, strerror(-err));
 			goto out_free;
 		}
+	}
+	err = offload_start();
+	if (err) {
+		fsd_log("io_uring: starting the offload threads: %s: serving on /dev/fuse",
+			strerror(-err));
+		goto out_stop;
 	}
 	state = URING_WAIT_INIT;
 	for (unsigned i = 0; i < nr_queues; i++) {
@@ -554,7 +747,8 @@ bool uring_join(const struct timespec *deadline)
 			return false;
 		q->started = false;
 	}
-	return true;
+	/* The queues' threads are gone: no entry comes to the offload threads any more. */
+	return offload_join(deadline);
 }
 
 void uring_free(void)
@@ -568,12 +762,17 @@ void uring_free(void)
 			munmap(q->ring_mem, q->ring_len);
 		if (q->ring_fd >= 0)
 			close(q->ring_fd);
+		if (q->done_fd >= 0)
+			close(q->done_fd);
+		pthread_mutex_destroy(&q->done_lock);
 		for (unsigned j = 0; j < URING_DEPTH; j++)
 			free(q->ents[j].buf);
 	}
 	free(queues);
 	queues = NULL;
 	nr_queues = 0;
+	free(offload.workers);
+	offload.workers = NULL;
 }
 
 int uring_active(void)

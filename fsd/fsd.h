@@ -525,6 +525,8 @@ struct request {
 };
 
 void request_process(struct worker *w, const char *buf, size_t len);
+/* Whether the request (as request_process reads it) may keep its thread waiting long. */
+bool request_may_block(const char *buf, size_t len);
 /* The backing handler of req's opcode: what a user handler calls to do the normal work. */
 int request_backing(struct request *req);
 /*
@@ -647,6 +649,8 @@ extern _Atomic uint64_t stats_filter_ns[FSD_OP_MAX]; /* time in them */
 /* Requests received per transport. */
 extern _Atomic uint64_t stats_dev_requests;
 extern _Atomic uint64_t stats_uring_requests;
+/* Requests an io_uring queue handed to its offload threads (request_may_block). */
+extern _Atomic uint64_t stats_uring_offloaded;
 /* Serves the control socket named after the mount (statistics, policy reloads). */
 int control_serve(dev_t mount_dev);
 void control_stop(void);

@@ -41,6 +41,7 @@ enum op_flags {
 	OP_ENTRY_FILTER = 1 << 3, /* READDIR(PLUS): the postfilter runs on each entry */
 	OP_OPEN_FLAGS = 1 << 4, /* the input starts with open(2) flags: translated per client */
 	OP_FINAL = 1 << 5, /* the kernel has let go (RELEASE): filters observe, cannot refuse */
+	OP_MAY_BLOCK = 1 << 6, /* can wait long on the backing disk: see request_may_block() */
 };
 
 struct op {
@@ -77,23 +78,23 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_RENAME] = { IN(fuse_rename_in), .str = NAME2, .backing = op_rename, IMMUTABLE2 },
 	[FUSE_LINK] = { IN(fuse_link_in), .str = NAME1, .backing = op_link },
 	[FUSE_OPEN] = { IN(fuse_open_in), OP_OPEN_FLAGS, .backing = op_open },
-	[FUSE_READ] = { IN(fuse_read_in), .backing = op_read },
-	[FUSE_WRITE] = { IN(fuse_write_in), OP_DATA, .backing = op_write },
+	[FUSE_READ] = { IN(fuse_read_in), OP_MAY_BLOCK, .backing = op_read },
+	[FUSE_WRITE] = { IN(fuse_write_in), OP_DATA | OP_MAY_BLOCK, .backing = op_write },
 	[FUSE_STATFS] = { .backing = op_statfs },
 	[FUSE_RELEASE] = { IN(fuse_release_in), OP_FINAL, .backing = op_release },
-	[FUSE_FSYNC] = { IN(fuse_fsync_in), .backing = op_fsync },
+	[FUSE_FSYNC] = { IN(fuse_fsync_in), OP_MAY_BLOCK, .backing = op_fsync },
 	/* Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat struct (op_in_size). */
 	[FUSE_SETXATTR] = { FUSE_COMPAT_SETXATTR_IN_SIZE, OP_DATA, { STR_XATTR }, op_setxattr },
 	[FUSE_GETXATTR] = { IN(fuse_getxattr_in), .str = { STR_XATTR }, .backing = op_getxattr },
 	[FUSE_LISTXATTR] = { IN(fuse_getxattr_in), .backing = op_listxattr },
 	[FUSE_REMOVEXATTR] = { .str = { STR_XATTR }, .backing = op_removexattr },
-	[FUSE_FLUSH] = { IN(fuse_flush_in), .backing = op_flush },
+	[FUSE_FLUSH] = { IN(fuse_flush_in), OP_MAY_BLOCK, .backing = op_flush },
 	/* fuse_init_in grew over time: the 16-byte 7.x head, the rest as data. */
 	[FUSE_INIT] = { 16, OP_NO_NODE | OP_DATA, .backing = op_init },
 	[FUSE_OPENDIR] = { IN(fuse_open_in), OP_OPEN_FLAGS, .backing = op_opendir },
-	[FUSE_READDIR] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdir },
+	[FUSE_READDIR] = { IN(fuse_read_in), OP_ENTRY_FILTER | OP_MAY_BLOCK, .backing = op_readdir },
 	[FUSE_RELEASEDIR] = { IN(fuse_release_in), OP_FINAL, .backing = op_releasedir },
-	[FUSE_FSYNCDIR] = { IN(fuse_fsync_in), .backing = op_fsyncdir },
+	[FUSE_FSYNCDIR] = { IN(fuse_fsync_in), OP_MAY_BLOCK, .backing = op_fsyncdir },
 	/* GETLK, SETLK, SETLKW: ENOSYS, and the kernel then locks locally. */
 	[FUSE_ACCESS] = { IN(fuse_access_in), .backing = op_access },
 	[FUSE_CREATE] = { IN(fuse_create_in), OP_OPEN_FLAGS, NAME1, op_create, IMMUTABLE1 },
@@ -103,11 +104,13 @@ static const struct op ops[FSD_OP_MAX] = {
 	[FUSE_NOTIFY_REPLY] = { 0, OP_NO_REPLY },
 	[FUSE_BATCH_FORGET] = { IN(fuse_batch_forget_in), OP_NO_REPLY | OP_NO_NODE | OP_DATA,
 				.backing = op_batch_forget },
-	[FUSE_FALLOCATE] = { IN(fuse_fallocate_in), .backing = op_fallocate },
-	[FUSE_READDIRPLUS] = { IN(fuse_read_in), OP_ENTRY_FILTER, .backing = op_readdirplus },
+	[FUSE_FALLOCATE] = { IN(fuse_fallocate_in), OP_MAY_BLOCK, .backing = op_fallocate },
+	[FUSE_READDIRPLUS] = { IN(fuse_read_in), OP_ENTRY_FILTER | OP_MAY_BLOCK,
+			      .backing = op_readdirplus },
 	[FUSE_RENAME2] = { IN(fuse_rename2_in), .str = NAME2, .backing = op_rename2, IMMUTABLE2 },
 	[FUSE_LSEEK] = { IN(fuse_lseek_in), .backing = op_lseek },
-	[FUSE_COPY_FILE_RANGE] = { IN(fuse_copy_file_range_in), .backing = op_copy_file_range },
+	[FUSE_COPY_FILE_RANGE] = { IN(fuse_copy_file_range_in), OP_MAY_BLOCK,
+				  .backing = op_copy_file_range },
 	/* The name is "/" on the wire, and means nothing. */
 	[FUSE_TMPFILE] = { IN(fuse_create_in), OP_OPEN_FLAGS, { STR_IGNORED }, op_tmpfile },
 	[FUSEBPF_OP_STATX] = { IN(fusebpf_statx_in), .backing = op_statx },
@@ -999,6 +1002,25 @@ reply:
 	policy_release(req.filters);
 	node_put(req.new_node);
 	node_put(req.node);
+}
+
+/*
+ * Whether a request can keep its thread waiting long: on the backing disk
+ * (data, a flush of it, a directory read that is not cached), or in a
+ * userspace module, whose handlers and filters may do anything.  An
+ * io_uring queue hands such requests to its offload threads, so that one
+ * slow call does not hold up the requests made after it on that CPU.
+ */
+bool request_may_block(const char *buf, size_t len)
+{
+	const struct fuse_in_header *hdr = (const void *)buf;
+	uint32_t opc;
+
+	if (len < sizeof(*hdr) || hdr->opcode >= FSD_OP_MAX)
+		return false;
+	opc = hdr->opcode;
+	return (ops[opc].flags & OP_MAY_BLOCK) || user_module->handler[opc] ||
+	       user_module->prefilter[opc] || user_module->postfilter[opc];
 }
 
 /* ---- opcode masks ---- */

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * "example": a userspace module that shows the interface of user.h and that
- * the tests use to see each userspace path taken.  -o user=example[:deny_uid=N]
+ * the tests use to see each userspace path taken.
+ * -o user=example[:deny_uid=N][:fsync_ms=N]
  *
  * - USER: READ serves the file's bytes with ASCII letters upper-cased;
  *   GETATTR reports the file's attributes with mtime 1000000000; LOOKUP of
  *   "nopol" gives the child no policy (what a FUSE-BPF kernel then hears as
- *   REMOVE_BPF).  Other opcodes get the daemon's own implementation.
+ *   REMOVE_BPF); FSYNC waits fsync_ms milliseconds first, a disk that is
+ *   slow to flush.  Other opcodes get the daemon's own implementation.
  * - USER_PREFILTER: fails every call of uid deny_uid with EACCES; rewrites
  *   a name "alias.X" to "X" (so "alias.a" reaches "a").
  * - USER_POSTFILTER: sets mtime to 1000000000 in the attributes of LOOKUP,
@@ -24,10 +26,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXAMPLE_MTIME 1000000000
 
 static uid_t deny_uid = (uid_t)-1;
+static unsigned long fsync_ms;
 static _Atomic uint64_t calls[3][FUSEBPF_OP_MAX]; /* handler, prefilter, postfilter */
 
 enum { CALL_HANDLER, CALL_PRE, CALL_POST };
@@ -37,16 +41,28 @@ static void count(int kind, const struct request *req)
 	atomic_fetch_add_explicit(&calls[kind][req->opcode], 1, memory_order_relaxed);
 }
 
+/* Arguments "key=N", separated by ':'. */
 static int example_init(const char *args)
 {
-	char *end;
+	while (args && *args) {
+		const char *val = strchr(args, '=');
+		unsigned long n;
+		char *end;
 
-	if (!args)
-		return 0;
-	if (strncmp(args, "deny_uid=", 9))
-		return -EINVAL;
-	deny_uid = strtoul(args + 9, &end, 10);
-	return *end || end == args + 9 ? -EINVAL : 0;
+		if (!val)
+			return -EINVAL;
+		n = strtoul(val + 1, &end, 10);
+		if (end == val + 1 || (*end && *end != ':'))
+			return -EINVAL;
+		if (val - args == 8 && !strncmp(args, "deny_uid", 8))
+			deny_uid = n;
+		else if (val - args == 8 && !strncmp(args, "fsync_ms", 8))
+			fsync_ms = n;
+		else
+			return -EINVAL;
+		args = *end ? end + 1 : end;
+	}
+	return 0;
 }
 
 static void example_stats(FILE *f)
@@ -97,6 +113,16 @@ static int example_lookup(struct request *req)
 	if (!err && req->new_node && !strcmp(req->name, "nopol"))
 		node_set_policy(req->new_node, NULL);
 	return err;
+}
+
+static int example_fsync(struct request *req)
+{
+	struct timespec wait = { fsync_ms / 1000, fsync_ms % 1000 * 1000000 };
+
+	count(CALL_HANDLER, req);
+	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
+		;
+	return request_backing(req);
 }
 
 static int example_prefilter(struct request *req, struct fusebpf_ctx *ctx)
@@ -162,6 +188,7 @@ const struct user_module user_example = {
 		[FUSE_READ] = example_read,
 		[FUSE_GETATTR] = example_getattr,
 		[FUSE_LOOKUP] = example_lookup,
+		[FUSE_FSYNC] = example_fsync,
 	},
 	.prefilter = { ALL_FILTERABLE(example_prefilter) },
 	.postfilter = { ALL_FILTERABLE(example_postfilter) },

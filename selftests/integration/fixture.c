@@ -181,16 +181,26 @@ static void log_head(const struct mnt *m, char *buf, size_t size)
 
 void mnt_start(struct mnt *m, const char *opts)
 {
+	mnt_start_over(m, NULL, opts);
+}
+
+void mnt_start_over(struct mnt *m, const char *backing, const char *opts)
+{
 	memset(m, 0, sizeof(*m));
 	snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", test_tmp());
 	cr_assert(mkdtemp(m->root), "mkdtemp %s: %s", m->root, strerror(errno));
-	cr_assert(snprintf(m->backing, sizeof(m->backing), "%s/backing", m->root) <
+	cr_assert(snprintf(m->backing, sizeof(m->backing), "%s", backing ? backing : "") <
 			  (int)sizeof(m->backing) &&
 		  snprintf(m->dir, sizeof(m->dir), "%s/mnt", m->root) < (int)sizeof(m->dir) &&
 		  snprintf(m->log, sizeof(m->log), "%s/fsd.log", m->root) < (int)sizeof(m->log));
-	cr_assert(mkdir(m->backing, 0755) == 0 && mkdir(m->dir, 0755) == 0);
-	/* Tests create as other uids: let them in, as /tmp would. */
-	chmod(m->backing, 01777);
+	cr_assert(mkdir(m->dir, 0755) == 0);
+	if (!backing) {
+		cr_assert(snprintf(m->backing, sizeof(m->backing), "%s/backing", m->root) <
+			  (int)sizeof(m->backing));
+		cr_assert(mkdir(m->backing, 0755) == 0);
+		/* Tests create as other uids: let them in, as /tmp would. */
+		chmod(m->backing, 01777);
+	}
 	mnt_run(m, opts);
 }
 

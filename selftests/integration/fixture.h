@@ -49,6 +49,8 @@ unsigned int test_time_scale(void);
  * the test on failure.
  */
 void mnt_start(struct mnt *m, const char *opts);
+/* mnt_start over a backing dir of the test's (another mount, say), which stays. */
+void mnt_start_over(struct mnt *m, const char *backing, const char *opts);
 /* Unmounts, waits for fsd to exit, removes the scratch dir; true if fsd exited 0. */
 bool mnt_stop(struct mnt *m);
 /*

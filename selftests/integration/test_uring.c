@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,14 +104,19 @@ static void uring_off_setup(void)
 
 TestSuite(uring, .init = uring_on_setup, .fini = enable_uring_restore, .timeout = 60);
 
-/* Starts fsd with opts and waits until every ring is registered. */
-static void start_uring(const char *opts)
+/* Starts fsd over backing (NULL: a new dir) with opts and waits until every ring is registered. */
+static void start_uring_over(const char *backing, const char *opts)
 {
-	start(opts);
+	mnt_start_over(&M, backing, opts);
 	for (int i = 0; i < 40 && mnt_stat(&M, "uring") != 1; i++)
 		sleep_ms(50);
 	cr_assert_eq(mnt_stat(&M, "uring"), 1, "the rings of %s are not serving", opts);
 	enable_uring_put_back();
+}
+
+static void start_uring(const char *opts)
+{
+	start_uring_over(NULL, opts);
 }
 
 struct counts {
@@ -220,6 +226,87 @@ Test(uring, serves_requests_through_the_ring)
 		     (unsigned long long)(after.dev - before.dev),
 		     (unsigned long long)(after.forgets - before.forgets));
 	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Stats n files g0... of the mount, asking the daemon each time; the milliseconds it took. */
+static long stats_ms(int n)
+{
+	struct timespec t0;
+	struct statx stx;
+	char name[32];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		cr_assert_eq(statx(AT_FDCWD, mp(&M, name), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS,
+				   &stx), 0, "statx %s: %s", name, strerror(errno));
+	}
+	return ms_since(&t0);
+}
+
+/*
+ * One slow request does not hold up the others its CPU makes: an fsync that
+ * the backing filesystem takes 3 s over (the backing dir is a second fsd
+ * mount whose FSYNC handler waits), and stats of other files made on the
+ * same CPU meanwhile, which the ring's thread serves while an offload thread
+ * waits for the fsync.
+ */
+Test(uring, a_slow_fsync_holds_up_no_stat_on_its_cpu)
+{
+	struct mnt slow = { 0 };
+	struct timespec t0;
+	cpu_set_t cpu0;
+	char name[32];
+	long usual, meanwhile, fsync_took;
+	pid_t child;
+	int fd, status;
+
+	mnt_start(&slow, "user=example:fsync_ms=3000,user_ops=fsync");
+	put(mp(&slow, "f"), "data");
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		put(mp(&slow, name), "x");
+	}
+	start_uring_over(slow.dir, "uring=on");
+	/* The caller of the fsync and of the stats: one CPU, so one ring. */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	cr_assert_eq(sched_setaffinity(0, sizeof(cpu0), &cpu0), 0, "%s", strerror(errno));
+	usual = stats_ms(20);
+
+	fd = open(mp(&M, "f"), O_WRONLY);
+	cr_assert(fd >= 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, "more", 4), 4);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	child = fork();
+	cr_assert(child >= 0);
+	if (child == 0)
+		_exit(fsync(fd) == 0 ? 0 : 1);
+	sleep_ms(300 * test_time_scale()); /* the fsync is waiting in the slow mount */
+	meanwhile = stats_ms(20);
+	cr_assert_eq(waitpid(child, &status, WNOHANG), 0,
+		     "the fsync was over before the stats were (%ld ms)", ms_since(&t0));
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	fsync_took = ms_since(&t0);
+	close(fd);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fsync failed: %d", status);
+	cr_log_info("20 stats: %ld ms alone, %ld ms while an fsync of %ld ms waited", usual,
+		    meanwhile, fsync_took);
+	cr_assert_geq(fsync_took, 3000, "the fsync took %ld ms: the slow mount did not slow it",
+		      fsync_took);
+	cr_assert_lt(meanwhile, 1000 * (long)test_time_scale(),
+		     "20 stats took %ld ms while the fsync waited (%ld ms alone)", meanwhile, usual);
+	cr_assert_geq(mnt_stat(&M, "uring_offloaded"), 1);
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+	mnt_stop(&slow);
 }
 
 /* Data through the daemon (passthrough off), names and xattrs, over the ring. */
