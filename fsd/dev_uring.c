@@ -313,20 +313,22 @@ static void queue_done_read(struct uring_queue *q)
 }
 
 /*
- * The entry's reply is ready: committed by the queue's thread, which owns
- * the ring, or handed back to it by the offload thread w.  Either way w
- * lets go of the entry, which may carry the next request at once.
+ * The entry's reply is ready.  The queue's thread, which owns the ring,
+ * commits it now; an offload thread hands the entry back once
+ * request_process() is done with it (ent_process).
  */
 static void ent_commit(struct worker *w, struct uring_ent *e)
 {
-	struct uring_queue *q = e->queue;
+	w->ent = NULL;
+	if (w == &e->queue->worker)
+		queue_cmd(e->queue, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+}
+
+/* An offload thread's answered entry, back to its queue's thread to commit. */
+static void queue_done_push(struct uring_queue *q, struct uring_ent *e)
+{
 	uint64_t one = 1;
 
-	w->ent = NULL;
-	if (w == &q->worker) {
-		queue_cmd(q, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
-		return;
-	}
 	pthread_mutex_lock(&q->done_lock);
 	e->next = q->done;
 	q->done = e;
@@ -397,7 +399,12 @@ int uring_reply(struct worker *w, const struct iovec *iov, int n)
 	return 0;
 }
 
-/* Serves the entry's request on w: the queue's thread or an offload thread. */
+/*
+ * Serves the entry's request on w: the queue's thread or an offload thread.
+ * The entry goes back when request_process() has returned: after the
+ * reply it may still read the reply (request_undo), and once the kernel has
+ * the entry back it puts the next request there.
+ */
 static void ent_process(struct worker *w, struct uring_ent *e)
 {
 	w->ent = e;
@@ -409,6 +416,8 @@ static void ent_process(struct worker *w, struct uring_ent *e)
 			e->queue->qid, opcode_name(((const struct fuse_in_header *)e->flat)->opcode));
 		ent_commit_error(w, e, -EIO);
 	}
+	if (w != &e->queue->worker)
+		queue_done_push(e->queue, e);
 }
 
 static void offload_push(struct uring_ent *e)
@@ -548,13 +557,14 @@ static int queue_serve(struct uring_queue *q)
 			/* The CQE is read: give its slot back before serving. */
 			__atomic_store_n(q->cq_head, head + 1, __ATOMIC_RELEASE);
 			if (tag == URING_DONE_TAG) {
-				queue_commit_done(q);
-				if (res >= 0)
-					queue_done_read(q);
-				else
-					fsd_log("io_uring queue %u: reading its eventfd: %s: "
-						"offloaded requests stay unanswered", q->qid,
+				/* Without the read, offloaded entries would never come back. */
+				if (res < 0 && res != -EINTR && res != -EAGAIN) {
+					fsd_log("io_uring queue %u: reading its eventfd: %s", q->qid,
 						strerror(-res));
+					return res;
+				}
+				queue_commit_done(q);
+				queue_done_read(q);
 			} else if (res == -EAGAIN && e->registering) {
 				/* INIT's reply is not processed yet. */
 				usleep(1000);

@@ -51,8 +51,10 @@ static int example_init(const char *args)
 
 		if (!val)
 			return -EINVAL;
+		if (!isdigit((unsigned char)val[1]))
+			return -EINVAL;
 		n = strtoul(val + 1, &end, 10);
-		if (end == val + 1 || (*end && *end != ':'))
+		if (*end && *end != ':')
 			return -EINVAL;
 		if (val - args == 8 && !strncmp(args, "deny_uid", 8))
 			deny_uid = n;
