@@ -60,8 +60,8 @@ static ino_t control_ino;
  * What fusebpf.ko served itself on this mount, per opcode, and the
  * verdicts of the prefilters it ran: its fusebpfctl file bpf_stats
  * ("OPCODE count", "verdict.OPCODE.VERDICT count" lines), as kernel.KEY
- * lines.  The control filesystem's directory is the connection's device number as
- * the kernel encodes it.
+ * lines.  The control filesystem's directory is the connection's device
+ * number as the kernel encodes it.
  */
 static void kernel_stats_write(FILE *f)
 {
