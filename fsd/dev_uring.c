@@ -277,6 +277,13 @@ static struct io_uring_sqe *queue_sqe(struct uring_queue *q)
 	return sqe;
 }
 
+/* Hands the SQE queue_sqe() gave over to the kernel: written before the tail that says so. */
+static void queue_sqe_ready(struct uring_queue *q)
+{
+	__atomic_store_n(q->sq_tail, ++q->sq_next, __ATOMIC_RELEASE);
+	q->sq_pending++;
+}
+
 static void queue_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t cmd_op)
 {
 	struct io_uring_sqe *sqe = queue_sqe(q);
@@ -293,9 +300,7 @@ static void queue_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t cmd_o
 		cmd->commit_id = e->commit_id;
 	}
 	cmd->qid = q->qid;
-	/* The SQE is written before the tail that hands it over. */
-	__atomic_store_n(q->sq_tail, ++q->sq_next, __ATOMIC_RELEASE);
-	q->sq_pending++;
+	queue_sqe_ready(q);
 }
 
 /* Asks the ring to tell when the offload threads have answered an entry. */
@@ -308,8 +313,7 @@ static void queue_done_read(struct uring_queue *q)
 	sqe->addr = (uintptr_t)&q->done_count;
 	sqe->len = sizeof(q->done_count);
 	sqe->user_data = URING_DONE_TAG;
-	__atomic_store_n(q->sq_tail, ++q->sq_next, __ATOMIC_RELEASE);
-	q->sq_pending++;
+	queue_sqe_ready(q);
 }
 
 /*
