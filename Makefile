@@ -250,9 +250,10 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)scripts/bench.sh $(BUILD)
+	$(Q)BENCH_CHART=$(BUILD)/bench.png scripts/bench.sh $(BUILD)
 	$(Q)scripts/bench-policy.sh $(BUILD)
 	$(Q)scripts/bench-floor.sh $(BUILD)
+	$(Q)scripts/bench-peers.sh $(BUILD)
 
 # Its own deps step: make test must not download kernel images.
 vmtest: deps

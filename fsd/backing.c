@@ -11,14 +11,20 @@
  * the kernel keeps its own reference to the backing file while FUSE files
  * use it.
  *
- * While an inode is open for writing in passthrough, the kernel may not
- * cache its attributes: writes through a shared mapping reach the backing
- * file (its mtime and ctime) without the kernel's FUSE inode seeing them.
+ * While an inode is open for writing in passthrough, writes through a
+ * shared mapping reach the backing file (its mtime and ctime) without the
+ * kernel's FUSE inode seeing them, so the kernel may not cache its
+ * attributes.  Only an O_RDWR open can make such a mapping: mmap needs
+ * read access, and a shared mapping can be written only through a file
+ * open for writing.  An O_WRONLY open writes by write(2), truncate and
+ * fallocate, each of which the kernel sees and drops the attributes for.
+ * So the attributes of a file being written by `cp` or `tar` stay cached.
  */
 #define _GNU_SOURCE
 #include "fsd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -49,7 +55,13 @@ static int backing_register(struct node *node, int fd)
 	return 0;
 }
 
-int backing_open(struct node *node, int fd, bool want_passthrough, bool writable)
+/* Whether an open of these flags can write the file through a shared mapping. */
+static bool maps_writable(int open_flags)
+{
+	return (open_flags & O_ACCMODE) == O_RDWR;
+}
+
+int backing_open(struct node *node, int fd, bool want_passthrough, int open_flags)
 {
 	bool first_writer = false;
 	int id = 0;
@@ -63,8 +75,8 @@ int backing_open(struct node *node, int fd, bool want_passthrough, bool writable
 	}
 	if (id > 0) {
 		node->backing_opens++;
-		if (writable)
-			first_writer = node->backing_writers++ == 0;
+		if (maps_writable(open_flags))
+			first_writer = node->backing_map_writers++ == 0;
 	} else {
 		node->cached_opens++;
 	}
@@ -81,11 +93,11 @@ int backing_open(struct node *node, int fd, bool want_passthrough, bool writable
 	return id;
 }
 
-void backing_release(struct node *node, bool passthrough, bool writable)
+void backing_release(struct node *node, bool passthrough, int open_flags)
 {
 	pthread_mutex_lock(&backing_lock);
-	if (passthrough && writable)
-		node->backing_writers--;
+	if (passthrough && maps_writable(open_flags))
+		node->backing_map_writers--;
 	if (!passthrough) {
 		node->cached_opens--;
 	} else if (--node->backing_opens == 0) {
@@ -104,7 +116,7 @@ void backing_attr_timeout(struct node *node, uint64_t *sec, uint32_t *nsec)
 	if (!fsd_passthrough)
 		return;
 	pthread_mutex_lock(&backing_lock);
-	if (node->backing_writers) {
+	if (node->backing_map_writers) {
 		*sec = 0;
 		*nsec = 0;
 	}

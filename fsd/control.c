@@ -331,6 +331,7 @@ static int control_read_line(int fd, char *buf, size_t size)
 static void *control_loop(void *arg)
 {
 	(void)arg;
+	pthread_setname_np(pthread_self(), "fsd-control");
 	/*
 	 * Loads that came before the socket listened told nobody here; the
 	 * policies opened before then are read again, first, so that every

@@ -209,8 +209,12 @@ int dev_notify_inval_inode(uint64_t nodeid)
 	return err;
 }
 
-void dev_worker_init(struct worker *w)
+void dev_worker_init(struct worker *w, const char *kind, unsigned number)
 {
+	char name[16]; /* the kernel's TASK_COMM_LEN */
+
+	snprintf(name, sizeof(name), "fsd-%s%u", kind, number);
+	pthread_setname_np(pthread_self(), name);
 	/* A umask of its own: create_begin sets the caller's. */
 	if (unshare(CLONE_FS) < 0)
 		fsd_log("worker %u: unshare(CLONE_FS): %s", w->index, strerror(errno));
@@ -221,7 +225,7 @@ void *dev_worker(void *arg)
 	struct worker *w = arg;
 	int err;
 
-	dev_worker_init(w);
+	dev_worker_init(w, "dev", w->index);
 	for (;;) {
 		ssize_t n = read(w->fd, w->in_buf, FSD_REQ_BUF);
 

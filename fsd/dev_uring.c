@@ -3,10 +3,12 @@
  * FUSE over io_uring: the second way requests reach the workers.
  *
  * The kernel keeps one queue per possible CPU and puts a request on the
- * queue of the CPU that made it.  fsd serves each queue with an io_uring of
- * its own and one thread pinned to that CPU, so a caller and the thread that
- * serves it share a CPU: no cross-CPU wakeup on the way in or out, which is
- * where the time of a synchronous metadata request goes on /dev/fuse.
+ * queue of the CPU that made it.  fsd serves the queue of each CPU it may
+ * run on with an io_uring of its own and one thread pinned to that CPU, so
+ * a caller and the thread that serves it share a CPU: no cross-CPU wakeup
+ * on the way in or out, which is where the time of a synchronous metadata
+ * request goes on /dev/fuse.  The queues of the other possible CPUs get
+ * their entries on those rings too (rings_plan).
  *
  * This file owns the rings: creating them before mounting, registering their
  * entries once INIT has granted FUSE_OVER_IO_URING, turning the request in an
@@ -19,12 +21,12 @@
  * Raw io_uring syscalls, not liburing: Debian 12's liburing 2.3 would do,
  * but two syscalls and two mmaps are less than a new dependency.
  *
- * A queue's thread serves a request itself unless it may wait long
+ * A ring's thread serves a request itself unless it may wait long
  * (request_may_block: data and flushes on the backing disk, directory reads,
  * a userspace module's calls).  Those go to the offload threads, shared by
- * all queues, so that an fsync on a busy disk does not hold up the stats
+ * all rings, so that an fsync on a busy disk does not hold up the stats
  * made after it on the same CPU.  An offload thread fills the entry's reply
- * and hands the entry back through the queue's eventfd: only the queue's
+ * and hands the entry back through the ring's eventfd: only the ring's
  * thread touches its ring.
  *
  * The kernel's rules this follows (fs/fuse/dev_uring.c):
@@ -43,6 +45,7 @@
 #include "fsd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,16 +56,13 @@
 #include <linux/io_uring.h>
 
 /*
- * Entries per queue.  One thread serves a queue, one request at a time;
- * more entries let the kernel hand over the requests that arrive meanwhile
- * in one batch, and one io_uring_enter then commits them all.  Entries
- * with the offload threads are out of the kernel's reach: a CPU with that
- * many slow requests at once waits for one of them.
+ * Entries per kernel queue.  One thread serves a ring, one request at a
+ * time; more entries let the kernel hand over the requests that arrive
+ * meanwhile in one batch, and one io_uring_enter then commits them all.
+ * Entries with the offload threads are out of the kernel's reach: a CPU
+ * with that many slow requests at once waits for one of them.
  */
 #define URING_DEPTH 4
-/* SQEs and CQEs: an entry's command each, and the read of the eventfd. */
-#define URING_SQ_SIZE (2 * URING_DEPTH)
-#define URING_CQ_SIZE (4 * URING_DEPTH)
 /* The user_data of the eventfd read; an entry's is its index. */
 #define URING_DONE_TAG UINT64_MAX
 /* The kernel's payload minimum: max(8 KiB, max_write, max_pages pages). */
@@ -78,14 +78,15 @@ _Static_assert(URING_FLAT_ROOM >= sizeof(struct fuse_in_header) + FUSEBPF_URING_
 _Static_assert(sizeof(struct fusebpf_uring_cmd_req) <= URING_SQE_SIZE - 48,
 	       "the command fits the SQE's command area");
 
-struct uring_queue;
+struct uring_ring;
 
 struct uring_ent {
 	struct fusebpf_uring_req_header hdr; /* iov[0] */
 	char *buf; /* URING_FLAT_ROOM bytes, then the payload */
 	char *payload; /* iov[1], URING_PAYLOAD bytes */
 	struct iovec iov[2];
-	struct uring_queue *queue;
+	struct uring_ring *ring;
+	unsigned qid; /* the kernel queue it is registered on: a CPU number */
 	uint64_t commit_id; /* the request being served */
 	bool registering; /* its REGISTER has not been accepted yet */
 	/* With the offload threads: the request, and the next entry in their list or done. */
@@ -94,8 +95,9 @@ struct uring_ent {
 	struct uring_ent *next;
 };
 
-struct uring_queue {
-	unsigned qid; /* the CPU it serves */
+/* An io_uring and its thread, pinned to cpu: the entries of one or more kernel queues. */
+struct uring_ring {
+	unsigned cpu; /* its thread's CPU, whose queue it serves */
 	int ring_fd;
 	pthread_t thread;
 	bool started;
@@ -113,10 +115,11 @@ struct uring_queue {
 	unsigned sq_pending; /* SQEs queued, not yet submitted */
 
 	unsigned live; /* entries registered or being registered */
-	bool counted; /* its entries are registered: counted in queues_serving */
+	bool counted; /* its entries are registered: counted in rings_serving */
 	int register_failed; /* why a REGISTER was refused, 0 if none was */
 	int commit_failed; /* why a COMMIT_AND_FETCH was refused, 0 if none was */
-	struct uring_ent ents[URING_DEPTH];
+	struct uring_ent *ents; /* URING_DEPTH per kernel queue it serves */
+	unsigned nr_ents;
 
 	/* Entries the offload threads have answered, for this thread to commit. */
 	int done_fd; /* eventfd: written when done grows */
@@ -145,10 +148,10 @@ enum uring_state {
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t state_cond = PTHREAD_COND_INITIALIZER;
 static enum uring_state state; /* guarded by state_lock */
-static struct uring_queue *queues;
-static unsigned nr_queues;
+static struct uring_ring *rings;
+static unsigned nr_rings;
 static int dev_fd = -1;
-static _Atomic unsigned queues_serving;
+static _Atomic unsigned rings_serving;
 
 static int sys_io_uring_setup(unsigned entries, struct io_uring_params *p)
 {
@@ -195,67 +198,68 @@ static int possible_cpus(void)
 	return count > 0 ? count : -EIO;
 }
 
-static int queue_ring_init(struct uring_queue *q)
+static int ring_mmap(struct uring_ring *r)
 {
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE,
 		/* Every entry and the eventfd read, nothing else, can complete: no overflow. */
-		.cq_entries = URING_CQ_SIZE,
+		.cq_entries = 4 * r->nr_ents,
 	};
 	size_t sq_len, cq_len;
 	char *m;
 
-	q->ring_fd = sys_io_uring_setup(URING_SQ_SIZE, &p);
-	if (q->ring_fd < 0)
+	/* SQEs: an entry's command each, and the read of the eventfd. */
+	r->ring_fd = sys_io_uring_setup(2 * r->nr_ents, &p);
+	if (r->ring_fd < 0)
 		return -errno;
 	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
 		return -EOPNOTSUPP; /* before Linux 5.4, which has no FUSE over io_uring either */
 	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
 	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-	q->ring_len = sq_len > cq_len ? sq_len : cq_len;
-	q->ring_mem = mmap(NULL, q->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			   q->ring_fd, IORING_OFF_SQ_RING);
-	if (q->ring_mem == MAP_FAILED) {
-		q->ring_mem = NULL;
+	r->ring_len = sq_len > cq_len ? sq_len : cq_len;
+	r->ring_mem = mmap(NULL, r->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			   r->ring_fd, IORING_OFF_SQ_RING);
+	if (r->ring_mem == MAP_FAILED) {
+		r->ring_mem = NULL;
 		return -errno;
 	}
-	q->sqes_len = p.sq_entries * URING_SQE_SIZE;
-	q->sqes = mmap(NULL, q->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       q->ring_fd, IORING_OFF_SQES);
-	if (q->sqes == MAP_FAILED) {
-		q->sqes = NULL;
+	r->sqes_len = p.sq_entries * URING_SQE_SIZE;
+	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       r->ring_fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED) {
+		r->sqes = NULL;
 		return -errno;
 	}
-	m = q->ring_mem;
-	q->sq_tail = (unsigned *)(m + p.sq_off.tail);
-	q->sq_mask = *(unsigned *)(m + p.sq_off.ring_mask);
-	q->sq_array = (unsigned *)(m + p.sq_off.array);
-	q->cq_head = (unsigned *)(m + p.cq_off.head);
-	q->cq_tail = (unsigned *)(m + p.cq_off.tail);
-	q->cq_mask = *(unsigned *)(m + p.cq_off.ring_mask);
-	q->cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
-	q->sq_next = *q->sq_tail;
+	m = r->ring_mem;
+	r->sq_tail = (unsigned *)(m + p.sq_off.tail);
+	r->sq_mask = *(unsigned *)(m + p.sq_off.ring_mask);
+	r->sq_array = (unsigned *)(m + p.sq_off.array);
+	r->cq_head = (unsigned *)(m + p.cq_off.head);
+	r->cq_tail = (unsigned *)(m + p.cq_off.tail);
+	r->cq_mask = *(unsigned *)(m + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
+	r->sq_next = *r->sq_tail;
 	return 0;
 }
 
-static int queue_init(struct uring_queue *q, unsigned qid)
+/* The ring's io_uring, eventfd and entry buffers; rings_plan() gave it its queues. */
+static int ring_init(struct uring_ring *r, unsigned index)
 {
 	int err;
 
-	q->qid = qid;
-	q->worker.transport = WORKER_URING;
-	q->worker.fd = -1;
-	q->worker.index = fsd_config.threads + qid;
-	q->done_fd = eventfd(0, EFD_CLOEXEC);
-	if (q->done_fd < 0)
+	r->worker.transport = WORKER_URING;
+	r->worker.fd = -1;
+	r->worker.index = fsd_config.threads + index;
+	r->done_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->done_fd < 0)
 		return -errno;
-	err = queue_ring_init(q);
+	err = ring_mmap(r);
 	if (err)
 		return err;
-	for (unsigned i = 0; i < URING_DEPTH; i++) {
-		struct uring_ent *e = &q->ents[i];
+	for (unsigned i = 0; i < r->nr_ents; i++) {
+		struct uring_ent *e = &r->ents[i];
 
-		e->queue = q;
+		e->ring = r;
 		e->buf = malloc(URING_FLAT_ROOM + URING_PAYLOAD);
 		if (!e->buf)
 			return -ENOMEM;
@@ -267,91 +271,91 @@ static int queue_init(struct uring_queue *q, unsigned qid)
 }
 
 /* The next SQE, zeroed; the kernel sees it at the next io_uring_enter. */
-static struct io_uring_sqe *queue_sqe(struct uring_queue *q)
+static struct io_uring_sqe *ring_sqe(struct uring_ring *r)
 {
-	unsigned idx = q->sq_next & q->sq_mask;
-	struct io_uring_sqe *sqe = (void *)(q->sqes + (size_t)idx * URING_SQE_SIZE);
+	unsigned idx = r->sq_next & r->sq_mask;
+	struct io_uring_sqe *sqe = (void *)(r->sqes + (size_t)idx * URING_SQE_SIZE);
 
 	memset(sqe, 0, URING_SQE_SIZE);
-	q->sq_array[idx] = idx;
+	r->sq_array[idx] = idx;
 	return sqe;
 }
 
-/* Hands the SQE queue_sqe() gave over to the kernel: written before the tail that says so. */
-static void queue_sqe_ready(struct uring_queue *q)
+/* Hands the SQE ring_sqe() gave over to the kernel: written before the tail that says so. */
+static void ring_sqe_ready(struct uring_ring *r)
 {
-	__atomic_store_n(q->sq_tail, ++q->sq_next, __ATOMIC_RELEASE);
-	q->sq_pending++;
+	__atomic_store_n(r->sq_tail, ++r->sq_next, __ATOMIC_RELEASE);
+	r->sq_pending++;
 }
 
-static void queue_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t cmd_op)
+static void ring_cmd(struct uring_ring *r, struct uring_ent *e, uint32_t cmd_op)
 {
-	struct io_uring_sqe *sqe = queue_sqe(q);
+	struct io_uring_sqe *sqe = ring_sqe(r);
 	struct fusebpf_uring_cmd_req *cmd = (void *)sqe->cmd;
 
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = dev_fd;
 	sqe->cmd_op = cmd_op;
-	sqe->user_data = e - q->ents;
+	sqe->user_data = e - r->ents;
 	if (cmd_op == FUSEBPF_URING_CMD_REGISTER) {
 		sqe->addr = (uintptr_t)e->iov;
 		sqe->len = 2;
 	} else {
 		cmd->commit_id = e->commit_id;
 	}
-	cmd->qid = q->qid;
-	queue_sqe_ready(q);
+	cmd->qid = e->qid;
+	ring_sqe_ready(r);
 }
 
 /* Asks the ring to tell when the offload threads have answered an entry. */
-static void queue_done_read(struct uring_queue *q)
+static void ring_done_read(struct uring_ring *r)
 {
-	struct io_uring_sqe *sqe = queue_sqe(q);
+	struct io_uring_sqe *sqe = ring_sqe(r);
 
 	sqe->opcode = IORING_OP_READ;
-	sqe->fd = q->done_fd;
-	sqe->addr = (uintptr_t)&q->done_count;
-	sqe->len = sizeof(q->done_count);
+	sqe->fd = r->done_fd;
+	sqe->addr = (uintptr_t)&r->done_count;
+	sqe->len = sizeof(r->done_count);
 	sqe->user_data = URING_DONE_TAG;
-	queue_sqe_ready(q);
+	ring_sqe_ready(r);
 }
 
 /*
- * The entry's reply is ready.  The queue's thread, which owns the ring,
+ * The entry's reply is ready.  The ring's thread, which owns it,
  * commits it now; an offload thread hands the entry back once
  * request_process() is done with it (ent_process).
  */
 static void ent_commit(struct worker *w, struct uring_ent *e)
 {
 	w->ent = NULL;
-	if (w == &e->queue->worker)
-		queue_cmd(e->queue, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+	if (w == &e->ring->worker)
+		ring_cmd(e->ring, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
 }
 
-/* An offload thread's answered entry, back to its queue's thread to commit. */
-static void queue_done_push(struct uring_queue *q, struct uring_ent *e)
+/* An offload thread's answered entry, back to its ring's thread to commit. */
+static void ring_done_push(struct uring_ring *r, struct uring_ent *e)
 {
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&q->done_lock);
-	e->next = q->done;
-	q->done = e;
-	pthread_mutex_unlock(&q->done_lock);
-	if (write(q->done_fd, &one, sizeof(one)) < 0)
-		fsd_log("io_uring queue %u: waking its thread: %s", q->qid, strerror(errno));
+	pthread_mutex_lock(&r->done_lock);
+	e->next = r->done;
+	r->done = e;
+	pthread_mutex_unlock(&r->done_lock);
+	if (write(r->done_fd, &one, sizeof(one)) < 0)
+		fsd_log("io_uring ring of CPU %u: waking its thread: %s", r->cpu, strerror(errno));
 }
 
-/* Commits what the offload threads have answered: on the queue's thread. */
-static void queue_commit_done(struct uring_queue *q)
+/* Commits what the offload threads have answered: on the ring's thread. */
+static void ring_commit_done(struct uring_ring *r)
 {
 	struct uring_ent *e;
 
-	pthread_mutex_lock(&q->done_lock);
-	e = q->done;
-	q->done = NULL;
-	pthread_mutex_unlock(&q->done_lock);
+	pthread_mutex_lock(&r->done_lock);
+	e = r->done;
+	r->done = NULL;
+	pthread_mutex_unlock(&r->done_lock);
 	for (; e; e = e->next)
-		queue_cmd(q, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
+		ring_cmd(r, e, FUSEBPF_URING_CMD_COMMIT_AND_FETCH);
 }
 
 /* Answers the entry's request with error alone (nothing else would free the entry). */
@@ -404,7 +408,7 @@ int uring_reply(struct worker *w, const struct iovec *iov, int n)
 }
 
 /*
- * Serves the entry's request on w: the queue's thread or an offload thread.
+ * Serves the entry's request on w: the ring's thread or an offload thread.
  * The entry goes back when request_process() has returned: after the
  * reply it may still read the reply (request_undo), and once the kernel has
  * the entry back it puts the next request there.
@@ -417,11 +421,11 @@ static void ent_process(struct worker *w, struct uring_ent *e)
 	if (w->ent) {
 		/* An opcode without a reply (FORGET): the kernel sends none here. */
 		fsd_log("io_uring queue %u: %s came without a reply over the ring: replying EIO",
-			e->queue->qid, opcode_name(((const struct fuse_in_header *)e->flat)->opcode));
+			e->qid, opcode_name(((const struct fuse_in_header *)e->flat)->opcode));
 		ent_commit_error(w, e, -EIO);
 	}
-	if (w != &e->queue->worker)
-		queue_done_push(e->queue, e);
+	if (w != &e->ring->worker)
+		ring_done_push(e->ring, e);
 }
 
 static void offload_push(struct uring_ent *e)
@@ -442,7 +446,7 @@ static void *offload_thread(void *arg)
 {
 	struct worker *w = arg;
 
-	dev_worker_init(w);
+	dev_worker_init(w, "offload", w->index - fsd_config.threads - nr_rings);
 	pthread_mutex_lock(&offload.lock);
 	for (;;) {
 		struct uring_ent *e = offload.head;
@@ -470,7 +474,7 @@ static void *offload_thread(void *arg)
  * right before the payload, and the request is the bytes /dev/fuse would
  * have given, with only its header copied.
  */
-static void ent_serve(struct uring_queue *q, struct uring_ent *e)
+static void ent_serve(struct uring_ring *r, struct uring_ent *e)
 {
 	struct fuse_in_header in;
 	uint32_t payload_sz = e->hdr.ring_ent_in_out.payload_sz;
@@ -483,8 +487,8 @@ static void ent_serve(struct uring_queue *q, struct uring_ent *e)
 	if (payload_sz > URING_PAYLOAD || in.len < sizeof(in) + payload_sz ||
 	    in.len - sizeof(in) - payload_sz > FUSEBPF_URING_OP_IN_OUT_SZ) {
 		fsd_log("io_uring queue %u: %s request of %u bytes with a %u-byte payload does not "
-			"add up: replying EIO", q->qid, opcode_name(in.opcode), in.len, payload_sz);
-		ent_commit_error(&q->worker, e, -EIO);
+			"add up: replying EIO", e->qid, opcode_name(in.opcode), in.len, payload_sz);
+		ent_commit_error(&r->worker, e, -EIO);
 		return;
 	}
 	fixed = in.len - sizeof(in) - payload_sz;
@@ -496,28 +500,28 @@ static void ent_serve(struct uring_queue *q, struct uring_ent *e)
 	if (offload.nr_threads && request_may_block(flat, in.len))
 		offload_push(e);
 	else
-		ent_process(&q->worker, e);
+		ent_process(&r->worker, e);
 }
 
 /* The end of an entry: the connection's end, or a refusal. */
-static void ent_ended(struct uring_queue *q, struct uring_ent *e, int res)
+static void ent_ended(struct uring_ring *r, struct uring_ent *e, int res)
 {
-	q->live--;
+	r->live--;
 	if (res == -ENOTCONN || res == -ECONNABORTED || res == -ECANCELED)
 		return;
 	if (e->registering) {
 		/* The kernel now leaves io_uring off for the connection. */
-		if (!q->register_failed)
+		if (!r->register_failed)
 			fsd_log("io_uring queue %u: registering its entries: %s: requests stay on "
-				"/dev/fuse", q->qid, strerror(-res));
-		q->register_failed = res;
+				"/dev/fuse", e->qid, strerror(-res));
+		r->register_failed = res;
 		return;
 	}
-	fsd_log("io_uring queue %u: committing a reply: %s", q->qid, strerror(-res));
-	q->commit_failed = res;
+	fsd_log("io_uring queue %u: committing a reply: %s", e->qid, strerror(-res));
+	r->commit_failed = res;
 }
 
-static bool queue_wait_init(void)
+static bool ring_wait_init(void)
 {
 	bool on;
 
@@ -530,104 +534,175 @@ static bool queue_wait_init(void)
 }
 
 /* Registers the entries, then serves them until the kernel has them all back. */
-static int queue_serve(struct uring_queue *q)
+static int ring_serve(struct uring_ring *r)
 {
-	for (unsigned i = 0; i < URING_DEPTH; i++) {
-		q->ents[i].registering = true;
-		queue_cmd(q, &q->ents[i], FUSEBPF_URING_CMD_REGISTER);
+	for (unsigned i = 0; i < r->nr_ents; i++) {
+		r->ents[i].registering = true;
+		ring_cmd(r, &r->ents[i], FUSEBPF_URING_CMD_REGISTER);
 	}
-	queue_done_read(q);
-	q->live = URING_DEPTH;
-	while (q->live) {
+	ring_done_read(r);
+	r->live = r->nr_ents;
+	while (r->live) {
 		/* Until registered, do not wait: a refused REGISTER must be seen. */
-		unsigned wait = q->counted || q->register_failed ? 1 : 0;
+		unsigned wait = r->counted || r->register_failed ? 1 : 0;
 		unsigned head, tail;
-		int n = sys_io_uring_enter(q->ring_fd, q->sq_pending, wait, IORING_ENTER_GETEVENTS);
+		int n = sys_io_uring_enter(r->ring_fd, r->sq_pending, wait, IORING_ENTER_GETEVENTS);
 
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == EBUSY)
 				continue;
 			return -errno;
 		}
-		q->sq_pending -= n;
-		head = *q->cq_head;
-		tail = __atomic_load_n(q->cq_tail, __ATOMIC_ACQUIRE);
+		r->sq_pending -= n;
+		head = *r->cq_head;
+		tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
 		for (; head != tail; head++) {
-			const struct io_uring_cqe *cqe = &q->cqes[head & q->cq_mask];
+			const struct io_uring_cqe *cqe = &r->cqes[head & r->cq_mask];
 			uint64_t tag = cqe->user_data;
-			struct uring_ent *e = &q->ents[tag % URING_DEPTH];
+			struct uring_ent *e = &r->ents[tag % r->nr_ents];
 			int res = cqe->res;
 
 			/* The CQE is read: give its slot back before serving. */
-			__atomic_store_n(q->cq_head, head + 1, __ATOMIC_RELEASE);
+			__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
 			if (tag == URING_DONE_TAG) {
 				/* Without the read, offloaded entries would never come back. */
 				if (res < 0 && res != -EINTR && res != -EAGAIN) {
-					fsd_log("io_uring queue %u: reading its eventfd: %s", q->qid,
+					fsd_log("io_uring ring of CPU %u: reading its eventfd: %s", r->cpu,
 						strerror(-res));
 					return res;
 				}
-				queue_commit_done(q);
-				queue_done_read(q);
+				ring_commit_done(r);
+				ring_done_read(r);
 			} else if (res == -EAGAIN && e->registering) {
 				/* INIT's reply is not processed yet. */
 				usleep(1000);
-				queue_cmd(q, e, FUSEBPF_URING_CMD_REGISTER);
+				ring_cmd(r, e, FUSEBPF_URING_CMD_REGISTER);
 			} else if (res < 0) {
-				ent_ended(q, e, res);
+				ent_ended(r, e, res);
 			} else {
 				e->registering = false;
-				ent_serve(q, e);
+				ent_serve(r, e);
 			}
 		}
-		if (!q->counted && !q->register_failed && !q->sq_pending) {
-			q->counted = true;
-			atomic_fetch_add(&queues_serving, 1);
+		if (!r->counted && !r->register_failed && !r->sq_pending) {
+			r->counted = true;
+			atomic_fetch_add(&rings_serving, 1);
 		}
 	}
 	/*
 	 * Entries refused while the connection lives on: with none left, this
 	 * CPU's requests would wait forever.
 	 */
-	return q->commit_failed;
+	return r->commit_failed;
 }
 
-static void *queue_thread(void *arg)
+static void *ring_thread(void *arg)
 {
-	struct uring_queue *q = arg;
+	struct uring_ring *r = arg;
 	int err;
 
-	dev_worker_init(&q->worker);
-	if (!queue_wait_init())
+	dev_worker_init(&r->worker, "ring", r->cpu);
+	if (!ring_wait_init())
 		return NULL;
-	err = queue_serve(q);
-	if (q->counted)
-		atomic_fetch_sub(&queues_serving, 1);
+	err = ring_serve(r);
+	if (r->counted)
+		atomic_fetch_sub(&rings_serving, 1);
 	if (err) {
-		fsd_log("io_uring queue %u: %s", q->qid, strerror(-err));
+		fsd_log("io_uring ring of CPU %u: %s", r->cpu, strerror(-err));
 		fsd_worker_exited(err);
 	}
 	return NULL;
 }
 
-static int queue_start(struct uring_queue *q)
+static int ring_start(struct uring_ring *r)
 {
+	size_t size = CPU_ALLOC_SIZE(r->cpu + 1);
+	cpu_set_t *cpus = CPU_ALLOC(r->cpu + 1);
 	pthread_attr_t attr;
-	cpu_set_t cpus;
 	int err;
 
-	CPU_ZERO(&cpus);
-	CPU_SET(q->qid, &cpus);
+	if (!cpus)
+		return -ENOMEM;
+	CPU_ZERO_S(size, cpus);
+	CPU_SET_S(r->cpu, size, cpus);
 	pthread_attr_init(&attr);
-	pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
-	err = pthread_create(&q->thread, &attr, queue_thread, q);
+	pthread_attr_setaffinity_np(&attr, size, cpus);
+	err = pthread_create(&r->thread, &attr, ring_thread, r);
 	pthread_attr_destroy(&attr);
-	if (err == EINVAL) /* the CPU is not online: serve its queue from anywhere */
-		err = pthread_create(&q->thread, NULL, queue_thread, q);
+	CPU_FREE(cpus);
+	if (err == EINVAL) /* the CPU went offline meanwhile: serve from anywhere */
+		err = pthread_create(&r->thread, NULL, ring_thread, r);
 	if (err)
 		return -err;
-	q->started = true;
+	r->started = true;
 	return 0;
+}
+
+/*
+ * Which ring serves which kernel queue.  The kernel has a queue for every
+ * possible CPU and wants entries on all of them before it serves any.
+ * Each CPU the daemon may run on (online, and in its affinity) gets a ring
+ * and thread of its own, pinned there; the queues of the other CPUs (a VM's
+ * hotplug slots, CPUs outside a cpuset) are dealt out over those rings, so
+ * that a CPU that comes online later is served, from a CPU away, without a
+ * thread and io_uring idling for it meanwhile.
+ */
+static int rings_plan(unsigned nr_queues)
+{
+	size_t size = CPU_ALLOC_SIZE(nr_queues);
+	cpu_set_t *allowed = CPU_ALLOC(nr_queues);
+	unsigned *ring_of = calloc(nr_queues, sizeof(*ring_of)), spare = 0;
+	int err = 0;
+
+	if (!allowed || !ring_of) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (sched_getaffinity(0, size, allowed) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (unsigned q = 0; q < nr_queues; q++)
+		if (CPU_ISSET_S(q, size, allowed))
+			ring_of[q] = nr_rings++;
+	if (!nr_rings) {
+		err = -ENXIO; /* a CPU numbered past the possible ones */
+		goto out;
+	}
+	rings = calloc(nr_rings, sizeof(*rings));
+	if (!rings) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned q = 0; q < nr_queues; q++) {
+		if (CPU_ISSET_S(q, size, allowed))
+			rings[ring_of[q]].cpu = q;
+		else
+			ring_of[q] = spare++ % nr_rings;
+		rings[ring_of[q]].nr_ents += URING_DEPTH;
+	}
+	for (unsigned i = 0; i < nr_rings; i++) {
+		rings[i].ring_fd = rings[i].done_fd = -1;
+		pthread_mutex_init(&rings[i].done_lock, NULL);
+	}
+	for (unsigned i = 0; i < nr_rings; i++) {
+		rings[i].ents = calloc(rings[i].nr_ents, sizeof(*rings[i].ents));
+		if (!rings[i].ents) {
+			err = -ENOMEM;
+			goto out;
+		}
+		rings[i].nr_ents = 0; /* counted again as the queues are dealt */
+	}
+	for (unsigned q = 0; q < nr_queues; q++) {
+		struct uring_ring *r = &rings[ring_of[q]];
+
+		for (unsigned i = 0; i < URING_DEPTH; i++)
+			r->ents[r->nr_ents++].qid = q;
+	}
+out:
+	CPU_FREE(allowed);
+	free(ring_of);
+	return err;
 }
 
 /* The offload threads: as many as the /dev/fuse workers. */
@@ -643,7 +718,7 @@ static int offload_start(void)
 
 		w->transport = WORKER_URING;
 		w->fd = -1;
-		w->index = fsd_config.threads + nr_queues + i;
+		w->index = fsd_config.threads + nr_rings + i;
 		err = pthread_create(&w->thread, NULL, offload_thread, w);
 		if (err)
 			return -err;
@@ -669,29 +744,70 @@ static bool offload_join(const struct timespec *deadline)
 	return true;
 }
 
+bool uring_kernel_enabled(void)
+{
+	char value = 0;
+	int fd = open("/sys/module/fuse/parameters/enable_uring", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false; /* a kernel without FUSE over io_uring (before 6.14) */
+	if (read(fd, &value, 1) != 1)
+		value = 0;
+	close(fd);
+	return value == 'Y' || value == '1';
+}
+
+/*
+ * Rings only where they can serve: with uring=auto, quietly not at all
+ * when the kernel would not offer the feature.  Not in FUSE-BPF mode: a
+ * LOOKUP reply with entries is an ioctl of the device, which finds only
+ * requests read from it.
+ */
+static bool uring_usable(void)
+{
+	bool asked = fsd_config.uring == URING_MODE_ON;
+
+	if (fsd_bpf_kernel) {
+		if (asked)
+			fsd_log("uring=on: not with kernel=%s (LOOKUP replies go through an ioctl "
+				"of the device); serving without it",
+				kernel_mode_name(fsd_config.kernel));
+		return false;
+	}
+	if (!uring_kernel_enabled()) {
+		if (asked)
+			fsd_log("uring=on: the kernel does not offer FUSE over io_uring "
+				"(/sys/module/fuse/parameters/enable_uring is not Y): serving on "
+				"/dev/fuse");
+		return false;
+	}
+	return true;
+}
+
 int uring_setup(int session_fd)
 {
-	int n = possible_cpus(), err;
+	int n, err;
 
+	if (!uring_usable())
+		return -EOPNOTSUPP;
+	n = possible_cpus();
 	if (n < 0) {
 		fsd_log("io_uring: reading the possible CPUs: %s: serving on /dev/fuse",
 			strerror(-n));
 		return n;
 	}
-	queues = calloc(n, sizeof(*queues));
-	if (!queues)
-		return -ENOMEM;
-	nr_queues = n;
 	dev_fd = session_fd;
-	for (unsigned i = 0; i < nr_queues; i++) {
-		queues[i].ring_fd = queues[i].done_fd = -1;
-		pthread_mutex_init(&queues[i].done_lock, NULL);
+	err = rings_plan(n);
+	if (err) {
+		fsd_log("io_uring: placing the rings of %d CPUs: %s: serving on /dev/fuse", n,
+			strerror(-err));
+		goto out_free;
 	}
-	for (unsigned i = 0; i < nr_queues; i++) {
-		err = queue_init(&queues[i], i);
+	for (unsigned i = 0; i < nr_rings; i++) {
+		err = ring_init(&rings[i], i);
 		if (err) {
 			fsd_log("io_uring: setting up the ring of CPU %u: %s: serving on /dev/fuse",
-				i, strerror(-err));
+				rings[i].cpu, strerror(-err));
 			goto out_free;
 		}
 	}
@@ -702,11 +818,11 @@ int uring_setup(int session_fd)
 		goto out_stop;
 	}
 	state = URING_WAIT_INIT;
-	for (unsigned i = 0; i < nr_queues; i++) {
-		err = queue_start(&queues[i]);
+	for (unsigned i = 0; i < nr_rings; i++) {
+		err = ring_start(&rings[i]);
 		if (err) {
 			fsd_log("io_uring: starting the thread of CPU %u: %s: serving on /dev/fuse",
-				i, strerror(-err));
+				rings[i].cpu, strerror(-err));
 			goto out_stop;
 		}
 	}
@@ -728,15 +844,18 @@ bool uring_wanted(void)
 
 void uring_negotiated(bool granted)
 {
+	bool waited;
+
 	pthread_mutex_lock(&state_lock);
-	if (state == URING_WAIT_INIT) {
+	waited = state == URING_WAIT_INIT;
+	if (waited) {
 		state = granted ? URING_ON : URING_ENDED;
 		pthread_cond_broadcast(&state_cond);
 	}
 	pthread_mutex_unlock(&state_lock);
-	if (!granted && fsd_config.uring_given)
-		fsd_log("uring=on: the kernel does not offer FUSE over io_uring "
-			"(/sys/module/fuse/parameters/enable_uring is not Y?): serving on /dev/fuse");
+	if (waited && !granted)
+		fsd_log("io_uring: not granted at INIT (enable_uring turned off meanwhile?): "
+			"serving on /dev/fuse");
 }
 
 void uring_stop(void)
@@ -751,45 +870,46 @@ void uring_stop(void)
 
 bool uring_join(const struct timespec *deadline)
 {
-	for (unsigned i = 0; i < nr_queues; i++) {
-		struct uring_queue *q = &queues[i];
+	for (unsigned i = 0; i < nr_rings; i++) {
+		struct uring_ring *r = &rings[i];
 
-		if (!q->started)
+		if (!r->started)
 			continue;
-		if (deadline ? pthread_timedjoin_np(q->thread, NULL, deadline) :
-			       pthread_join(q->thread, NULL))
+		if (deadline ? pthread_timedjoin_np(r->thread, NULL, deadline) :
+			       pthread_join(r->thread, NULL))
 			return false;
-		q->started = false;
+		r->started = false;
 	}
-	/* The queues' threads are gone: no entry comes to the offload threads any more. */
+	/* The rings' threads are gone: no entry comes to the offload threads any more. */
 	return offload_join(deadline);
 }
 
 void uring_free(void)
 {
-	for (unsigned i = 0; queues && i < nr_queues; i++) {
-		struct uring_queue *q = &queues[i];
+	for (unsigned i = 0; rings && i < nr_rings; i++) {
+		struct uring_ring *r = &rings[i];
 
-		if (q->sqes)
-			munmap(q->sqes, q->sqes_len);
-		if (q->ring_mem)
-			munmap(q->ring_mem, q->ring_len);
-		if (q->ring_fd >= 0)
-			close(q->ring_fd);
-		if (q->done_fd >= 0)
-			close(q->done_fd);
-		pthread_mutex_destroy(&q->done_lock);
-		for (unsigned j = 0; j < URING_DEPTH; j++)
-			free(q->ents[j].buf);
+		if (r->sqes)
+			munmap(r->sqes, r->sqes_len);
+		if (r->ring_mem)
+			munmap(r->ring_mem, r->ring_len);
+		if (r->ring_fd >= 0)
+			close(r->ring_fd);
+		if (r->done_fd >= 0)
+			close(r->done_fd);
+		pthread_mutex_destroy(&r->done_lock);
+		for (unsigned j = 0; r->ents && j < r->nr_ents; j++)
+			free(r->ents[j].buf);
+		free(r->ents);
 	}
-	free(queues);
-	queues = NULL;
-	nr_queues = 0;
+	free(rings);
+	rings = NULL;
+	nr_rings = 0;
 	free(offload.workers);
 	offload.workers = NULL;
 }
 
 int uring_active(void)
 {
-	return nr_queues && atomic_load(&queues_serving) == nr_queues;
+	return nr_rings && atomic_load(&rings_serving) == nr_rings;
 }

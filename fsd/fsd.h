@@ -43,6 +43,13 @@
 
 enum cache_mode { CACHE_NEVER, CACHE_AUTO, CACHE_ALWAYS };
 
+/* -o uring=: whether requests come over FUSE-over-io_uring (dev_uring.c). */
+enum uring_mode {
+	URING_MODE_AUTO, /* the default: when the kernel's enable_uring is set */
+	URING_MODE_ON, /* asked for: a line in the log if the kernel does not offer it */
+	URING_MODE_OFF,
+};
+
 /* -o kernel=: which kernel runs the filters, and so how fsd mounts (main.c). */
 enum kernel_mode {
 	KERNEL_AUTO, /* the default: fusebpf when /dev/fusebpf exists, else fuse */
@@ -62,8 +69,7 @@ struct config {
 	double negative_timeout; /* seconds; cached ENOENT */
 	double attr_timeout; /* seconds */
 	bool passthrough; /* use kernel passthrough when the kernel offers it */
-	bool uring; /* serve requests over io_uring when the kernel offers it */
-	bool uring_given; /* -o uring= was on the command line */
+	enum uring_mode uring; /* serve requests over io_uring: -o uring= */
 	bool allow_other;
 	bool default_permissions;
 	unsigned long mount_flags; /* MS_RDONLY, MS_NOSUID, ... */
@@ -151,7 +157,7 @@ struct node {
 	/* Guarded by the backing lock (backing.c). */
 	int backing_id; /* kernel passthrough id, 0 when none */
 	unsigned backing_opens; /* passthrough opens, sharing backing_id */
-	unsigned backing_writers; /* of those, opens for writing (backing_attr_timeout) */
+	unsigned backing_map_writers; /* of those, O_RDWR opens (backing_attr_timeout) */
 	unsigned cached_opens; /* opens whose data the daemon serves */
 	bool backing_failed; /* kernel refused this inode: serve data ourselves */
 };
@@ -375,11 +381,11 @@ extern int fsd_session_fd; /* receives the backing ioctls */
  * and possible.  Returns the backing id (> 0) for passthrough, 0 when the
  * daemon serves the open's data.
  */
-int backing_open(struct node *node, int fd, bool want_passthrough, bool writable);
-void backing_release(struct node *node, bool passthrough, bool writable);
+int backing_open(struct node *node, int fd, bool want_passthrough, int open_flags);
+void backing_release(struct node *node, bool passthrough, int open_flags);
 /*
- * Zeroes a reply's attribute timeout (sec, nsec) while node is open for
- * writing in passthrough: writes through a shared mapping of it change the
+ * Zeroes a reply's attribute timeout (sec, nsec) while node is open
+ * O_RDWR in passthrough: writes through a shared mapping of it change the
  * backing file's mtime and ctime without a request the kernel would see.
  */
 void backing_attr_timeout(struct node *node, uint64_t *sec, uint32_t *nsec);
@@ -402,8 +408,11 @@ int dev_reply(struct request *req, int error);
 int dev_notify_inval_inode(uint64_t nodeid);
 /* Serves requests on fd until the connection ends. */
 void *dev_worker(void *arg);
-/* Sets up a worker thread: its own umask (create_begin sets the caller's). */
-void dev_worker_init(struct worker *w);
+/*
+ * Sets up a worker thread: its own umask (create_begin sets the caller's),
+ * and a name for ps and top: "fsd-" kind number.
+ */
+void dev_worker_init(struct worker *w, const char *kind, unsigned number);
 /* main.c: a worker stopped with err (-ENODEV: the mount is gone). */
 void fsd_worker_exited(int err);
 
@@ -411,11 +420,14 @@ void fsd_worker_exited(int err);
 
 struct uring_ent;
 /*
- * Before mounting, with uring wanted: one io_uring per possible CPU and a
- * thread per ring, pinned to its CPU, waiting for INIT.  0, or -errno when
- * io_uring cannot be used (the daemon then serves /dev/fuse alone).
+ * Before mounting, unless -o uring=off: when the kernel offers FUSE over
+ * io_uring, one io_uring per possible CPU and a thread per ring, pinned to
+ * its CPU, waiting for INIT.  0, or -errno when io_uring cannot be used
+ * (the daemon then serves /dev/fuse alone).
  */
 int uring_setup(int session_fd);
+/* True when the running kernel offers FUSE over io_uring (its enable_uring is set). */
+bool uring_kernel_enabled(void);
 /* True when uring_setup succeeded: INIT asks for FUSE_OVER_IO_URING. */
 bool uring_wanted(void);
 /* INIT's outcome: the threads register their rings, or end. */

@@ -251,7 +251,7 @@ void handle_put(struct handle *h)
 	if (!last)
 		return;
 	if (h->is_file)
-		backing_release(h->node, h->passthrough, (h->flags & O_ACCMODE) != O_RDONLY);
+		backing_release(h->node, h->passthrough, h->flags);
 	if (h->user && user_module->handle_free)
 		user_module->handle_free(h->user);
 	if (h->fd >= 0)

@@ -586,15 +586,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fsd_session_fd = devfd;
-	/*
-	 * Before the workers: INIT asks for io_uring only if the rings are
-	 * there.  Not in FUSE-BPF mode: a LOOKUP reply with entries is an
-	 * ioctl of the device, which finds only requests read from it.
-	 */
-	if (cfg->uring && fsd_bpf_kernel)
-		fsd_log("uring=on: not with kernel=%s (LOOKUP replies go through an ioctl of "
-			"the device); serving without it", kernel_mode_name(cfg->kernel));
-	else if (cfg->uring)
+	/* Before the workers: INIT asks for io_uring only if the rings are there. */
+	if (cfg->uring != URING_MODE_OFF)
 		uring_setup(devfd);
 	workers = calloc(cfg->threads, sizeof(*workers));
 	if (!workers || workers_start(workers, cfg->threads, devfd)) {

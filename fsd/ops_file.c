@@ -147,11 +147,10 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	/* A userspace handler that claimed the open must see its data (user.h). */
 	bool filtered = data_filtered(req) || req->open_user;
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
-	bool writable = (flags & O_ACCMODE) != O_RDONLY;
 	struct handle *h;
 	int err = 0, id;
 
-	id = backing_open(node, fd, want_passthrough, writable);
+	id = backing_open(node, fd, want_passthrough, flags);
 	if (id > 0 && filtered) {
 		/*
 		 * The kernel keeps one I/O mode per inode, and this one is
@@ -184,7 +183,7 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		handle_uncharge(req->hdr->uid);
 	if (err) {
 		/* Counted in its mode by backing_open: uncounted there. */
-		backing_release(node, id > 0, writable);
+		backing_release(node, id > 0, flags);
 		return err;
 	}
 	req->new_fh = h->fh;
@@ -261,6 +260,22 @@ static int create_fd(struct request *req, int dirfd, const char *name, int flags
 }
 
 /*
+ * A file open O_RDWR by passthrough gets attributes without a timeout
+ * (backing_attr_timeout), but the open that creates one checks its
+ * permission as soon as the CREATE reply is in (may_open), and would ask
+ * again for the attributes this reply carries: a GETATTR per create.  The
+ * smallest timeout, one jiffy, covers that check.  It hides nothing: the
+ * file is new and empty, and a shared mapping can change it only once
+ * something has grown it (write, truncate, fallocate), which the kernel
+ * sees and which drops the attributes.
+ */
+static void create_attr_grace(struct fuse_entry_out *entry)
+{
+	if (!entry->attr_valid && !entry->attr_valid_nsec && fsd_config.attr_timeout > 0)
+		entry->attr_valid_nsec = 1;
+}
+
+/*
  * The kernel sends CREATE for a name it believes missing.  The name is
  * created with O_EXCL: if it exists after all (made in the backing
  * directory behind a cached negative entry), ESTALE makes the kernel redo
@@ -301,6 +316,7 @@ OP_HANDLER(op_create)
 	/* The entry was filled before the open was counted. */
 	backing_attr_timeout(child, &req->arg.create.entry.attr_valid,
 			     &req->arg.create.entry.attr_valid_nsec);
+	create_attr_grace(&req->arg.create.entry);
 	reply_arg(req, sizeof(req->arg.create));
 	return 0;
 }

@@ -19,8 +19,6 @@
 
 #define FSD_THREADS_DEFAULT 4
 #define FSD_THREADS_MAX 64
-/* FUSE over io_uring when the kernel offers it; see docs/operations.md for why. */
-#define FSD_URING_DEFAULT false
 /* cache=always: the mount owns its backing directory; see docs/operations.md. */
 #define TIMEOUT_ALWAYS 86400.0
 #define TIMEOUT_AUTO 1.0
@@ -251,13 +249,14 @@ static int option_one(struct config *cfg, const char *opt, char *err, size_t err
 		return 0;
 	}
 	if (KEY("uring") && val) {
-		if (!strcmp(val, "on"))
-			cfg->uring = true;
+		if (!strcmp(val, "auto"))
+			cfg->uring = URING_MODE_AUTO;
+		else if (!strcmp(val, "on"))
+			cfg->uring = URING_MODE_ON;
 		else if (!strcmp(val, "off"))
-			cfg->uring = false;
+			cfg->uring = URING_MODE_OFF;
 		else
-			return fail(err, errlen, "option uring=%s: expected on or off", val);
-		cfg->uring_given = true;
+			return fail(err, errlen, "option uring=%s: expected auto, on or off", val);
 		return 0;
 	}
 	if (KEY("fd_cache") && val) {
@@ -405,7 +404,7 @@ int options_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
 	snprintf(cfg->subtype, sizeof(cfg->subtype), "fsd");
 	cfg->threads = FSD_THREADS_DEFAULT;
 	cfg->passthrough = true;
-	cfg->uring = FSD_URING_DEFAULT;
+	cfg->uring = URING_MODE_AUTO;
 	cfg->allow_other = true;
 	cfg->default_permissions = true;
 	cfg->cache = CACHE_ALWAYS;
@@ -544,8 +543,8 @@ void options_usage(const char *prog)
 	       "     negative_timeout=S       seconds a missing name stays cached\n"
 	       "     attr_timeout=S           seconds attributes stay cached\n"
 	       "     passthrough=on|off       kernel passthrough of file data (default on)\n"
-	       "     uring=on|off             serve requests over io_uring, a queue per CPU,\n"
-	       "                              when the kernel offers it (default %s)\n"
+	       "     uring=auto|on|off        serve requests over io_uring, a queue per CPU\n"
+	       "                              (default auto: when the kernel offers it)\n"
 	       "     fd_cache=N               O_PATH fds kept open for idle inodes\n"
 	       "                              (default: half the open-file limit)\n"
 	       "     max_opens_per_uid=N      open files and directories one uid other than\n"
@@ -594,6 +593,5 @@ void options_usage(const char *prog)
 	       "  BACKING_DIR MOUNTPOINT fuse.fsd OPTS 0 0\n"
 	       "taking the options above; its -s, -n, -v and -t are ignored, -f mounts\n"
 	       "nothing, -N NS mounts in mount namespace NS (a path or a pid).\n",
-	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO,
-	       FSD_URING_DEFAULT ? "on" : "off");
+	       prog, FSD_THREADS_DEFAULT, TIMEOUT_ALWAYS, TIMEOUT_AUTO);
 }

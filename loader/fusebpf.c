@@ -380,6 +380,15 @@ static int cmd_stats(const char *mountpoint)
 	       !strcmp(kv_get(kv, n, "kernel"), "fuse") ? "the daemon" :
 							  "the kernel",
 	       kv_get(kv, n, "kernel") ?: "?");
+	/* uring_requests counts requests that came over the rings, offloaded or not. */
+	if (!strcmp(kv_get(kv, n, "uring") ?: "0", "1"))
+		printf("transport: io_uring, a queue per CPU (%s requests, %s of them by offload "
+		       "threads); /dev/fuse %s\n",
+		       kv_get(kv, n, "uring_requests") ?: "?", kv_get(kv, n, "uring_offloaded") ?: "?",
+		       kv_get(kv, n, "dev_requests") ?: "?");
+	else
+		printf("transport: /dev/fuse (%s requests); io_uring not in use\n",
+		       kv_get(kv, n, "dev_requests") ?: "?");
 	for (size_t i = 0; i < n; i++)
 		if (!strncmp(kv[i].key, "policy.", 7))
 			printf("policy %s: %s\n", kv[i].key + 7, kv[i].value);
@@ -873,8 +882,11 @@ static int build_kernel_mode(const char *src, const char *out, char **args, int 
 		fprintf(stderr, "fusebpf build: making %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	snprintf(kout, sizeof(kout), "%s/%s", dir, base);
-	snprintf(ksrc, sizeof(ksrc), "%s.kern.c", kout);
+	if (snprintf(kout, sizeof(kout), "%s/%s", dir, base) >= (int)sizeof(kout) ||
+	    snprintf(ksrc, sizeof(ksrc), "%s.kern.c", kout) >= (int)sizeof(ksrc)) {
+		fprintf(stderr, "fusebpf build: %s: name too long\n", out);
+		return 1;
+	}
 	f = fopen(ksrc, "we");
 	if (!f) {
 		fprintf(stderr, "fusebpf build: %s: %s\n", ksrc, strerror(errno));

@@ -25,9 +25,15 @@ elapsed() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'
 }
 
-# The sides of round N (1, 2, ...) in the order they run: A first in odd
-# rounds, B first in even ones, so that neither always inherits the other's
-# dirty pages and warm caches.
+# The sides of round N (1, 2, ...) in the order they run: round N starts
+# with the Nth side and goes round (A B, then B A; A B C, B C A, C A B), so
+# that no side always inherits another's dirty pages and warm caches.
 sides() {
-	if (($1 % 2)); then echo "$2 $3"; else echo "$3 $2"; fi
+	local round=$1
+	shift
+	local n=$# i order=()
+	for ((i = 0; i < n; i++)); do
+		order+=("${@:$(((round - 1 + i) % n + 1)):1}")
+	done
+	echo "${order[*]}"
 }

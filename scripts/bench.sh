@@ -13,6 +13,11 @@
 #                       tree media, or the groups data (the first three) and all (default);
 #                       media is scripts/bench-media.sh, with mounts of its own
 #   BENCH_FSD_OPTS=...  extra fsd options, e.g. "-o passthrough=off --threads 2"
+#   BENCH_URING=0       no io_uring side; by default, where the kernel has FUSE over
+#                       io_uring, fsd runs twice: over /dev/fuse (-o uring=off) and on a
+#                       second mount over io_uring (-o uring=on), the sides taking turns
+#                       (none when BENCH_FSD_OPTS sets uring= itself)
+#   BENCH_CHART=FILE    also draw the ratios as a PNG chart (scripts/bench-chart.sh)
 #   BENCH_SIZE_MB, BENCH_FILES, BENCH_RUNTIME, BENCH_TREE (a .tar.xz, or "gen"),
 #   BENCH_TREE_FILES (files of the generated tree), BENCH_ROUNDS (rounds of the
 #   metadata and ls workloads, median reported; default 3), BENCH_SCRATCH (parent of the
@@ -75,25 +80,52 @@ chmod 755 "$scratch"
 back=$scratch/back
 mnt=$scratch/mnt
 work=$scratch/work
-mkdir -p "$back/native" "$back/fsd" "$mnt" "$work"
+ring_mnt=$scratch/ring-mnt
+mkdir -p "$back/native" "$back/fsd" "$back/ring" "$mnt" "$ring_mnt" "$work"
 native_root=$back/native
 fsd_root=$mnt/fsd
-fsd_pid=
+ring_root=$ring_mnt/ring
 watchdog_pid=
 
+# The sides: native, fsd over /dev/fuse, and fsd over io_uring (ring) where
+# the kernel has it.  The kernel offers io_uring only while enable_uring is
+# set; the bench sets it for the ring mount's INIT and puts it back.
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_saved=
+sides_all="native fsd"
+declare -A mnt_of=([fsd]=$mnt [ring]=$ring_mnt) opts_of pid_of=([fsd]= [ring]=)
+if [[ $fsd_opts = *uring=* ]]; then
+	opts_of[fsd]=$fsd_opts
+else
+	opts_of[fsd]="$fsd_opts -o uring=off"
+	if [[ ${BENCH_URING:-1} != 0 && -w $uring_param ]]; then
+		sides_all+=" ring"
+		opts_of[ring]="$fsd_opts -o uring=on"
+	fi
+fi
+ring=
+[[ $sides_all = *ring* ]] && ring=1
+
+uring_put_back() {
+	[[ -n $uring_saved ]] || return 0
+	if [[ $uring_saved = Y ]]; then echo 1 >"$uring_param"; else echo 0 >"$uring_param"; fi
+	uring_saved=
+}
+
 fsd_stop() {
-	[[ -n $fsd_pid ]] || return 0
-	kill -TERM "$fsd_pid" 2>/dev/null || true
+	local side=$1 pid=${pid_of[$1]}
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
 	for _ in $(seq 100); do
-		kill -0 "$fsd_pid" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	if kill -0 "$fsd_pid" 2>/dev/null; then
-		echo "bench: fsd did not exit on SIGTERM; killing it" >&2
-		kill -KILL "$fsd_pid" 2>/dev/null || true
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "bench: fsd ($side) did not exit on SIGTERM; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
 	fi
-	wait "$fsd_pid" 2>/dev/null || true
-	fsd_pid=
+	wait "$pid" 2>/dev/null || true
+	pid_of[$side]=
 }
 
 cleanup() {
@@ -104,10 +136,13 @@ cleanup() {
 		pkill -P "$watchdog_pid" 2>/dev/null
 		wait "$watchdog_pid" 2>/dev/null
 	fi
-	fsd_stop
+	uring_put_back
+	fsd_stop fsd
+	fsd_stop ring
 	is_mounted "$mnt" && umount -l "$mnt"
-	if is_mounted "$mnt"; then
-		echo "bench: $mnt is still mounted; leaving $scratch in place" >&2
+	is_mounted "$ring_mnt" && umount -l "$ring_mnt"
+	if is_mounted "$mnt" || is_mounted "$ring_mnt"; then
+		echo "bench: $mnt or $ring_mnt is still mounted; leaving $scratch in place" >&2
 	else
 		rm -rf "$scratch"
 	fi
@@ -123,28 +158,33 @@ watchdog() {
 	# Killed by cleanup: the run ended in time; quietly, without "Terminated".
 	{ sleep "$limit" || exit 0; } 2>/dev/null
 	echo "bench: watchdog: the run took over ${limit}s; aborting" >&2
-	[[ -s $scratch/fsd.pid ]] && kill -KILL "$(cat "$scratch/fsd.pid")" 2>/dev/null
+	for f in "$scratch"/*.pid; do
+		[[ -s $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null
+	done
 	umount -l "$mnt" 2>/dev/null
+	umount -l "$ring_mnt" 2>/dev/null
 	pkill -TERM -P "$1" 2>/dev/null
 	kill -TERM "$1" 2>/dev/null
 }
 watchdog $$ &
 watchdog_pid=$!
 
+# Mounts $back for SIDE (fsd or ring) with its options.
 fsd_start() {
+	local side=$1 dir=${mnt_of[$1]} root=${1}_root
 	# shellcheck disable=SC2086 # the options are meant to be split
-	"$fsd" -f $fsd_opts "$back" "$mnt" 2>>"$scratch/fsd.log" &
-	fsd_pid=$!
-	echo "$fsd_pid" >"$scratch/fsd.pid"
+	"$fsd" -f ${opts_of[$side]} "$back" "$dir" 2>>"$scratch/$side.log" &
+	pid_of[$side]=$!
+	echo "${pid_of[$side]}" >"$scratch/$side.pid"
 	for _ in $(seq 100); do
-		if is_mounted "$mnt" && stat "$fsd_root" >/dev/null 2>&1; then
+		if is_mounted "$dir" && stat "${!root}" >/dev/null 2>&1; then
 			return 0
 		fi
-		kill -0 "$fsd_pid" 2>/dev/null || break
+		kill -0 "${pid_of[$side]}" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$scratch/fsd.log" >&2
-	die "fsd did not come up on $mnt"
+	cat "$scratch/$side.log" >&2
+	die "fsd ($side) did not come up on $dir"
 }
 
 # One step of a workload, never longer than $1 seconds.
@@ -162,9 +202,16 @@ stats_snap() {
 rows=()
 requests=()
 
-# row LABEL UNIT KIND NATIVE FSD; KIND is rate (higher is better) or time.
+# row LABEL UNIT KIND ARRAY [SUFFIX]: a row of the medians of ARRAY[SIDE SUFFIX],
+# the numbers measured on each side; KIND is rate (higher is better) or time.
 row() {
-	rows+=("$1|$2|$3|$4|$5")
+	local -n values=$4
+	local suffix=${5:-} side line="$1|$2|$3"
+	for side in native fsd ring; do
+		# shellcheck disable=SC2086 # lists of numbers
+		line+="|$(median ${values[$side$suffix]:-})"
+	done
+	rows+=("$line")
 }
 
 # Requests the daemon saw between two snapshots, per item when PER > 0.
@@ -232,10 +279,11 @@ timed() {
 	T=$(elapsed "$t0" "$t1")
 }
 
-echo "fsd benchmark: native = $back/native (root filesystem), fsd = $mnt"
+echo "fsd benchmark: native = $back/native (root filesystem), fsd = $mnt (over /dev/fuse)${ring:+,}" \
+	"${ring:+fsd+uring = $ring_mnt (over io_uring)}"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores;" \
 	"load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "fsd options: ${fsd_opts:-(defaults)}; sizes: $(size_label) data, $nfiles files" \
+echo "fsd options: ${opts_of[fsd]}${ring:+; fsd+uring: ${opts_of[ring]}}; sizes: $(size_label) data, $nfiles files" \
 	"per metadata workload, ${runtime}s of random reads;" \
 	"median of $rounds rounds (sides taking turns) for all but the source tree, which runs once"
 
@@ -249,7 +297,7 @@ fi
 
 # Fixtures made before mounting, so the mount finds them as if they were old.
 if want ls; then
-	for side in native fsd; do
+	for side in $sides_all; do
 		mkdir "$back/$side/lsdir"
 		"$metabench" create "$back/$side/lsdir" "$nfiles" >/dev/null
 	done
@@ -275,8 +323,21 @@ if want tree; then
 	tree_entries=$(tar -tf "$work/tree.tar" | wc -l)
 fi
 
-fsd_start
-echo "mounted: fsd pid $fsd_pid; $(grep " $mnt " /proc/mounts | cut -d' ' -f3,4)"
+fsd_start fsd
+echo "mounted: fsd pid ${pid_of[fsd]}; $(grep " $mnt " /proc/mounts | cut -d' ' -f3,4)"
+if [[ -n $ring ]]; then
+	uring_saved=$(cat "$uring_param")
+	echo 1 >"$uring_param"
+	fsd_start ring
+	uring_put_back
+	for _ in $(seq 50); do
+		[[ $("$fsd" --stats "$ring_mnt" | awk '$1 == "uring" { print $2 }') = 1 ]] && break
+		sleep 0.1
+	done
+	[[ $("$fsd" --stats "$ring_mnt" | awk '$1 == "uring" { print $2 }') = 1 ]] ||
+		die "the io_uring side did not get its rings (see $scratch/ring.log)"
+	echo "mounted: fsd+uring pid ${pid_of[ring]}, serving over io_uring"
+fi
 echo
 
 # The data workloads, too, run $rounds rounds with the sides taking turns,
@@ -284,7 +345,7 @@ echo
 if want seqwrite; then
 	declare -A r
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round" native fsd); do
+		for side in $(sides "$round" $sides_all); do
 			root=${side}_root
 			per=$((round == 1 ? 0 : -1)) # its requests listed once
 			rm -f "${!root}/seq.dat"
@@ -296,14 +357,13 @@ if want seqwrite; then
 			r[$side]+=" $(mbps "$T")"
 		done
 	done
-	# shellcheck disable=SC2086 # lists of numbers
-	row "seq write $(size_label) + fsync" MB/s rate "$(median ${r[native]})" "$(median ${r[fsd]})"
+	row "seq write $(size_label) + fsync" MB/s rate r
 fi
 
 if want seqread; then
 	declare -A cold warm
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round" native fsd); do
+		for side in $(sides "$round" $sides_all); do
 			root=${side}_root
 			per=$((round == 1 ? 0 : -1)) # its requests listed once
 			f=$(data_file "${!root}")
@@ -316,16 +376,14 @@ if want seqread; then
 			warm[$side]+=" $(mbps "$T")"
 		done
 	done
-	# shellcheck disable=SC2086 # lists of numbers
-	row "seq read $(size_label), cold" MB/s rate "$(median ${cold[native]})" "$(median ${cold[fsd]})"
-	# shellcheck disable=SC2086
-	row "seq read $(size_label), warm" MB/s rate "$(median ${warm[native]})" "$(median ${warm[fsd]})"
+	row "seq read $(size_label), cold" MB/s rate cold
+	row "seq read $(size_label), warm" MB/s rate warm
 fi
 
 if want randread; then
 	declare -A iops
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round" native fsd); do
+		for side in $(sides "$round" $sides_all); do
 			root=${side}_root
 			per=$((round == 1 ? 0 : -1)) # its requests listed once
 			f=$(data_file "${!root}")
@@ -339,18 +397,16 @@ if want randread; then
 print("%.0f" % json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"])' "$work/fio.json")"
 		done
 	done
-	# shellcheck disable=SC2086 # lists of numbers
-	row "rand read 4 KiB QD1 ($(size_label)), warm" IOPS rate "$(median ${iops[native]})" \
-		"$(median ${iops[fsd]})"
+	row "rand read 4 KiB QD1 ($(size_label)), warm" IOPS rate iops
 fi
 if want seqwrite || want seqread || want randread; then
-	rm -f "$native_root/seq.dat" "$fsd_root/seq.dat"
+	rm -f "$native_root/seq.dat" "$fsd_root/seq.dat" "$ring_root/seq.dat"
 fi
 
 if want meta; then
 	declare -A ops
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round" native fsd); do
+		for side in $(sides "$round" $sides_all); do
 			root=${side}_root
 			dir=${!root}/meta
 			mkdir "$dir"
@@ -372,16 +428,14 @@ if want meta; then
 	for phase in create stat open unlink; do
 		label=$phase
 		[[ $phase = open ]] && label=open+close
-		# shellcheck disable=SC2086 # lists of numbers
-		row "$label, $(thousands "$nfiles") files in one dir" ops/s rate \
-			"$(median ${ops[native.$phase]})" "$(median ${ops[fsd.$phase]})"
+		row "$label, $(thousands "$nfiles") files in one dir" ops/s rate ops ".$phase"
 	done
 fi
 
 if want ls; then
 	declare -A lscold lswarm
 	for ((round = 1; round <= rounds; round++)); do
-		for side in $(sides "$round" native fsd); do
+		for side in $(sides "$round" $sides_all); do
 			root=${side}_root
 			per=-1
 			[[ $side = fsd && $round = 1 ]] && per=$nfiles
@@ -396,17 +450,13 @@ if want ls; then
 			lswarm[$side]+=" $T"
 		done
 	done
-	# shellcheck disable=SC2086 # lists of numbers
-	row "ls -l $(thousands "$nfiles") entries, cold" s time \
-		"$(median ${lscold[native]})" "$(median ${lscold[fsd]})"
-	# shellcheck disable=SC2086
-	row "ls -l $(thousands "$nfiles") entries, warm" s time \
-		"$(median ${lswarm[native]})" "$(median ${lswarm[fsd]})"
+	row "ls -l $(thousands "$nfiles") entries, cold" s time lscold
+	row "ls -l $(thousands "$nfiles") entries, warm" s time lswarm
 fi
 
 if want tree; then
 	declare -A ext del
-	for side in native fsd; do
+	for side in $sides_all; do
 		root=${side}_root
 		mkdir "${!root}/tree"
 		cat "$work/tree.tar" >/dev/null # the archive is read from memory
@@ -420,8 +470,8 @@ if want tree; then
 		sync
 	done
 	n=$(thousands "$tree_entries")
-	row "tar -xf $tree_label ($n entries)" s time "${ext[native]}" "${ext[fsd]}"
-	row "rm -rf of that tree" s time "${del[native]}" "${del[fsd]}"
+	row "tar -xf $tree_label ($n entries)" s time ext
+	row "rm -rf of that tree" s time del
 fi
 
 # The table.  Ratios are mount/native: throughput ratio for rates (higher is
@@ -433,16 +483,33 @@ fmt() {
 	*) printf '%.0f' "$2" ;;
 	esac
 }
-printf '%-44s %6s %11s %11s  %s\n' workload unit native fsd "mount/native"
-for r in "${rows[@]}"; do
-	IFS='|' read -r label unit kind nat mount <<<"$r"
-	ratio=$(awk -v n="$nat" -v m="$mount" 'BEGIN { printf "%.2f", (n > 0 ? m / n : 0) }')
-	if [[ $kind = time ]]; then ratio="${ratio}x native time"; else ratio="${ratio}x"; fi
-	printf '%-44s %6s %11s %11s  %s\n' "$label" "$unit" "$(fmt "$unit" "$nat")" \
-		"$(fmt "$unit" "$mount")" "$ratio"
-done
-echo "mount/native: throughput ratio for MB/s, IOPS and ops/s (higher is better, 1.00x = native);"
+# mount/native for a row: "0.52x" for a rate, "3.10x native time" for seconds.
+ratio() {
+	local kind=$1 nat=$2 mount=$3 r
+	r=$(awk -v n="$nat" -v m="$mount" 'BEGIN { printf "%.2f", (n > 0 ? m / n : 0) }')
+	if [[ $kind = time ]]; then echo "${r}x native time"; else echo "${r}x"; fi
+}
+{
+	printf '%-44s %6s %11s %11s  %-20s' workload unit native fsd "fsd/native"
+	[[ -n $ring ]] && printf ' %11s  %s' fsd+uring "fsd+uring/native"
+	echo
+	for r in "${rows[@]}"; do
+		IFS='|' read -r label unit kind nat mount ringed <<<"$r"
+		printf '%-44s %6s %11s %11s  %-20s' "$label" "$unit" "$(fmt "$unit" "$nat")" \
+			"$(fmt "$unit" "$mount")" "$(ratio "$kind" "$nat" "$mount")"
+		[[ -n $ring ]] && printf ' %11s  %s' "$(fmt "$unit" "$ringed")" \
+			"$(ratio "$kind" "$nat" "$ringed")"
+		echo
+	done
+} | sed 's/ *$//'
+echo "fsd: options${opts_of[fsd]}${ring:+; fsd+uring: options${opts_of[ring]}}"
+echo "x/native: throughput ratio for MB/s, IOPS and ops/s (higher is better, 1.00x = native);"
 echo "time ratio (\"x native time\", lower is better) for the workloads in seconds."
+if [[ -n ${BENCH_CHART:-} ]]; then
+	printf '%s\n' "${rows[@]}" >"$scratch/rows"
+	"$top/scripts/bench-chart.sh" "$scratch/rows" "$BENCH_CHART" &&
+		echo "chart: $BENCH_CHART"
+fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo

@@ -23,7 +23,8 @@ packages=(
 	bpftool libelf-dev zlib1g-dev
 	libexif-dev libjpeg62-turbo-dev libimage-exiftool-perl
 	attr acl
-	fio
+	fio gnuplot-nox
+	bindfs fuse-overlayfs libfuse3-dev
 	linux-source-6.1
 	libpython3.11-testsuite
 	python3

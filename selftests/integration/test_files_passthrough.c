@@ -71,6 +71,66 @@ Test(files_passthrough, big_file_io_bypasses_daemon)
 	cr_assert_eq(requests("WRITE"), 0);
 }
 
+/*
+ * The open that creates a file checks its permission right after the
+ * CREATE reply; the reply's attributes serve that check, so creating a
+ * file asks for no GETATTR of it (the directory's, which each change in it
+ * makes stale, is the kernel's own doing), even O_RDWR, whose passthrough
+ * opens let the kernel cache no attributes for longer.
+ */
+Test(files_passthrough, a_create_asks_no_getattr_of_the_new_file)
+{
+	char name[32];
+	uint64_t before;
+	int fd;
+
+	start(NULL);
+	cr_assert_eq(mkdir(mp(&M, "d"), 0755), 0, "%s", strerror(errno));
+	before = requests("GETATTR");
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		fd = open(mp(&M, name), O_RDWR | O_CREAT | O_EXCL, 0644);
+		cr_assert_geq(fd, 0, "open %s: %s", name, strerror(errno));
+		close(fd);
+	}
+	cr_assert_leq(requests("GETATTR") - before, 50, "50 creates sent %llu GETATTRs",
+		      (unsigned long long)(requests("GETATTR") - before));
+}
+
+/*
+ * An O_WRONLY open cannot write through a shared mapping, so the kernel
+ * keeps the attributes of a file open that way (cp, tar, a log): a stat
+ * after its create asks nothing, and after a write the attributes the
+ * kernel asks for again are the backing file's.
+ */
+Test(files_passthrough, a_file_open_write_only_keeps_its_attributes_cached)
+{
+	struct stat m, b;
+	uint64_t before;
+	int fd;
+
+	start(NULL);
+	fd = open(mp(&M, "f"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	before = requests("GETATTR");
+	cr_assert_eq(stat(mp(&M, "f"), &m), 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &m), 0, "%s", strerror(errno));
+	cr_assert_eq(requests("GETATTR"), before, "a stat of a new file open O_WRONLY asked");
+	sleep_ms(20); /* beyond a tick of the kernel's coarse clock */
+	cr_assert_eq(write(fd, "0123456789", 10), 10);
+	cr_assert_eq(fstat(fd, &m), 0);
+	cr_assert_eq(stat(bp(&M, "f"), &b), 0);
+	cr_assert(m.st_size == 10 && m.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+			  m.st_mtim.tv_nsec == b.st_mtim.tv_nsec,
+		  "after a write: size %lld, mtime %lld.%09ld through the mount, %lld.%09ld in the "
+		  "backing file", (long long)m.st_size, (long long)m.st_mtim.tv_sec,
+		  m.st_mtim.tv_nsec, (long long)b.st_mtim.tv_sec, b.st_mtim.tv_nsec);
+	cr_assert_eq(close(fd), 0);
+	before = requests("GETATTR");
+	cr_assert_eq(stat(mp(&M, "f"), &m), 0);
+	cr_assert_eq(requests("GETATTR"), before, "a stat after the close asked");
+}
+
 Test(files_passthrough, big_file_io_reaches_daemon_when_off)
 {
 	struct stat st;
@@ -340,6 +400,38 @@ Test(files_mmap, write_shows_new_mtime_cache_always)
 {
 	start(NULL);
 	mmap_writes_show_in_times(false);
+}
+
+/*
+ * A file created through the mount, open for writing by passthrough: its
+ * CREATE reply lets the kernel keep its attributes for a jiffy (for the
+ * open's own permission check).  Grown by ftruncate and written through a
+ * shared mapping at once, it still shows the backing file's times.
+ */
+Test(files_mmap, write_to_a_new_file_shows_new_mtime)
+{
+	struct statx m, b;
+	char *p;
+	int fd;
+
+	start(NULL);
+	fd = open(mp(&M, "new"), O_RDWR | O_CREAT | O_EXCL, 0644);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	cr_assert_eq(ftruncate(fd, 10), 0, "ftruncate: %s", strerror(errno));
+	p = mmap(NULL, 10, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED, "mmap: %s", strerror(errno));
+	sleep_ms(20); /* beyond a tick of the kernel's coarse clock */
+	p[0] = 'x';
+	cr_assert_eq(msync(p, 10, MS_SYNC), 0, "msync: %s", strerror(errno));
+	statx_ok(bp(&M, "new"), STATX_BASIC_STATS, &b);
+	statx_ok(mp(&M, "new"), STATX_BASIC_STATS, &m);
+	cr_assert(ts_eq(m.stx_mtime, b.stx_mtime) && m.stx_size == 10,
+		  "mtime %lld.%09u and size %llu through the mount, %lld.%09u in the backing file",
+		  (long long)m.stx_mtime.tv_sec, m.stx_mtime.tv_nsec,
+		  (unsigned long long)m.stx_size, (long long)b.stx_mtime.tv_sec,
+		  b.stx_mtime.tv_nsec);
+	cr_assert_eq(munmap(p, 10), 0);
+	cr_assert_eq(close(fd), 0);
 }
 
 Test(files_mmap, write_shows_new_mtime_cache_auto)

@@ -6,7 +6,8 @@
  * are the FORGETs the kernel always sends there); files, directories,
  * data (passthrough off) and xattrs behave; unmount, SIGTERM and SIGKILL
  * end it cleanly; and without enable_uring the option falls back to
- * /dev/fuse with a one-line notice.
+ * /dev/fuse with a one-line notice.  The default, uring=auto, uses the
+ * rings when enable_uring is set and otherwise makes none, quietly.
  *
  * enable_uring is the machine's: each test takes a lock so that no other
  * test of this file changes it meanwhile, and puts back the value it found.
@@ -461,16 +462,144 @@ Test(uring, falls_back_to_dev_fuse_without_enable_uring, .init = uring_off_setup
 	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
 }
 
-Test(uring, off_is_off)
+/* The threads of pid whose name begins with prefix (fsd names them fsd-ring<CPU>, ...). */
+static int threads_named(pid_t pid, const char *prefix)
+{
+	char path[300], comm[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	cr_assert(d, "%s: %s", path, strerror(errno));
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix)))
+			n++;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The kernel has a queue for every possible CPU, but fsd makes a ring and
+ * thread only for the CPUs it may run on (online, in its affinity); the
+ * others' queues are served by those rings.  Started on one CPU, fsd has
+ * one ring, and requests made on another CPU still come over io_uring.
+ */
+Test(uring, a_cpu_outside_the_daemons_affinity_is_served_by_another_ring)
+{
+	cpu_set_t all, first, other;
+	int cpu_first = -1, cpu_other = -1;
+	struct counts before, after;
+	char name[32];
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0, "%s", strerror(errno));
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &all))
+			continue;
+		if (cpu_first < 0)
+			cpu_first = c;
+		else if (cpu_other < 0)
+			cpu_other = c;
+	}
+	if (cpu_other < 0)
+		cr_skip_test("this test may run on one CPU only");
+	CPU_ZERO(&first);
+	CPU_SET(cpu_first, &first);
+	CPU_ZERO(&other);
+	CPU_SET(cpu_other, &other);
+
+	/* fsd inherits the affinity of the test that starts it. */
+	cr_assert_eq(sched_setaffinity(0, sizeof(first), &first), 0, "%s", strerror(errno));
+	start_uring("uring=on");
+	cr_assert_eq(sched_setaffinity(0, sizeof(other), &other), 0, "%s", strerror(errno));
+	cr_assert_eq(threads_named(M.fsd, "fsd-ring"), 1, "fsd runs %d ring threads",
+		     threads_named(M.fsd, "fsd-ring"));
+
+	before = counts_settled();
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "missing%d", i);
+		cr_assert_eq(access(mp(&M, name), F_OK), -1);
+		cr_assert_eq(errno, ENOENT);
+	}
+	cr_assert_eq(sched_getcpu(), cpu_other);
+	after = counts_settled();
+	cr_assert_geq(after.uring, before.uring + 20, "uring_requests %llu -> %llu",
+		      (unsigned long long)before.uring, (unsigned long long)after.uring);
+	cr_assert_eq(after.dev - after.forgets, before.dev - before.forgets,
+		     "requests other than FORGET came by /dev/fuse");
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+}
+
+static void skip_if_test_opts_set_uring(void)
 {
 	const char *extra = getenv("FSD_TEST_OPTS");
 
 	if (extra && strstr(extra, "uring"))
 		cr_skip_test("FSD_TEST_OPTS sets uring");
+}
+
+Test(uring, off_is_off)
+{
+	skip_if_test_opts_set_uring();
 	start("uring=off");
 	enable_uring_put_back();
 	ordinary_ops(5);
 	cr_assert_eq(mnt_stat(&M, "uring"), 0);
 	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
 	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+}
+
+/* The default, uring=auto: the rings whenever the kernel offers them. */
+Test(uring, auto_serves_over_the_rings_when_the_kernel_offers_them)
+{
+	struct counts before, after;
+	char out[8192];
+	cpu_set_t cpus;
+
+	skip_if_test_opts_set_uring();
+	start_uring("");
+	before = counts_settled();
+	ordinary_ops(5);
+	after = counts_settled();
+	cr_assert_gt(after.uring, before.uring + 20, "uring_requests %llu -> %llu",
+		     (unsigned long long)before.uring, (unsigned long long)after.uring);
+	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+	cr_assert_eq(fusebpf(out, sizeof(out), "stats '%s'", M.dir), 0, "%s", out);
+	cr_assert(strstr(out, "transport: io_uring"), "%s", out);
+	/* A ring thread for each CPU fsd may run on: it inherited the test's affinity. */
+	cr_assert_eq(sched_getaffinity(0, sizeof(cpus), &cpus), 0, "%s", strerror(errno));
+	cr_assert_eq(threads_named(M.fsd, "fsd-ring"), CPU_COUNT(&cpus));
+}
+
+
+/* ... and /dev/fuse, without a word and without a thread more than uring=off, when it does not. */
+Test(uring, auto_stays_on_dev_fuse_quietly_without_enable_uring, .init = uring_off_setup)
+{
+	char out[8192];
+	int threads_off;
+
+	skip_if_test_opts_set_uring();
+	start("uring=off");
+	threads_off = threads_named(M.fsd, "");
+	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
+	start("");
+	enable_uring_put_back();
+	ordinary_ops(5);
+	cr_assert_eq(mnt_stat(&M, "uring"), 0);
+	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
+	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+	cr_assert_eq(threads_named(M.fsd, ""), threads_off, "fsd runs %d threads, %d with uring=off",
+		     threads_named(M.fsd, ""), threads_off);
+	cr_assert_eq(fusebpf(out, sizeof(out), "stats '%s'", M.dir), 0, "%s", out);
+	cr_assert(strstr(out, "transport: /dev/fuse"), "%s", out);
 }

@@ -283,12 +283,13 @@ Test(options, passthrough)
 Test(options, uring)
 {
 	cr_assert_eq(PARSE("/b", "/m"), 0, "%s", err);
-	cr_assert_not(cfg.uring_given);
+	cr_assert_eq(cfg.uring, URING_MODE_AUTO);
 	cr_assert_eq(PARSE("-o", "uring=on", "/b", "/m"), 0, "%s", err);
-	cr_assert(cfg.uring);
-	cr_assert(cfg.uring_given);
+	cr_assert_eq(cfg.uring, URING_MODE_ON);
 	cr_assert_eq(PARSE("-o", "uring=on,uring=off", "/b", "/m"), 0, "%s", err);
-	cr_assert_not(cfg.uring);
+	cr_assert_eq(cfg.uring, URING_MODE_OFF);
+	cr_assert_eq(PARSE("-o", "uring=off,uring=auto", "/b", "/m"), 0, "%s", err);
+	cr_assert_eq(cfg.uring, URING_MODE_AUTO);
 	PARSE_FAILS("uring=yes", "-o", "uring=yes", "/b", "/m");
 	PARSE_FAILS("uring", "-o", "uring", "/b", "/m");
 }
