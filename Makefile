@@ -250,6 +250,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench-peers.sh --prepare $(BUILD)
 	$(Q)BENCH_CHART=$(BUILD)/bench.png scripts/bench.sh $(BUILD)
 	$(Q)scripts/bench-policy.sh $(BUILD)
 	$(Q)scripts/bench-floor.sh $(BUILD)

@@ -69,6 +69,11 @@ int dev_given(int fd)
 	return fd;
 }
 
+bool dev_is_socket(void)
+{
+	return dev_socket;
+}
+
 int dev_clone(int session_fd)
 {
 	uint32_t master = session_fd;

@@ -164,12 +164,13 @@ static int sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete,
 }
 
 /*
- * The kernel has nr_possible_cpus queues, indexed by CPU number: count the
- * CPUs in /sys/devices/system/cpu/possible ("0-1", "0-3,6").
+ * The kernel has num_possible_cpus() queues, indexed by CPU number: count
+ * the CPUs in /sys/devices/system/cpu/possible ("0-1", "0-3,6").  *nr_ids:
+ * the highest of them plus one, the bits a CPU mask of this machine needs.
  */
-static int possible_cpus(void)
+static int possible_cpus(unsigned *nr_ids)
 {
-	char line[256], *p = line;
+	char line[4096], *p = line;
 	int count = 0;
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
 
@@ -193,6 +194,7 @@ static int possible_cpus(void)
 				return -EIO;
 		}
 		count += hi - lo + 1;
+		*nr_ids = hi + 1;
 		p = *end == ',' ? end + 1 : end;
 	}
 	return count > 0 ? count : -EIO;
@@ -203,13 +205,13 @@ static int ring_mmap(struct uring_ring *r)
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE,
 		/* Every entry and the eventfd read, nothing else, can complete: no overflow. */
-		.cq_entries = 4 * r->nr_ents,
+		.cq_entries = 2 * (r->nr_ents + 1),
 	};
 	size_t sq_len, cq_len;
 	char *m;
 
 	/* SQEs: an entry's command each, and the read of the eventfd. */
-	r->ring_fd = sys_io_uring_setup(2 * r->nr_ents, &p);
+	r->ring_fd = sys_io_uring_setup(r->nr_ents + 1, &p);
 	if (r->ring_fd < 0)
 		return -errno;
 	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
@@ -546,6 +548,7 @@ static int ring_serve(struct uring_ring *r)
 		/* Until registered, do not wait: a refused REGISTER must be seen. */
 		unsigned wait = r->counted || r->register_failed ? 1 : 0;
 		unsigned head, tail;
+		bool retry_later = false;
 		int n = sys_io_uring_enter(r->ring_fd, r->sq_pending, wait, IORING_ENTER_GETEVENTS);
 
 		if (n < 0) {
@@ -574,9 +577,9 @@ static int ring_serve(struct uring_ring *r)
 				ring_commit_done(r);
 				ring_done_read(r);
 			} else if (res == -EAGAIN && e->registering) {
-				/* INIT's reply is not processed yet. */
-				usleep(1000);
+				/* INIT's reply is not processed yet: again, after a pause. */
 				ring_cmd(r, e, FUSEBPF_URING_CMD_REGISTER);
+				retry_later = true;
 			} else if (res < 0) {
 				ent_ended(r, e, res);
 			} else {
@@ -588,6 +591,9 @@ static int ring_serve(struct uring_ring *r)
 			r->counted = true;
 			atomic_fetch_add(&rings_serving, 1);
 		}
+		/* One pause for the refused REGISTERs of a batch, not one each. */
+		if (retry_later)
+			usleep(1000);
 	}
 	/*
 	 * Entries refused while the connection lives on: with none left, this
@@ -647,10 +653,10 @@ static int ring_start(struct uring_ring *r)
  * that a CPU that comes online later is served, from a CPU away, without a
  * thread and io_uring idling for it meanwhile.
  */
-static int rings_plan(unsigned nr_queues)
+static int rings_plan(unsigned nr_queues, unsigned nr_cpu_ids)
 {
-	size_t size = CPU_ALLOC_SIZE(nr_queues);
-	cpu_set_t *allowed = CPU_ALLOC(nr_queues);
+	size_t size = CPU_ALLOC_SIZE(nr_cpu_ids);
+	cpu_set_t *allowed = CPU_ALLOC(nr_cpu_ids);
 	unsigned *ring_of = calloc(nr_queues, sizeof(*ring_of)), spare = 0;
 	int err = 0;
 
@@ -767,6 +773,11 @@ static bool uring_usable(void)
 {
 	bool asked = fsd_config.uring == URING_MODE_ON;
 
+	if (dev_is_socket()) {
+		if (asked)
+			fsd_log("uring=on: not on a --dev-fd socket; serving without it");
+		return false;
+	}
 	if (fsd_bpf_kernel) {
 		if (asked)
 			fsd_log("uring=on: not with kernel=%s (LOOKUP replies go through an ioctl "
@@ -786,18 +797,19 @@ static bool uring_usable(void)
 
 int uring_setup(int session_fd)
 {
+	unsigned nr_cpu_ids = 0;
 	int n, err;
 
 	if (!uring_usable())
 		return -EOPNOTSUPP;
-	n = possible_cpus();
+	n = possible_cpus(&nr_cpu_ids);
 	if (n < 0) {
 		fsd_log("io_uring: reading the possible CPUs: %s: serving on /dev/fuse",
 			strerror(-n));
 		return n;
 	}
 	dev_fd = session_fd;
-	err = rings_plan(n);
+	err = rings_plan(n, nr_cpu_ids);
 	if (err) {
 		fsd_log("io_uring: placing the rings of %d CPUs: %s: serving on /dev/fuse", n,
 			strerror(-err));
@@ -853,8 +865,8 @@ void uring_negotiated(bool granted)
 		pthread_cond_broadcast(&state_cond);
 	}
 	pthread_mutex_unlock(&state_lock);
-	if (waited && !granted)
-		fsd_log("io_uring: not granted at INIT (enable_uring turned off meanwhile?): "
+	if (waited && !granted && fsd_config.uring == URING_MODE_ON)
+		fsd_log("uring=on: not granted at INIT (enable_uring turned off meanwhile?): "
 			"serving on /dev/fuse");
 }
 

@@ -400,6 +400,8 @@ int dev_open(void);
 const char *dev_path(void);
 /* Checks a connection fsd was given (--dev-fd): a message-keeping socket, or /dev/fuse. */
 int dev_given(int fd);
+/* True when that connection is a socket (the wire tests' peer plays the kernel). */
+bool dev_is_socket(void);
 /* A worker's own device fd (FUSE_DEV_IOC_CLONE of the session fd; a dup of a socket). */
 int dev_clone(int session_fd);
 /* Sends the one reply of a request, over the transport that carried it. */
@@ -421,8 +423,8 @@ void fsd_worker_exited(int err);
 struct uring_ent;
 /*
  * Before mounting, unless -o uring=off: when the kernel offers FUSE over
- * io_uring, one io_uring per possible CPU and a thread per ring, pinned to
- * its CPU, waiting for INIT.  0, or -errno when io_uring cannot be used
+ * io_uring, an io_uring and a thread for each CPU fsd may run on, pinned
+ * there, with the entries of every possible CPU's queue, waiting for INIT.  0, or -errno when io_uring cannot be used
  * (the daemon then serves /dev/fuse alone).
  */
 int uring_setup(int session_fd);

@@ -41,6 +41,10 @@ awk -F'|' '
 	}
 	END { exit any_ring ? 0 : 3 }' "$rows" >"$data" && with_ring=1 || with_ring=
 [[ -s $data ]] || die "no workloads in $rows"
+# The y range: 0.01 to 3, or wider if a bar would fall outside it.
+read -r ymin ymax < <(awk -F'\t' '{ for (i = 2; i <= 3; i++) if ($i != "-") {
+		if (!n++ || $i < lo) lo = $i; if ($i > hi) hi = $i } }
+	END { printf "%g %g\n", (lo < 0.01 ? lo / 2 : 0.01), (hi > 2 ? hi * 1.5 : 3) }' "$data")
 
 {
 	cat <<EOF
@@ -54,7 +58,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
-set yrange [0.01:3]
+set yrange [$ymin:$ymax]
 set ytics ("0.01" 0.01, "0.02" 0.02, "0.05" 0.05, "0.1" 0.1, "0.2" 0.2, "0.5" 0.5, "1 (native)" 1, "2" 2)
 set grid ytics
 set ylabel "speed through the mount / native speed"

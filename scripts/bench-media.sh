@@ -227,7 +227,8 @@ declare -A root=([native]=$tree [plain]=$mnt_plain [media]=$mnt_media)
 declare -A ls_t read_t big_t create_t
 
 stats() { "$fsd" --stats "$mnt_media"; }
-stat_of() { awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$2"; }
+# %.0f: awk would print a large count in exponent notation, which $(( )) refuses.
+stat_of() { awk -v k="$1" '$1 == k { v = $2 } END { printf "%.0f\n", v }' "$2"; }
 # The growth of a counter of the media daemon over the rounds.
 grown() { echo $(($(stat_of "$1" "$work/s$rounds") - $(stat_of "$1" "$work/s0"))); }
 

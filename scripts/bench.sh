@@ -97,10 +97,10 @@ declare -A mnt_of=([fsd]=$mnt [ring]=$ring_mnt) opts_of pid_of=([fsd]= [ring]=)
 if [[ $fsd_opts = *uring=* ]]; then
 	opts_of[fsd]=$fsd_opts
 else
-	opts_of[fsd]="$fsd_opts -o uring=off"
+	opts_of[fsd]="${fsd_opts:+$fsd_opts }-o uring=off"
 	if [[ ${BENCH_URING:-1} != 0 && -w $uring_param ]]; then
 		sides_all+=" ring"
-		opts_of[ring]="$fsd_opts -o uring=on"
+		opts_of[ring]="${fsd_opts:+$fsd_opts }-o uring=on"
 	fi
 fi
 ring=
@@ -155,6 +155,7 @@ trap 'exit 143' TERM
 # mount gets ENOTCONN; then stops the steps and the script itself.
 watchdog() {
 	trap - EXIT INT TERM
+	set +e # each step below, whether the one before it worked or not
 	# Killed by cleanup: the run ended in time; quietly, without "Terminated".
 	{ sleep "$limit" || exit 0; } 2>/dev/null
 	echo "bench: watchdog: the run took over ${limit}s; aborting" >&2
@@ -334,9 +335,16 @@ if [[ -n $ring ]]; then
 		[[ $("$fsd" --stats "$ring_mnt" | awk '$1 == "uring" { print $2 }') = 1 ]] && break
 		sleep 0.1
 	done
-	[[ $("$fsd" --stats "$ring_mnt" | awk '$1 == "uring" { print $2 }') = 1 ]] ||
-		die "the io_uring side did not get its rings (see $scratch/ring.log)"
-	echo "mounted: fsd+uring pid ${pid_of[ring]}, serving over io_uring"
+	if [[ $("$fsd" --stats "$ring_mnt" | awk '$1 == "uring" { print $2 }') = 1 ]]; then
+		echo "mounted: fsd+uring pid ${pid_of[ring]}, serving over io_uring"
+	else
+		# A FUSE-BPF kernel, say: fsd serves it without rings.
+		echo "no io_uring side: the mount got no rings ($(cat "$scratch/ring.log"))"
+		fsd_stop ring
+		umount -l "$ring_mnt" 2>/dev/null || true
+		sides_all="native fsd"
+		ring=
+	fi
 fi
 echo
 
@@ -502,7 +510,7 @@ ratio() {
 		echo
 	done
 } | sed 's/ *$//'
-echo "fsd: options${opts_of[fsd]}${ring:+; fsd+uring: options${opts_of[ring]}}"
+echo "fsd: options ${opts_of[fsd]}${ring:+; fsd+uring: options ${opts_of[ring]}}"
 echo "x/native: throughput ratio for MB/s, IOPS and ops/s (higher is better, 1.00x = native);"
 echo "time ratio (\"x native time\", lower is better) for the workloads in seconds."
 if [[ -n ${BENCH_CHART:-} ]]; then

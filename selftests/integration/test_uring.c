@@ -567,7 +567,7 @@ Test(uring, auto_serves_over_the_rings_when_the_kernel_offers_them)
 	cpu_set_t cpus;
 
 	skip_if_test_opts_set_uring();
-	start_uring("");
+	start_uring("uring=auto");
 	before = counts_settled();
 	ordinary_ops(5);
 	after = counts_settled();
@@ -592,7 +592,7 @@ Test(uring, auto_stays_on_dev_fuse_quietly_without_enable_uring, .init = uring_o
 	start("uring=off");
 	threads_off = threads_named(M.fsd, "");
 	cr_assert(mnt_stop(&M), "fsd did not exit 0 after umount");
-	start("");
+	start("uring=auto");
 	enable_uring_put_back();
 	ordinary_ops(5);
 	cr_assert_eq(mnt_stat(&M, "uring"), 0);
