@@ -53,7 +53,8 @@ done
 peers_dir=$build/peers
 build_libfuse_examples() {
 	local ver src
-	[[ -x $peers_dir/passthrough_ll && -x $peers_dir/passthrough_hp ]] && return 0
+	[[ -x $peers_dir/passthrough_ll && -x $peers_dir/passthrough_hp &&
+		$peers_dir/passthrough_hp -nt $top/scripts/bench-peers.sh ]] && return 0
 	ver=$(pkg-config --modversion fuse3) || die "libfuse3-dev is missing (make deps)"
 	mkdir -p "$peers_dir/apt/lists/partial" "$peers_dir/apt/parts"
 	cat >"$peers_dir/apt/parts/src.sources" <<EOF
@@ -75,12 +76,17 @@ EOF
 	[[ -d $src ]] || tar -xf "$peers_dir"/fuse3_*.orig.tar.xz -C "$peers_dir" ||
 		die "cannot unpack the fuse3 source"
 	[[ -f $src/example/passthrough_ll.c ]] || die "no libfuse $ver examples in $src"
+	# What libfuse's own build (meson's config.h) defines on Linux: without
+	# them the examples leave out xattrs and utimes.
+	local have=(-DHAVE_SETXATTR -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_FALLOCATE
+		-DHAVE_COPY_FILE_RANGE)
 	# shellcheck disable=SC2046 # pkg-config's flags are meant to be split
-	gcc -O2 -o "$peers_dir/passthrough_ll" "$src/example/passthrough_ll.c" \
+	gcc -O2 "${have[@]}" -o "$peers_dir/passthrough_ll" "$src/example/passthrough_ll.c" \
 		$(pkg-config --cflags --libs fuse3) || die "building passthrough_ll failed"
 	# shellcheck disable=SC2046
-	g++ -O2 -std=c++17 -o "$peers_dir/passthrough_hp" "$src/example/passthrough_hp.cc" \
-		$(pkg-config --cflags --libs fuse3) -lpthread || die "building passthrough_hp failed"
+	g++ -O2 -std=c++17 "${have[@]}" -o "$peers_dir/passthrough_hp" \
+		"$src/example/passthrough_hp.cc" $(pkg-config --cflags --libs fuse3) -lpthread ||
+		die "building passthrough_hp failed"
 }
 build_libfuse_examples
 [[ -n $prepare ]] && exit 0
@@ -254,7 +260,7 @@ echo "fsd and its peers: the same workloads on each, over one ext4 ($nfiles file
 	"a tree of $entries entries; median of $rounds rounds, the sides taking turns)"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores;" \
 	"libfuse $(pkg-config --modversion fuse3); $(bindfs --version 2>&1 | head -1);" \
-	"$(fuse-overlayfs --version 2>&1 | head -1)"
+	"$(fuse-overlayfs --version 2>/dev/null | grep -m1 '^fuse-overlayfs')"
 printf '%-15s %-24s' side keeps
 for w in create stat open+close unlink "ls -l warm" "tar -xf" "rm -rf"; do
 	printf ' %15s' "$w"
@@ -265,20 +271,24 @@ for side in $sides_run; do
 	for w in create stat open unlink ls tar rm; do
 		# shellcheck disable=SC2086 # lists of numbers
 		v=$(median ${ops[$side.$w]:-}) n=$(median ${ops[native.$w]:-})
-		if [[ -n ${failed[$side.$w]:-} || -z $v ]]; then
+		if [[ -z $v ]]; then
 			printf ' %15s' "fails"
 			continue
 		fi
+		# Failed in some rounds: the median of the others, marked.
+		[[ -n ${failed[$side.$w]:-} ]] && mark='!' || mark=' '
 		case $w in
 		ls | tar | rm) # seconds: the ratio is the time native takes over this side's
-			awk -v v="$v" -v n="$n" 'BEGIN { printf " %7.3fs %5.2fx", v, (v > 0 && n > 0 ? n / v : 0) }' ;;
-		*) awk -v v="$v" -v n="$n" 'BEGIN { printf " %8.0f %5.2fx", v, (n > 0 ? v / n : 0) }' ;;
+			awk -v v="$v" -v n="$n" -v m="$mark" 'BEGIN {
+				printf " %6.3fs%s %5.2fx", v, m, (v > 0 && n > 0 ? n / v : 0) }' ;;
+		*) awk -v v="$v" -v n="$n" -v m="$mark" 'BEGIN {
+				printf " %7.0f%s %5.2fx", v, m, (n > 0 ? v / n : 0) }' ;;
 		esac
 	done
 	echo
 done
 for k in "${!failed[@]}"; do
-	echo "${k%%.*}: ${k#*.} fails: ${failed[$k]}"
+	echo "! ${k%%.*}: ${k#*.} failed in a round: ${failed[$k]}"
 done
 echo "ops/s for the metabench loops, seconds for the rest; each followed by the speed"
 echo "relative to native (higher is better: 1.00x = native, for times native's time"
