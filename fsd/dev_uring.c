@@ -750,7 +750,8 @@ static bool offload_join(const struct timespec *deadline)
 	return true;
 }
 
-bool uring_kernel_enabled(void)
+/* True when the running kernel offers FUSE over io_uring (its enable_uring is set). */
+static bool uring_kernel_enabled(void)
 {
 	char value = 0;
 	int fd = open("/sys/module/fuse/parameters/enable_uring", O_RDONLY | O_CLOEXEC);

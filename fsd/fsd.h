@@ -428,8 +428,6 @@ struct uring_ent;
  * (the daemon then serves /dev/fuse alone).
  */
 int uring_setup(int session_fd);
-/* True when the running kernel offers FUSE over io_uring (its enable_uring is set). */
-bool uring_kernel_enabled(void);
 /* True when uring_setup succeeded: INIT asks for FUSE_OVER_IO_URING. */
 bool uring_wanted(void);
 /* INIT's outcome: the threads register their rings, or end. */

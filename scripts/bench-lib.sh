@@ -15,6 +15,19 @@ drop_caches() {
 	echo 3 >/proc/sys/vm/drop_caches
 }
 
+# Writes TAR, a source-like tree of N small files in nested directories
+# (d<N/300>/s<N/30%10>/f<N>.c, 100 to 4,300 bytes), made in scratch dir WORK.
+gen_tree_tar() {
+	local tar=$1 n=$2 work=$3 gen=$3/gen/src-tree d i
+	for ((i = 0; i < n; i++)); do
+		d=$gen/d$((i / 300))/s$((i / 30 % 10))
+		[[ -d $d ]] || mkdir -p "$d"
+		head -c $((i % 7 * 700 + 100)) /dev/urandom >"$d/f$i.c"
+	done
+	tar -cf "$tar" -C "$work/gen" src-tree
+	rm -rf "$work/gen"
+}
+
 # The middle value of its arguments (the lower one of the two for an even count).
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'

@@ -197,15 +197,8 @@ features() {
 	rm -rf "$d"
 }
 
-# The tree: nested directories of small files, as bench.sh's generated one.
-gen=$scratch/gen/src-tree
-for ((i = 0; i < tree_files; i++)); do
-	d=$gen/d$((i / 300))/s$((i / 30 % 10))
-	[[ -d $d ]] || mkdir -p "$d"
-	head -c $((i % 7 * 700 + 100)) /dev/urandom >"$d/f$i.c"
-done
-tar -cf "$scratch/tree.tar" -C "$scratch/gen" src-tree
-rm -rf "$scratch/gen"
+# The tree: bench.sh's generated one.
+gen_tree_tar "$scratch/tree.tar" "$tree_files" "$scratch"
 
 # The ls fixture is made before mounting, as old files.
 for side in $sides_run; do

@@ -306,15 +306,7 @@ fi
 tree_entries=0
 if want tree; then
 	if [[ $tree_src = gen ]]; then
-		# A source-like tree: nested directories of small files.
-		gen=$work/gen/src-tree
-		for ((i = 0; i < tree_files; i++)); do
-			d=$gen/d$((i / 300))/s$((i / 30 % 10))
-			[[ -d $d ]] || mkdir -p "$d"
-			head -c $((i % 7 * 700 + 100)) /dev/urandom >"$d/f$i.c"
-		done
-		tar -cf "$work/tree.tar" -C "$work/gen" src-tree
-		rm -rf "$work/gen"
+		gen_tree_tar "$work/tree.tar" "$tree_files" "$work"
 		tree_label="generated tree"
 	else
 		echo "decompressing $tree_src once (not timed)..."

@@ -548,15 +548,21 @@ static void skip_if_test_opts_set_uring(void)
 		cr_skip_test("FSD_TEST_OPTS sets uring");
 }
 
+/* The mount was served by /dev/fuse alone, and the log says nothing of io_uring. */
+static void assert_dev_fuse_alone_quietly(void)
+{
+	cr_assert_eq(mnt_stat(&M, "uring"), 0);
+	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
+	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+}
+
 Test(uring, off_is_off)
 {
 	skip_if_test_opts_set_uring();
 	start("uring=off");
 	enable_uring_put_back();
 	ordinary_ops(5);
-	cr_assert_eq(mnt_stat(&M, "uring"), 0);
-	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
-	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+	assert_dev_fuse_alone_quietly();
 }
 
 /* The default, uring=auto: the rings whenever the kernel offers them. */
@@ -581,7 +587,6 @@ Test(uring, auto_serves_over_the_rings_when_the_kernel_offers_them)
 	cr_assert_eq(threads_named(M.fsd, "fsd-ring"), CPU_COUNT(&cpus));
 }
 
-
 /* ... and /dev/fuse, without a word and without a thread more than uring=off, when it does not. */
 Test(uring, auto_stays_on_dev_fuse_quietly_without_enable_uring, .init = uring_off_setup)
 {
@@ -595,9 +600,7 @@ Test(uring, auto_stays_on_dev_fuse_quietly_without_enable_uring, .init = uring_o
 	start("uring=auto");
 	enable_uring_put_back();
 	ordinary_ops(5);
-	cr_assert_eq(mnt_stat(&M, "uring"), 0);
-	cr_assert_eq(mnt_stat(&M, "uring_requests"), 0);
-	cr_assert_eq(count_lines_with(log_read(), "io_uring"), 0, "log: %s", log_read());
+	assert_dev_fuse_alone_quietly();
 	cr_assert_eq(threads_named(M.fsd, ""), threads_off, "fsd runs %d threads, %d with uring=off",
 		     threads_named(M.fsd, ""), threads_off);
 	cr_assert_eq(fusebpf(out, sizeof(out), "stats '%s'", M.dir), 0, "%s", out);
