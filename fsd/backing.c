@@ -6,10 +6,17 @@
  * passthrough (FOPEN_PASSTHROUGH, sharing one backing file) or none is (the
  * daemon serves READ and WRITE).  A new open joins the mode of the opens
  * that exist; only an inode with no opens chooses.  Its backing id is
- * registered with FUSE_DEV_IOC_BACKING_OPEN on the first passthrough open
- * and closed with FUSE_DEV_IOC_BACKING_CLOSE when the last one is released;
+ * registered with FUSE_DEV_IOC_BACKING_OPEN on the first passthrough open;
  * the kernel keeps its own reference to the backing file while FUSE files
  * use it.
+ *
+ * When the last open is released the id is kept, up to a budget (the fd
+ * cache's size: each pins its backing inode as a cached fd does), and
+ * closed with FUSE_DEV_IOC_BACKING_CLOSE when the kernel forgets the node.
+ * The next open of the file then costs the daemon no ioctl, and a
+ * read-only one not even an open of its own (backing_open_kept): the
+ * kernel opens its backing file from the id.  A kept id is not an open:
+ * it binds the inode to no I/O mode.
  *
  * While an inode is open for writing in passthrough, writes through a
  * shared mapping reach the backing file (its mtime and ctime) without the
@@ -32,7 +39,23 @@ int fsd_passthrough; /* set by INIT when the kernel accepted FUSE_PASSTHROUGH */
 int fsd_session_fd = -1; /* the device fd the ioctls go to */
 
 static pthread_mutex_t backing_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t backing_ids; /* registered now, guarded by backing_lock */
+static struct backing_stats backing_stats; /* guarded by backing_lock */
+static uint64_t backing_kept_max;
+
+void backing_init(uint64_t kept_max)
+{
+	backing_kept_max = kept_max;
+}
+
+/* Gives the node's id back to the kernel.  backing_lock held. */
+static void backing_unregister(struct node *node)
+{
+	uint32_t id = node->backing_id;
+
+	if (ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_CLOSE, &id) < 0)
+		fsd_log("closing backing id %u: %s", id, strerror(errno));
+	node->backing_id = 0;
+}
 
 /* Registers fd as the node's backing file.  backing_lock held. */
 static int backing_register(struct node *node, int fd)
@@ -42,7 +65,6 @@ static int backing_register(struct node *node, int fd)
 
 	if (id > 0) {
 		node->backing_id = id;
-		backing_ids++;
 		return id;
 	}
 	/*
@@ -71,7 +93,14 @@ int backing_open(struct node *node, int fd, bool want_passthrough, int open_flag
 		id = node->backing_id; /* the kernel requires the inode's mode */
 	} else if (!node->cached_opens && want_passthrough && fsd_passthrough &&
 		   !node->backing_failed) {
-		id = backing_register(node, fd);
+		if (node->backing_id > 0) {
+			id = node->backing_id;
+			backing_stats.kept--;
+		} else {
+			id = backing_register(node, fd);
+		}
+		if (id > 0)
+			backing_stats.in_use++;
 	}
 	if (id > 0) {
 		node->backing_opens++;
@@ -93,6 +122,23 @@ int backing_open(struct node *node, int fd, bool want_passthrough, int open_flag
 	return id;
 }
 
+int backing_open_kept(struct node *node)
+{
+	int id = 0;
+
+	pthread_mutex_lock(&backing_lock);
+	if (node->backing_id > 0 && !node->cached_opens) {
+		id = node->backing_id;
+		if (node->backing_opens++ == 0) {
+			backing_stats.kept--;
+			backing_stats.in_use++;
+		}
+		backing_stats.opens_without_fd++;
+	}
+	pthread_mutex_unlock(&backing_lock);
+	return id;
+}
+
 void backing_release(struct node *node, bool passthrough, int open_flags)
 {
 	pthread_mutex_lock(&backing_lock);
@@ -101,12 +147,21 @@ void backing_release(struct node *node, bool passthrough, int open_flags)
 	if (!passthrough) {
 		node->cached_opens--;
 	} else if (--node->backing_opens == 0) {
-		uint32_t id = node->backing_id;
+		backing_stats.in_use--;
+		if (backing_stats.kept < backing_kept_max)
+			backing_stats.kept++;
+		else
+			backing_unregister(node);
+	}
+	pthread_mutex_unlock(&backing_lock);
+}
 
-		if (ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_CLOSE, &id) < 0)
-			fsd_log("closing backing id %u: %s", id, strerror(errno));
-		node->backing_id = 0;
-		backing_ids--;
+void backing_forget(struct node *node)
+{
+	pthread_mutex_lock(&backing_lock);
+	if (node->backing_id > 0 && !node->backing_opens) {
+		backing_unregister(node);
+		backing_stats.kept--;
 	}
 	pthread_mutex_unlock(&backing_lock);
 }
@@ -123,12 +178,9 @@ void backing_attr_timeout(struct node *node, uint64_t *sec, uint32_t *nsec)
 	pthread_mutex_unlock(&backing_lock);
 }
 
-uint64_t backing_count(void)
+void backing_stats_get(struct backing_stats *out)
 {
-	uint64_t n;
-
 	pthread_mutex_lock(&backing_lock);
-	n = backing_ids;
+	*out = backing_stats;
 	pthread_mutex_unlock(&backing_lock);
-	return n;
 }

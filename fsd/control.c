@@ -92,6 +92,7 @@ static void control_path(struct sockaddr_un *addr, dev_t dev)
 static void stats_write(FILE *f)
 {
 	char names[1024];
+	struct backing_stats bs;
 	struct node_stats ns;
 
 	node_stats(&ns);
@@ -111,7 +112,10 @@ static void stats_write(FILE *f)
 	fprintf(f, "fds_cached %llu\n", (unsigned long long)ns.fds_cached);
 	fprintf(f, "fd_cache_max %llu\n", (unsigned long long)ns.fd_cache_max);
 	fprintf(f, "handles %llu\n", (unsigned long long)handle_count());
-	fprintf(f, "backing_ids %llu\n", (unsigned long long)backing_count());
+	backing_stats_get(&bs);
+	fprintf(f, "backing_ids %llu\n", (unsigned long long)bs.in_use);
+	fprintf(f, "backing_kept %llu\n", (unsigned long long)bs.kept);
+	fprintf(f, "opens_without_fd %llu\n", (unsigned long long)bs.opens_without_fd);
 	fprintf(f, "mask.backing %#llx\n", (unsigned long long)opcode_mask_backing());
 	opcode_mask_format(fsd_config.user_ops, names, sizeof(names));
 	fprintf(f, "mask.user %#llx %s\n", (unsigned long long)fsd_config.user_ops, names);

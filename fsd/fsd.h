@@ -155,7 +155,7 @@ struct node {
 	uint64_t cookie;
 
 	/* Guarded by the backing lock (backing.c). */
-	int backing_id; /* kernel passthrough id, 0 when none */
+	int backing_id; /* kernel passthrough id (of opens, or kept), 0 when none */
 	unsigned backing_opens; /* passthrough opens, sharing backing_id */
 	unsigned backing_map_writers; /* of those, O_RDWR opens (backing_attr_timeout) */
 	unsigned cached_opens; /* opens whose data the daemon serves */
@@ -382,14 +382,29 @@ extern int fsd_session_fd; /* receives the backing ioctls */
  * daemon serves the open's data.
  */
 int backing_open(struct node *node, int fd, bool want_passthrough, int open_flags);
+/*
+ * Counts a new read-only passthrough open of node on the backing id it has
+ * (of its other opens, or kept), with no fd of the daemon.  Returns the id,
+ * or 0, counting nothing, when it has none its opens may join.
+ */
+int backing_open_kept(struct node *node);
 void backing_release(struct node *node, bool passthrough, int open_flags);
+/* Keeps up to kept_max ids of files no longer open (the fd cache's size). */
+void backing_init(uint64_t kept_max);
+/* The node goes: its kept id, if any, goes back to the kernel. */
+void backing_forget(struct node *node);
 /*
  * Zeroes a reply's attribute timeout (sec, nsec) while node is open
  * O_RDWR in passthrough: writes through a shared mapping of it change the
  * backing file's mtime and ctime without a request the kernel would see.
  */
 void backing_attr_timeout(struct node *node, uint64_t *sec, uint32_t *nsec);
-uint64_t backing_count(void);
+struct backing_stats {
+	uint64_t in_use; /* ids registered for files open now */
+	uint64_t kept; /* ids kept for files no longer open */
+	uint64_t opens_without_fd; /* opens served by backing_open_kept */
+};
+void backing_stats_get(struct backing_stats *out);
 
 /* ---- the FUSE device (dev.c) ---- */
 

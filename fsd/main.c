@@ -460,6 +460,7 @@ int main(int argc, char **argv)
 	static const char need_root[] =
 	    "fsd: must run as root: mounting and kernel passthrough need CAP_SYS_ADMIN\n";
 	struct config *cfg = &fsd_config;
+	struct node_stats ns;
 	char err_msg[256], backing[PATH_MAX], mnt[PATH_MAX];
 	struct worker *workers = NULL;
 	int devfd = -1, status_fd = -1, err, sig;
@@ -555,6 +556,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	handle_limits_init(cfg->max_opens_per_uid); /* from the fd cache node_table_init sized */
+	node_stats(&ns);
+	backing_init(ns.fd_cache_max); /* a kept backing id pins its inode as a cached fd does */
 	if (policy_setup(cfg))
 		return 1;
 	/* Modes arrive with the caller's umask applied: apply none of ours. */

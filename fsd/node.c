@@ -238,6 +238,7 @@ static void node_free(struct node *n)
 	}
 	key_unhash(n);
 	lru_remove(n);
+	backing_forget(n);
 	if (n->fd >= 0) {
 		close(n->fd);
 		if (n->handle_bytes)

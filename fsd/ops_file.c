@@ -136,6 +136,46 @@ static bool data_filtered(const struct request *req)
 }
 
 /*
+ * The handle of an open counted by backing_open (its id, or 0), and the
+ * reply's open_out.  Takes ownership of fd and of the caller's charge.
+ */
+static int open_handle(struct request *req, struct node *node, int fd, int flags, int id,
+		       struct fusebpf_open_out *out)
+{
+	bool filtered = data_filtered(req) || req->open_user;
+	struct handle *h;
+	int err;
+
+	err = handle_new(node, fd, req->hdr->uid, flags & ~REOPEN_FLAGS_DROPPED, &h);
+	if (err) {
+		backing_release(node, id > 0, flags);
+		return err;
+	}
+	req->new_fh = h->fh;
+	h->user = req->open_user; /* the handle frees it from now on */
+	req->open_user = NULL;
+	h->is_file = true;
+	/* Counted in that mode: the release of the handle uncounts it there. */
+	h->passthrough = id > 0;
+	memset(out, 0, sizeof(*out));
+	out->fh = h->fh;
+	if (id > 0) {
+		out->backing_id = id;
+		/*
+		 * FLUSH would reach our fd, not the backing file the kernel
+		 * writes through: it has nothing to flush.
+		 */
+		out->open_flags = FUSEBPF_FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
+	} else if (filtered || req->no_cache || fsd_config.cache == CACHE_NEVER ||
+		   (flags & O_DIRECT)) {
+		out->open_flags = FOPEN_DIRECT_IO;
+	} else if (fsd_config.cache == CACHE_ALWAYS && !req->no_cache) {
+		out->open_flags = FOPEN_KEEP_CACHE;
+	}
+	return 0;
+}
+
+/*
  * Turns an open backing fd into a handle and the reply's open_out: kernel
  * passthrough when the inode's mode allows it, else the daemon serves data,
  * with the page cache as the cache mode says (never when the policy filters
@@ -147,7 +187,6 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	/* A userspace handler that claimed the open must see its data (user.h). */
 	bool filtered = data_filtered(req) || req->open_user;
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
-	struct handle *h;
 	int err = 0, id;
 
 	id = backing_open(node, fd, want_passthrough, flags);
@@ -177,47 +216,44 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 		close(fd);
 		fd = -1;
 	}
-	if (!err)
-		err = handle_new(node, fd, req->hdr->uid, flags & ~REOPEN_FLAGS_DROPPED, &h);
-	else
-		handle_uncharge(req->hdr->uid);
 	if (err) {
+		handle_uncharge(req->hdr->uid);
 		/* Counted in its mode by backing_open: uncounted there. */
 		backing_release(node, id > 0, flags);
 		return err;
 	}
-	req->new_fh = h->fh;
-	h->user = req->open_user; /* the handle frees it from now on */
-	req->open_user = NULL;
-	h->is_file = true;
-	/* Counted in that mode: the release of the handle uncounts it there. */
-	h->passthrough = id > 0;
-	memset(out, 0, sizeof(*out));
-	out->fh = h->fh;
-	if (id > 0) {
-		out->backing_id = id;
-		/*
-		 * FLUSH would reach our fd, not the backing file the kernel
-		 * writes through: it has nothing to flush.
-		 */
-		out->open_flags = FUSEBPF_FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
-	} else if (filtered || req->no_cache || fsd_config.cache == CACHE_NEVER ||
-		   (flags & O_DIRECT)) {
-		out->open_flags = FOPEN_DIRECT_IO;
-	} else if (fsd_config.cache == CACHE_ALWAYS && !req->no_cache) {
-		out->open_flags = FOPEN_KEEP_CACHE;
-	}
-	return 0;
+	return open_handle(req, node, fd, flags, id, out);
+}
+
+/*
+ * A read-only open of a file whose backing id is registered (by its other
+ * opens, or kept from earlier ones) needs no fd of the daemon: the kernel
+ * opens its own backing file from the id.  The daemon's open would check
+ * nothing the kernel has not (it opens as root; the kernel checked the
+ * caller's permission), and such an open has nothing to truncate, no
+ * privileges to clear and no data a policy must see.  Returns the id, or 0
+ * when the open needs the daemon's own.
+ */
+static int open_by_backing_id(struct request *req, const struct fuse_open_in *in)
+{
+	if ((in->flags & (O_ACCMODE | O_TRUNC)) != O_RDONLY ||
+	    (in->open_flags & FUSE_OPEN_KILL_SUIDGID) || data_filtered(req) || req->open_user)
+		return 0;
+	return backing_open_kept(req->node);
 }
 
 OP_HANDLER(op_open)
 {
 	const struct fuse_open_in *in = req->in;
-	int fd, err;
+	int fd, err, id;
 
 	err = handle_charge(req->hdr->uid);
 	if (err)
 		return err;
+	reply_arg(req, sizeof(req->arg.open));
+	id = open_by_backing_id(req, in);
+	if (id > 0)
+		return open_handle(req, req->node, -1, in->flags, id, &req->arg.open);
 	fd = node_open(req->node, in->flags & ~OPEN_FLAGS_DROPPED);
 	if (fd < 0) {
 		handle_uncharge(req->hdr->uid);
@@ -228,7 +264,6 @@ OP_HANDLER(op_open)
 		handle_uncharge(req->hdr->uid);
 		return err;
 	}
-	reply_arg(req, sizeof(req->arg.open));
 	return open_reply(req, req->node, fd, in->flags, &req->arg.open);
 }
 

@@ -67,7 +67,7 @@ for ((r = 1; r <= rounds; r++)); do
 		else
 			timeout 600 "$build/metabench" stat "$d" "$nfiles" >/dev/null
 		fi
-		for phase in xattr open unlink; do
+		for phase in getattr xattr open unlink; do
 			out=$(timeout 600 "$build/metabench" $phase "$d" "$nfiles") || die "$phase ($side)"
 			ops[$side.$phase]+=" ${out%% *}"
 		done
@@ -78,13 +78,16 @@ done
 echo "the floor: a FUSE server that does nothing, vs native and fsd ($nfiles files, median of $rounds)"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %10s %10s %10s %10s %12s\n' "ops/s" native fsd floor fsd/native floor/native
-for phase in xattr open unlink; do
+for phase in getattr xattr open unlink; do
 	# shellcheck disable=SC2086 # lists of numbers
 	n=$(median ${ops[native.$phase]}) f=$(median ${ops[fsd.$phase]}) l=$(median ${ops[floor.$phase]})
 	label=$phase
+	[[ $phase = getattr ]] && label="statx, uncached (GETATTR)"
 	[[ $phase = xattr ]] && label="lgetxattr (ls -l, per file)"
 	[[ $phase = open ]] && label="open+close"
 	awk -v label="$label" -v n="$n" -v f="$f" -v l="$l" 'BEGIN {
 		printf "%-28s %10.0f %10.0f %10.0f %9.2fx %11.2fx\n", label, n, f, l, f / n, l / n }'
 done
 echo "floor/native is the best ratio any FUSE daemon can reach here for that loop."
+read -r one two < <("$build/floor" --switch 100000)
+echo "a byte to another thread and back over pipes: $one us on one CPU${two:+, $two us on two}"

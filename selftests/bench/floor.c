@@ -7,6 +7,9 @@
  * filesystem and on fsd, and prints the ratios.
  *
  *   floor MOUNTPOINT    mounts and serves in the background, until unmounted
+ *   floor --switch N    times N round trips of a byte between two threads
+ *                       over pipes, on one CPU and on two: what waking the
+ *                       other side costs here, under any FUSE request
  *
  * Every name looked up exists: a regular file, with its attributes cached
  * for a day ("t..." names: for no time at all, to time GETATTR), as fsd's
@@ -20,7 +23,9 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DAY 86400
@@ -146,12 +152,69 @@ static void *serve(void *arg)
 	}
 }
 
+static int ping[2], pong[2];
+static long switch_rounds;
+
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *echo(void *cpu)
+{
+	char c;
+
+	pin_to_cpu((int)(intptr_t)cpu);
+	for (long i = 0; i < switch_rounds; i++)
+		if (read(ping[0], &c, 1) != 1 || write(pong[1], &c, 1) != 1)
+			break;
+	return NULL;
+}
+
+/* Microseconds per round trip with the echoing thread on CPU cpu, the caller on CPU 0. */
+static double round_trip_us(int cpu)
+{
+	struct timespec a, b;
+	pthread_t t;
+	char c = 'x';
+
+	pin_to_cpu(0);
+	pthread_create(&t, NULL, echo, (void *)(intptr_t)cpu);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < switch_rounds; i++)
+		if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
+			break;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	pthread_join(t, NULL);
+	return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / switch_rounds / 1e3;
+}
+
+static int switch_cost(const char *rounds)
+{
+	switch_rounds = strtol(rounds, NULL, 10);
+	if (switch_rounds <= 0 || pipe(ping) || pipe(pong)) {
+		fprintf(stderr, "floor: --switch needs a count of rounds\n");
+		return 2;
+	}
+	printf("%.2f", round_trip_us(0));
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		printf(" %.2f", round_trip_us(1));
+	printf("\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char opts[128];
 
+	if (argc == 3 && !strcmp(argv[1], "--switch"))
+		return switch_cost(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: floor MOUNTPOINT\n");
+		fprintf(stderr, "usage: floor MOUNTPOINT | floor --switch N\n");
 		return 2;
 	}
 	devfd = open("/dev/fuse", O_RDWR | O_CLOEXEC);

@@ -6,6 +6,8 @@
  *
  *   metabench create DIR N   open(O_CREAT|O_EXCL|O_WRONLY) + close
  *   metabench stat DIR N     stat
+ *   metabench getattr DIR N  statx with AT_STATX_FORCE_SYNC: one GETATTR round
+ *                            trip each on a FUSE mount, whatever it caches
  *   metabench open DIR N     open(O_RDONLY) + close
  *   metabench unlink DIR N   unlink
  *   metabench xattr DIR N    lgetxattr security.selinux, as `ls -l` asks of every
@@ -29,11 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum phase { PHASE_CREATE, PHASE_STAT, PHASE_OPEN, PHASE_UNLINK, PHASE_XATTR };
+enum phase { PHASE_CREATE, PHASE_STAT, PHASE_GETATTR, PHASE_OPEN, PHASE_UNLINK, PHASE_XATTR };
 
 static const char *const phase_names[] = {
 	[PHASE_CREATE] = "create",
 	[PHASE_STAT] = "stat",
+	[PHASE_GETATTR] = "getattr",
 	[PHASE_OPEN] = "open",
 	[PHASE_UNLINK] = "unlink",
 	[PHASE_XATTR] = "xattr",
@@ -50,6 +53,7 @@ static double now(void)
 /* 0 or the errno of the failed call; the fd is never left open. */
 static int one_op(enum phase phase, int dirfd, const char *name)
 {
+	struct statx stx;
 	struct stat st;
 	int fd;
 
@@ -61,6 +65,8 @@ static int one_op(enum phase phase, int dirfd, const char *name)
 		return close(fd) ? errno : 0;
 	case PHASE_STAT:
 		return fstatat(dirfd, name, &st, 0) ? errno : 0;
+	case PHASE_GETATTR:
+		return statx(dirfd, name, AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &stx) ? errno : 0;
 	case PHASE_OPEN:
 		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -90,7 +96,7 @@ int main(int argc, char **argv)
 	int dirfd;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s create|stat|open|unlink|xattr DIR N\n", argv[0]);
+		fprintf(stderr, "usage: %s create|stat|getattr|open|unlink|xattr DIR N\n", argv[0]);
 		return 2;
 	}
 	for (unsigned i = 0; i < sizeof(phase_names) / sizeof(phase_names[0]); i++) {

@@ -206,6 +206,9 @@ static void open_close_cycles(int nfiles, int cycles)
 	cr_assert(wait_for_releases(), "after %d cycles: handles %llu backing_ids %llu", cycles,
 		  (unsigned long long)mnt_stat(&M, "handles"),
 		  (unsigned long long)mnt_stat(&M, "backing_ids"));
+	/* Ids of closed files are kept only within the fd cache's budget. */
+	cr_assert_leq(mnt_stat(&M, "backing_kept"), (uint64_t)nfiles);
+	cr_assert_leq(mnt_stat(&M, "backing_kept"), mnt_stat(&M, "fd_cache_max"));
 	after = fds_beyond_cache();
 	cr_assert_eq(after, before, "daemon fds (beyond its cache): %d before, %d after", before,
 		     after);
@@ -241,6 +244,112 @@ Test(files_passthrough, open_close_cycles_without_passthrough_leave_nothing_open
 {
 	start("passthrough=off");
 	open_close_cycles(100, 20000);
+}
+
+/* Reads path through the mount and asserts its contents. */
+static void assert_reads(const char *name, const char *want)
+{
+	char buf[64] = "";
+
+	cr_assert_eq(read_file(mp(&M, name), buf, sizeof(buf) - 1), (ssize_t)strlen(want),
+		     "%s: %s", name, strerror(errno));
+	cr_assert_str_eq(buf, want, "%s", name);
+}
+
+/* The daemon's own passthrough opens are tested where it makes them. */
+static void need_daemon_passthrough(void)
+{
+	if (mnt_stat(&M, "passthrough") != 1)
+		cr_skip_test("the kernel does not offer FUSE passthrough");
+	if (mnt_in_kernel(&M))
+		cr_skip_test("fusebpf.ko opens the files of a passthrough policy itself");
+}
+
+/* Polls until the daemon keeps n backing ids of closed files (RELEASE and FORGET are asynchronous). */
+static bool wait_for_kept(uint64_t n)
+{
+	for (int i = 0; i < 100; i++) {
+		if (mnt_stat(&M, "handles") == 0 && mnt_stat(&M, "backing_kept") == n)
+			return true;
+		sleep_ms(100);
+	}
+	return false;
+}
+
+/*
+ * A closed file's backing id stays registered, so a read-only open of it
+ * again costs the daemon no open of its own: the kernel opens its backing
+ * file from the id, and reads what the backing file holds now.  Opens that
+ * need the daemon's open still get it: for writing, and O_TRUNC (which
+ * must truncate).  The id goes back to the kernel when the file does.
+ */
+Test(files_passthrough, a_closed_files_backing_id_serves_its_next_read_only_opens)
+{
+	uint64_t no_fd;
+	struct stat st;
+	int fd;
+
+	start(NULL);
+	need_daemon_passthrough();
+	put(bp(&M, "f"), "first");
+	assert_reads("f", "first");
+	cr_assert(wait_for_kept(1), "kept %llu ids after the close",
+		  (unsigned long long)mnt_stat(&M, "backing_kept"));
+	cr_assert_eq(mnt_stat(&M, "backing_ids"), 0);
+	no_fd = mnt_stat(&M, "opens_without_fd");
+
+	put(bp(&M, "f"), "second");
+	assert_reads("f", "second");
+	cr_assert_eq(mnt_stat(&M, "opens_without_fd"), no_fd + 1, "the open asked for a fd");
+
+	/* Writers get the daemon's open, on the same id. */
+	fd = open(mp(&M, "f"), O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, "+w", 2), 2);
+	cr_assert_eq(mnt_stat(&M, "backing_kept"), 0, "the open did not take the kept id");
+	cr_assert_eq(mnt_stat(&M, "backing_ids"), 1);
+	cr_assert_eq(close(fd), 0);
+	assert_reads("f", "second+w");
+	cr_assert_eq(mnt_stat(&M, "opens_without_fd"), no_fd + 2);
+
+	/* O_RDONLY | O_TRUNC truncates, which only the daemon's open does. */
+	fd = open(mp(&M, "f"), O_RDONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(close(fd), 0);
+	cr_assert_eq(stat(bp(&M, "f"), &st), 0);
+	cr_assert_eq(st.st_size, 0, "O_TRUNC left %lld bytes", (long long)st.st_size);
+	cr_assert_eq(mnt_stat(&M, "opens_without_fd"), no_fd + 2);
+
+	/* Unlinked through the mount, the kernel forgets the file, and its id goes. */
+	cr_assert(wait_for_kept(1));
+	cr_assert_eq(unlink(mp(&M, "f")), 0, "%s", strerror(errno));
+	cr_assert(wait_for_kept(0), "kept %llu ids after the unlink",
+		  (unsigned long long)mnt_stat(&M, "backing_kept"));
+}
+
+/* The daemon keeps no more ids of closed files than its fd cache holds fds. */
+Test(files_passthrough, kept_backing_ids_stay_within_the_fd_cache)
+{
+	char name[16], text[16];
+
+	start("fd_cache=16");
+	need_daemon_passthrough();
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		snprintf(text, sizeof(text), "text %d", i);
+		put(bp(&M, name), text);
+		assert_reads(name, text);
+	}
+	cr_assert(wait_for_kept(16), "kept %llu ids of 40 closed files, fd_cache=16",
+		  (unsigned long long)mnt_stat(&M, "backing_kept"));
+	/* The files past the budget open as before. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		snprintf(text, sizeof(text), "text %d", i);
+		assert_reads(name, text);
+	}
+	cr_assert(wait_for_kept(16));
+	cr_assert_eq(mnt_stat(&M, "backing_ids"), 0);
 }
 
 /* Whether name is in the directory at path, by readdir. */
