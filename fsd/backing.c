@@ -10,13 +10,21 @@
  * the kernel keeps its own reference to the backing file while FUSE files
  * use it.
  *
- * When the last open is released the id is kept, up to a budget (the fd
- * cache's size: each pins its backing inode as a cached fd does), and
- * closed with FUSE_DEV_IOC_BACKING_CLOSE when the kernel forgets the node.
- * The next open of the file then costs the daemon no ioctl, and a
- * read-only one not even an open of its own (backing_open_kept): the
- * kernel opens its backing file from the id.  A kept id is not an open:
- * it binds the inode to no I/O mode.
+ * When the last open is released the id is kept, if it was registered
+ * from a read-only open (made on the mount's copy, tree.c, so that reads
+ * keep the FUSE mount's atime rule), within a budget of fd_cache_max ids,
+ * and closed with FUSE_DEV_IOC_BACKING_CLOSE when the kernel forgets the
+ * node or the node's cached fd is evicted (node.c), whichever comes
+ * first.  An id registered from a writable open (or a CREATE's) is closed
+ * at the last release as before: the kernel's file of it holds write
+ * access to the backing inode, which would make an exec of it fail with
+ * ETXTBSY and a read-only remount of the backing filesystem EBUSY.  A
+ * kept read-only one still holds the backing file open, as a read-only
+ * open does (a write lease on it is refused).  The next open of the
+ * file then costs the daemon no ioctl, and a read-only one not even an
+ * open of its own (backing_open_kept): the kernel opens its backing file
+ * from the id.  A kept id is not an open: it binds the inode to no I/O
+ * mode.
  *
  * While an inode is open for writing in passthrough, writes through a
  * shared mapping reach the backing file (its mtime and ctime) without the
@@ -58,13 +66,15 @@ static void backing_unregister(struct node *node)
 }
 
 /* Registers fd as the node's backing file.  backing_lock held. */
-static int backing_register(struct node *node, int fd)
+static int backing_register(struct node *node, int fd, int open_flags)
 {
 	struct fusebpf_backing_map map = { .fd = fd };
 	int id = ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_OPEN, &map);
 
 	if (id > 0) {
 		node->backing_id = id;
+		node->backing_keepable =
+			(open_flags & O_ACCMODE) == O_RDONLY && !(open_flags & O_CREAT);
 		return id;
 	}
 	/*
@@ -97,7 +107,7 @@ int backing_open(struct node *node, int fd, bool want_passthrough, int open_flag
 			id = node->backing_id;
 			backing_stats.kept--;
 		} else {
-			id = backing_register(node, fd);
+			id = backing_register(node, fd, open_flags);
 		}
 		if (id > 0)
 			backing_stats.in_use++;
@@ -148,7 +158,7 @@ void backing_release(struct node *node, bool passthrough, int open_flags)
 		node->cached_opens--;
 	} else if (--node->backing_opens == 0) {
 		backing_stats.in_use--;
-		if (backing_stats.kept < backing_kept_max)
+		if (node->backing_keepable && backing_stats.kept < backing_kept_max)
 			backing_stats.kept++;
 		else
 			backing_unregister(node);

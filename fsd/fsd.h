@@ -160,6 +160,7 @@ struct node {
 	unsigned backing_map_writers; /* of those, O_RDWR opens (backing_attr_timeout) */
 	unsigned cached_opens; /* opens whose data the daemon serves */
 	bool backing_failed; /* kernel refused this inode: serve data ourselves */
+	bool backing_keepable; /* backing_id registered from a read-only open (backing.c) */
 };
 
 #define FSD_ROOT_ID 1
@@ -391,7 +392,7 @@ int backing_open_kept(struct node *node);
 void backing_release(struct node *node, bool passthrough, int open_flags);
 /* Keeps up to kept_max ids of files no longer open (the fd cache's size). */
 void backing_init(uint64_t kept_max);
-/* The node goes: its kept id, if any, goes back to the kernel. */
+/* The node goes, or its cached fd: its kept id, if any, goes back to the kernel. */
 void backing_forget(struct node *node);
 /*
  * Zeroes a reply's attribute timeout (sec, nsec) while node is open

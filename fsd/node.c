@@ -171,6 +171,8 @@ static bool lru_evict_one(void)
 	close(n->fd);
 	n->fd = -1;
 	table.fds_cached--;
+	/* A kept backing id pins the inode as the fd did: both go, oldest first. */
+	backing_forget(n);
 	return true;
 }
 

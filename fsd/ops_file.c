@@ -228,11 +228,14 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 /*
  * A read-only open of a file whose backing id is registered (by its other
  * opens, or kept from earlier ones) needs no fd of the daemon: the kernel
- * opens its own backing file from the id.  The daemon's open would check
- * nothing the kernel has not (it opens as root; the kernel checked the
- * caller's permission), and such an open has nothing to truncate, no
- * privileges to clear and no data a policy must see.  Returns the id, or 0
- * when the open needs the daemon's own.
+ * opens its own backing file from the id.  The daemon's open, as root,
+ * would check nothing of the caller's that the kernel has not, and such an
+ * open has nothing to truncate, no privileges to clear and no data a
+ * policy must see.  What the kernel's open of a backing file skips, and
+ * the daemon's open did not: the backing file's own open and close
+ * notifications (inotify IN_OPEN; fanotify's permission events still
+ * come) and IMA's appraisal at open.  Returns the id, or 0 when the open
+ * needs the daemon's own.
  */
 static int open_by_backing_id(struct request *req, const struct fuse_open_in *in)
 {
@@ -345,7 +348,8 @@ OP_HANDLER(op_create)
 		return err;
 	}
 	entry_reply(req, child, &st);
-	err = open_reply(req, child, fd, in->flags, &req->arg.create.open);
+	/* O_CREAT: its fd is of the backing mount itself, whose id is not kept (backing.c). */
+	err = open_reply(req, child, fd, in->flags | O_CREAT, &req->arg.create.open);
 	if (err)
 		return err; /* the dispatcher takes the lookup back */
 	/* The entry was filled before the open was counted. */

@@ -89,5 +89,5 @@ for phase in getattr xattr open unlink; do
 		printf "%-28s %10.0f %10.0f %10.0f %9.2fx %11.2fx\n", label, n, f, l, f / n, l / n }'
 done
 echo "floor/native is the best ratio any FUSE daemon can reach here for that loop."
-read -r one two < <("$build/floor" --switch 100000)
+read -r one two < <("$build/floor" --switch 100000) || die "floor --switch failed"
 echo "a byte to another thread and back over pipes: $one us on one CPU${two:+, $two us on two}"

@@ -155,35 +155,40 @@ static void *serve(void *arg)
 static int ping[2], pong[2];
 static long switch_rounds;
 
-static void pin_to_cpu(int cpu)
+static bool pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0;
 }
 
 static void *echo(void *cpu)
 {
 	char c;
 
-	pin_to_cpu((int)(intptr_t)cpu);
+	if (!pin_to_cpu((int)(intptr_t)cpu))
+		return NULL; /* checked by the caller first */
 	for (long i = 0; i < switch_rounds; i++)
 		if (read(ping[0], &c, 1) != 1 || write(pong[1], &c, 1) != 1)
 			break;
 	return NULL;
 }
 
-/* Microseconds per round trip with the echoing thread on CPU cpu, the caller on CPU 0. */
+/*
+ * Microseconds per round trip with the echoing thread on CPU cpu, the
+ * caller on CPU 0; < 0 if either cannot run there.
+ */
 static double round_trip_us(int cpu)
 {
 	struct timespec a, b;
 	pthread_t t;
 	char c = 'x';
 
-	pin_to_cpu(0);
-	pthread_create(&t, NULL, echo, (void *)(intptr_t)cpu);
+	if (!pin_to_cpu(cpu) || !pin_to_cpu(0) ||
+	    pthread_create(&t, NULL, echo, (void *)(intptr_t)cpu))
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < switch_rounds; i++)
 		if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
@@ -200,9 +205,15 @@ static int switch_cost(const char *rounds)
 		fprintf(stderr, "floor: --switch needs a count of rounds\n");
 		return 2;
 	}
-	printf("%.2f", round_trip_us(0));
-	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
-		printf(" %.2f", round_trip_us(1));
+	double one = round_trip_us(0), two = round_trip_us(1);
+
+	if (one < 0) {
+		fprintf(stderr, "floor: --switch: cannot run on CPU 0: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("%.2f", one);
+	if (two >= 0) /* else CPU 1 is offline or not ours */
+		printf(" %.2f", two);
 	printf("\n");
 	return 0;
 }
