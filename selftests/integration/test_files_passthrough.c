@@ -360,7 +360,7 @@ Test(files_passthrough, a_closed_files_backing_id_serves_its_next_read_only_open
  */
 Test(files_passthrough, kept_backing_ids_stay_within_the_fd_cache)
 {
-	char name[16], text[16];
+	char name[16], text[24];
 
 	start("fd_cache=16");
 	need_daemon_passthrough();

@@ -852,7 +852,7 @@ Test(mount, fstab_line_mounts, .fini = m8_teardown)
  */
 Test(mount, remount_changes_flags_and_atime, .fini = m8_teardown)
 {
-	char out[4096], want[64], *p, *q;
+	char out[4096], want[64], *p, *q = NULL;
 	struct timespec old;
 	double first;
 
