@@ -6,25 +6,17 @@
  * passthrough (FOPEN_PASSTHROUGH, sharing one backing file) or none is (the
  * daemon serves READ and WRITE).  A new open joins the mode of the opens
  * that exist; only an inode with no opens chooses.  Its backing id is
- * registered with FUSE_DEV_IOC_BACKING_OPEN on the first passthrough open;
- * the kernel keeps its own reference to the backing file while FUSE files
- * use it.
+ * registered with FUSE_DEV_IOC_BACKING_OPEN on the first passthrough open,
+ * by an O_PATH fd of the node (backing_register): it holds no read or
+ * write access to the inode, only the inode, as the fd cache's fds do.
  *
- * When the last open is released the id is kept, if it was registered
- * from a read-only open (made on the mount's copy, tree.c, so that reads
- * keep the FUSE mount's atime rule), within a budget of fd_cache_max ids,
- * and closed with FUSE_DEV_IOC_BACKING_CLOSE when the kernel forgets the
- * node or the node's cached fd is evicted (node.c), whichever comes
- * first.  An id registered from a writable open (or a CREATE's) is closed
- * at the last release as before: the kernel's file of it holds write
- * access to the backing inode, which would make an exec of it fail with
- * ETXTBSY and a read-only remount of the backing filesystem EBUSY.  A
- * kept read-only one still holds the backing file open, as a read-only
- * open does (a write lease on it is refused).  The next open of the
- * file then costs the daemon no ioctl, and a read-only one not even an
- * open of its own (backing_open_kept): the kernel opens its backing file
- * from the id.  A kept id is not an open: it binds the inode to no I/O
- * mode.
+ * When the last open is released the id is kept, within a budget of
+ * fd_cache_max ids, and closed with FUSE_DEV_IOC_BACKING_CLOSE when the
+ * kernel forgets the node or the node's cached fd is evicted (node.c),
+ * whichever comes first.  The next open of the file then costs the daemon
+ * no ioctl, and a read-only one not even an open of its own
+ * (backing_open_kept): the kernel opens its backing file from the id.  A
+ * kept id is not an open: it binds the inode to no I/O mode.
  *
  * While an inode is open for writing in passthrough, writes through a
  * shared mapping reach the backing file (its mtime and ctime) without the
@@ -42,6 +34,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 int fsd_passthrough; /* set by INIT when the kernel accepted FUSE_PASSTHROUGH */
 int fsd_session_fd = -1; /* the device fd the ioctls go to */
@@ -65,16 +58,22 @@ static void backing_unregister(struct node *node)
 	node->backing_id = 0;
 }
 
-/* Registers fd as the node's backing file.  backing_lock held. */
-static int backing_register(struct node *node, int fd, int open_flags)
+/*
+ * Registers pathfd, an O_PATH fd of the node on the mount's copy
+ * (node_open_link), as its backing file.  The kernel opens each
+ * passthrough file from the registered file's path with that open's own
+ * flags, so the id holds no read or write access to the inode (an exec of
+ * the backing file, a read-only remount and leases are not refused for
+ * it), and reads keep the FUSE mount's atime rule, whichever open
+ * registered it.  backing_lock held.
+ */
+static int backing_register(struct node *node, int pathfd)
 {
-	struct fusebpf_backing_map map = { .fd = fd };
+	struct fusebpf_backing_map map = { .fd = pathfd };
 	int id = ioctl(fsd_session_fd, FUSEBPF_DEV_IOC_BACKING_OPEN, &map);
 
 	if (id > 0) {
 		node->backing_id = id;
-		node->backing_keepable =
-			(open_flags & O_ACCMODE) == O_RDONLY && !(open_flags & O_CREAT);
 		return id;
 	}
 	/*
@@ -93,11 +92,29 @@ static bool maps_writable(int open_flags)
 	return (open_flags & O_ACCMODE) == O_RDWR;
 }
 
-int backing_open(struct node *node, int fd, bool want_passthrough, int open_flags)
+/* Whether node has a backing id now (of its opens, or kept). */
+static bool backing_registered(struct node *node)
+{
+	bool registered;
+
+	pthread_mutex_lock(&backing_lock);
+	registered = node->backing_id > 0;
+	pthread_mutex_unlock(&backing_lock);
+	return registered;
+}
+
+int backing_open(struct node *node, bool want_passthrough, int open_flags)
 {
 	bool first_writer = false;
-	int id = 0;
+	int id = 0, pathfd = -1;
 
+	/*
+	 * The fd to register, opened outside the lock (node.c's lock is
+	 * taken before it).  None: this open is the daemon's, and a later
+	 * one tries again.
+	 */
+	if (want_passthrough && fsd_passthrough && !backing_registered(node))
+		pathfd = node_open_link(node);
 	pthread_mutex_lock(&backing_lock);
 	if (node->backing_opens) {
 		id = node->backing_id; /* the kernel requires the inode's mode */
@@ -106,8 +123,8 @@ int backing_open(struct node *node, int fd, bool want_passthrough, int open_flag
 		if (node->backing_id > 0) {
 			id = node->backing_id;
 			backing_stats.kept--;
-		} else {
-			id = backing_register(node, fd, open_flags);
+		} else if (pathfd >= 0) {
+			id = backing_register(node, pathfd);
 		}
 		if (id > 0)
 			backing_stats.in_use++;
@@ -120,6 +137,8 @@ int backing_open(struct node *node, int fd, bool want_passthrough, int open_flag
 		node->cached_opens++;
 	}
 	pthread_mutex_unlock(&backing_lock);
+	if (pathfd >= 0)
+		close(pathfd);
 	/*
 	 * From now on replies about the inode carry no attribute timeout
 	 * (backing_attr_timeout); the attributes the kernel cached before (a
@@ -158,7 +177,7 @@ void backing_release(struct node *node, bool passthrough, int open_flags)
 		node->cached_opens--;
 	} else if (--node->backing_opens == 0) {
 		backing_stats.in_use--;
-		if (node->backing_keepable && backing_stats.kept < backing_kept_max)
+		if (backing_stats.kept < backing_kept_max)
 			backing_stats.kept++;
 		else
 			backing_unregister(node);

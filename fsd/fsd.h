@@ -160,7 +160,6 @@ struct node {
 	unsigned backing_map_writers; /* of those, O_RDWR opens (backing_attr_timeout) */
 	unsigned cached_opens; /* opens whose data the daemon serves */
 	bool backing_failed; /* kernel refused this inode: serve data ourselves */
-	bool backing_keepable; /* backing_id registered from a read-only open (backing.c) */
 };
 
 #define FSD_ROOT_ID 1
@@ -377,12 +376,12 @@ extern bool fsd_bpf_init; /* INIT: the kernel offered FUSEBPF_INIT_BPF and fsd a
 extern const struct arch *fsd_client_arch; /* translate the client's values; NULL: none */
 extern int fsd_session_fd; /* receives the backing ioctls */
 /*
- * Counts a new open of node, opened as fd, and chooses its I/O mode: the
+ * Counts a new open of node and chooses its I/O mode: the
  * mode of the inode's other opens if it has any, else passthrough if wanted
  * and possible.  Returns the backing id (> 0) for passthrough, 0 when the
  * daemon serves the open's data.
  */
-int backing_open(struct node *node, int fd, bool want_passthrough, int open_flags);
+int backing_open(struct node *node, bool want_passthrough, int open_flags);
 /*
  * Counts a new read-only passthrough open of node on the backing id it has
  * (of its other opens, or kept), with no fd of the daemon.  Returns the id,

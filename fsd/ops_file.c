@@ -189,7 +189,7 @@ static int open_reply(struct request *req, struct node *node, int fd, int flags,
 	bool want_passthrough = !filtered && !writes_kill_privs(req, fd, flags);
 	int err = 0, id;
 
-	id = backing_open(node, fd, want_passthrough, flags);
+	id = backing_open(node, want_passthrough, flags);
 	if (id > 0 && filtered) {
 		/*
 		 * The kernel keeps one I/O mode per inode, and this one is
