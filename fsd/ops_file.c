@@ -142,7 +142,8 @@ static bool data_filtered(const struct request *req)
 static int open_handle(struct request *req, struct node *node, int fd, int flags, int id,
 		       struct fusebpf_open_out *out)
 {
-	bool filtered = data_filtered(req) || req->open_user;
+	/* Asked only of an open the daemon serves: its data bypasses the page cache. */
+	bool filtered = id == 0 && (data_filtered(req) || req->open_user);
 	struct handle *h;
 	int err;
 
@@ -348,8 +349,7 @@ OP_HANDLER(op_create)
 		return err;
 	}
 	entry_reply(req, child, &st);
-	/* O_CREAT: its fd is of the backing mount itself, whose id is not kept (backing.c). */
-	err = open_reply(req, child, fd, in->flags | O_CREAT, &req->arg.create.open);
+	err = open_reply(req, child, fd, in->flags, &req->arg.create.open);
 	if (err)
 		return err; /* the dispatcher takes the lookup back */
 	/* The entry was filled before the open was counted. */

@@ -2,8 +2,11 @@
 # The floor: the metadata loops of metabench on the root filesystem
 # (native), on fsd, and on a FUSE server that does no work at all
 # (build/floor, selftests/bench/floor.c), in one run.  What the floor does
-# on this machine is what the round trips alone cost: no FUSE daemon can do
-# better for these loops.  Prints ops/s and ratios to native.
+# on this machine is what the round trips cost a server that does no work:
+# a reference for these loops, not a strict bound (fsd has run above it,
+# docs/benchmarks.md).  Prints ops/s and ratios to native, and what passing
+# a byte to another thread and back costs here, on one CPU and on two
+# (floor --switch), under every synchronous FUSE request.
 #
 # Usage: scripts/bench-floor.sh BUILD_DIR      (make bench runs it; needs root)
 # Environment: BENCH_QUICK=1 (2,000 files), BENCH_FILES, BENCH_ROUNDS (median
@@ -88,6 +91,6 @@ for phase in getattr xattr open unlink; do
 	awk -v label="$label" -v n="$n" -v f="$f" -v l="$l" 'BEGIN {
 		printf "%-28s %10.0f %10.0f %10.0f %9.2fx %11.2fx\n", label, n, f, l, f / n, l / n }'
 done
-echo "floor/native is the best ratio any FUSE daemon can reach here for that loop."
+echo "floor/native: what a FUSE server doing no work reaches here for that loop (a reference, not a bound)."
 read -r one two < <("$build/floor" --switch 100000) || die "floor --switch failed"
 echo "a byte to another thread and back over pipes: $one us on one CPU${two:+, $two us on two}"

@@ -2,7 +2,8 @@
 /*
  * The floor of a FUSE mount on this machine: a FUSE server that does no
  * work at all, so that what the benchmark measures on it is the cost of
- * the round trips alone, the least any FUSE daemon can pay for a workload.
+ * the round trips alone: a reference for what a FUSE daemon pays for a
+ * workload (not a strict bound: fsd has measured above it).
  * scripts/bench-floor.sh runs metabench's loops on it, on the root
  * filesystem and on fsd, and prints the ratios.
  *

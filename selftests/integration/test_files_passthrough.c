@@ -157,15 +157,24 @@ Test(files_passthrough, reads_reach_daemon_when_off)
 	cr_assert_gt(requests("READ"), 0);
 }
 
-/* Polls until the daemon holds no handle and no backing id: RELEASE is asynchronous. */
-static bool wait_for_releases(void)
+/*
+ * Polls until the daemon holds no handle and its counter key reads n:
+ * RELEASE and FORGET are asynchronous.
+ */
+static bool wait_for_closed_and(const char *key, uint64_t n)
 {
 	for (int i = 0; i < 100; i++) {
-		if (mnt_stat(&M, "handles") == 0 && mnt_stat(&M, "backing_ids") == 0)
+		if (mnt_stat(&M, "handles") == 0 && mnt_stat(&M, key) == n)
 			return true;
 		sleep_ms(100);
 	}
 	return false;
+}
+
+/* Polls until the daemon holds no handle and no backing id of an open file. */
+static bool wait_for_releases(void)
+{
+	return wait_for_closed_and("backing_ids", 0);
 }
 
 /*
@@ -281,15 +290,10 @@ static int run_status(const char *path)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Polls until the daemon keeps n backing ids of closed files (RELEASE and FORGET are asynchronous). */
+/* Polls until the daemon keeps n backing ids of closed files. */
 static bool wait_for_kept(uint64_t n)
 {
-	for (int i = 0; i < 100; i++) {
-		if (mnt_stat(&M, "handles") == 0 && mnt_stat(&M, "backing_kept") == n)
-			return true;
-		sleep_ms(100);
-	}
-	return false;
+	return wait_for_closed_and("backing_kept", n);
 }
 
 /*
